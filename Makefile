@@ -1,0 +1,39 @@
+# Vigil: `make run` runs the portal, `make test` runs the tests. Both set up .venv first.
+
+PYTHON ?= $(shell command -v python3.13 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: run test lint format check-deploy bench migrations-check clean
+
+run: $(STAMP)            ## the portal: web, Celery worker and beat (Ctrl-C stops all)
+	$(BIN)/python manage.py run_portal
+
+test: $(STAMP)           ## the test suite (PostgreSQL and Redis when DATABASE_URL and REDIS_URL are set)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)           ## ruff: lint and formatting
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+migrations-check: $(STAMP)  ## fails when a model change has no migration
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+bench: $(STAMP)          ## every benchmark under bench/, each against its raw baseline
+	$(BIN)/python -m bench all
+
+# The virtual environment, rebuilt when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 13) else "Vigil needs Python 3.13 (see .python-version); set PYTHON=/path/to/python3.13")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+clean:                   ## removes the virtual environment and everything under var/
+	rm -rf $(VENV) var

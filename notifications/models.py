@@ -1,0 +1,202 @@
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from portal.accounts.models import Organization
+from portal.incidents.models import DirectoryUser, Exposure, Incident
+
+
+class NoticeTemplate(models.Model):
+    """A vigilance notice. Without an organization it is one of the operator's defaults."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(
+        Organization,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notice_templates",
+    )
+    name = models.CharField(max_length=200)
+    language = models.CharField(max_length=16, default="en")
+    subject = models.CharField(max_length=300)
+    body_text = models.TextField()
+    body_html = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "language"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "name", "language"], name="notice_template_unique"
+            ),
+            # NULLs are distinct in a unique constraint, so the operator's defaults
+            # need their own.
+            models.UniqueConstraint(
+                fields=["name", "language"],
+                condition=models.Q(organization__isnull=True),
+                name="notice_template_default_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.language})"
+
+
+class NoticeCampaign(models.Model):
+    class Audience(models.TextChoices):
+        ALL_MATCHED = "all_matched", "All matched exposed users"
+        NOT_NOTIFIED = "not_notified", "Exposed users not yet notified"
+        FILTER = "filter", "A filter"
+        CHOSEN = "chosen", "Chosen users"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SCHEDULED = "scheduled", "Scheduled"
+        SENDING = "sending", "Sending"
+        PAUSED = "paused", "Paused"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="campaigns"
+    )
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="campaigns")
+    name = models.CharField(max_length=200, blank=True)
+    template = models.ForeignKey(
+        NoticeTemplate, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Frozen at launch: editing the template or the contact later changes no notice
+    # that is already on its way.
+    template_snapshot = models.JSONField(default=dict, blank=True)
+    contact_snapshot = models.JSONField(default=dict, blank=True)
+    audience = models.CharField(
+        max_length=16, choices=Audience.choices, default=Audience.NOT_NOTIFIED
+    )
+    audience_filter = models.JSONField(default=dict, blank=True)
+    chosen_users = models.ManyToManyField(DirectoryUser, blank=True, related_name="+")
+    scheduled_at = models.DateTimeField(null=True, blank=True, help_text="Empty means now.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    recipients_total = models.IntegerField(default=0)
+    sent_count = models.IntegerField(default=0)
+    failed_count = models.IntegerField(default=0)
+    skipped_count = models.IntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    launched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    launched_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="campaign_by_org"),
+            models.Index(fields=["status", "scheduled_at"], name="campaign_due"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or f"Campaign {self.public_id}"
+
+
+def _report_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Delivery(models.Model):
+    """One notice to one person: the outbox row a worker claims, sends and records."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+
+    id = models.BigAutoField(primary_key=True)
+    campaign = models.ForeignKey(
+        NoticeCampaign, on_delete=models.CASCADE, db_index=False, related_name="deliveries"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, db_index=False, related_name="+"
+    )
+    directory_user = models.ForeignKey(
+        DirectoryUser, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    exposure = models.ForeignKey(
+        Exposure, null=True, blank=True, on_delete=models.SET_NULL, db_index=False, related_name="+"
+    )
+    email = models.EmailField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    skip_reason = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    message_id = models.CharField(max_length=200, blank=True)
+    report_token = models.CharField(
+        max_length=64, unique=True, default=_report_token, editable=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "directory_user"], name="delivery_unique_recipient"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["campaign", "status"], name="delivery_by_status"),
+            models.Index(fields=["status", "next_attempt_at"], name="delivery_due"),
+        ]
+        verbose_name_plural = "deliveries"
+
+    def __str__(self) -> str:
+        return f"Delivery {self.pk} ({self.status})"
+
+
+class SuspicionReport(models.Model):
+    class Channel(models.TextChoices):
+        CALL = "call", "Phone call"
+        SMS = "sms", "SMS"
+        EMAIL = "email", "Email"
+        CHAT = "chat", "Chat"
+        IN_PERSON = "in_person", "In person"
+
+    class Status(models.TextChoices):
+        NEW = "new", "New"
+        TRIAGED = "triaged", "Triaged"
+        CLOSED = "closed", "Closed"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="suspicion_reports"
+    )
+    delivery = models.ForeignKey(
+        Delivery, null=True, blank=True, on_delete=models.SET_NULL, related_name="reports"
+    )
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    occurred_at = models.DateTimeField()
+    asked_for = models.CharField("what was asked for", max_length=300, blank=True)
+    contact_detail = models.CharField("the contact's number or address", max_length=300, blank=True)
+    description = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["organization", "status", "-created_at"], name="report_by_org")
+        ]
+
+    def __str__(self) -> str:
+        return f"Report {self.public_id} ({self.status})"

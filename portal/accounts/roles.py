@@ -1,0 +1,56 @@
+"""What each role may do: the one table views ask (DESIGN.md section 2).
+
+Views and templates ask `can(role, capability)`; none of them compares role names.
+"""
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    SECURITY = "security", "Security staff"
+    VIEWER = "viewer", "Viewer"
+
+
+class Capability(models.TextChoices):
+    VIEW_DASHBOARD = "view_dashboard", "See dashboards and exposed users"
+    REVEAL_PHONE = "reveal_phone", "Reveal full phone numbers"
+    MANAGE_DIRECTORY = "manage_directory", "Import the user directory"
+    REQUEST_LOG_COPY = "request_log_copy", "Request copies of the stolen logs"
+    DOWNLOAD_LOG_COPY = "download_log_copy", "Download log copies"
+    MANAGE_NOTICES = "manage_notices", "Compose and send vigilance notices"
+    VIEW_REPORTS = "view_reports", "See and triage suspicion reports"
+    VIEW_AUDIT = "view_audit", "See and export the audit log"
+    MANAGE_TEAM = "manage_team", "Invite members and change roles"
+    MANAGE_SETTINGS = "manage_settings", "Change account settings"
+
+
+_C = Capability
+ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
+    Role.OWNER: frozenset(_C.values),
+    Role.ADMIN: frozenset(
+        {
+            _C.VIEW_DASHBOARD,
+            _C.MANAGE_DIRECTORY,
+            _C.REQUEST_LOG_COPY,
+            _C.MANAGE_NOTICES,
+            _C.VIEW_REPORTS,
+            _C.VIEW_AUDIT,
+        }
+    ),
+    Role.SECURITY: frozenset(
+        {
+            _C.VIEW_DASHBOARD,
+            _C.REVEAL_PHONE,
+            _C.REQUEST_LOG_COPY,
+            _C.DOWNLOAD_LOG_COPY,
+            _C.VIEW_REPORTS,
+        }
+    ),
+    Role.VIEWER: frozenset({_C.VIEW_DASHBOARD}),
+}
+
+
+def can(role: str, capability: str) -> bool:
+    return capability in ROLE_CAPABILITIES.get(role, frozenset())

@@ -1,0 +1,42 @@
+from typing import Any
+
+from django.db import models
+
+from portal.audit.models import AuditEvent
+
+SYSTEM = "system"
+
+
+def _client_ip(request) -> str | None:
+    # REMOTE_ADDR only: X-Forwarded-For is whatever the client chose to send unless a
+    # trusted proxy rewrote it, and the audit log must not record a forged address.
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def audit_record(
+    *,
+    action: str,
+    actor=None,
+    organization: Any = None,
+    target: models.Model | None = None,
+    request=None,
+    details: dict | None = None,
+) -> AuditEvent:
+    """Append one event. `organization` is an Organization or its id; `actor` a user."""
+    organization_id = getattr(organization, "pk", organization)
+    event = AuditEvent(
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        actor_label=actor.email if actor is not None and actor.is_authenticated else SYSTEM,
+        organization_id=organization_id,
+        action=action,
+        details=details or {},
+    )
+    if target is not None:
+        event.target_type = target._meta.label_lower
+        event.target_id = str(getattr(target, "public_id", target.pk))
+        event.target_label = str(target)[:200]
+    if request is not None:
+        event.ip = _client_ip(request)
+        event.user_agent = request.META.get("HTTP_USER_AGENT", "")[:300]
+    event.save()
+    return event

@@ -1,0 +1,251 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from portal.accounts.models import Organization
+
+
+class Incident(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PUBLISHED = "published", "Published"
+        CLOSED = "closed", "Closed"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    slug = models.SlugField(max_length=80, unique=True)
+    title = models.CharField(max_length=200)
+    provider = models.CharField(max_length=200)
+    summary = models.TextField(blank=True)
+    window_start = models.DateTimeField("exposure window start")
+    window_end = models.DateTimeField("exposure window end")
+    became_aware_at = models.DateTimeField(null=True, blank=True)
+    disclosed_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    published_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-window_start"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(window_end__gt=models.F("window_start")),
+                name="incident_window_ordered",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["draft", "published", "closed"]),
+                name="incident_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ImportBatch(models.Model):
+    class Format(models.TextChoices):
+        CSV = "csv", "Provider dump, CSV"
+        JSONL = "jsonl", "Provider dump, JSON Lines"
+        DUO = "duo", "Duo telephony log v2 (JSON)"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for a worker"
+        RUNNING = "running", "Importing"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="import_batches")
+    organization = models.ForeignKey(
+        Organization,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="The account every row belongs to, for formats that do not name one (Duo).",
+    )
+    upload = models.FileField(upload_to="imports/%Y/%m/", max_length=300)
+    original_name = models.CharField(max_length=300)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    format = models.CharField(max_length=8, choices=Format.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    bytes_total = models.BigIntegerField(default=0)
+    bytes_read = models.BigIntegerField(default=0)
+    seen = models.BigIntegerField(default=0)
+    imported = models.BigIntegerField(default=0)
+    duplicate = models.BigIntegerField(default=0)
+    rejected = models.BigIntegerField(default=0)
+    unknown_account = models.BigIntegerField(default=0)
+    error_report = models.FileField(upload_to="import-errors/%Y/%m/", blank=True, max_length=300)
+    first_errors = models.JSONField(default=list, blank=True)
+    failure = models.TextField(blank=True, help_text="Why the whole batch failed, if it did.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "import batches"
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.get_status_display()})"
+
+
+class MessageLogRecord(models.Model):
+    """One stolen log row: the big table (millions of rows). Loaded by COPY.
+
+    Pages never read it in bulk: they read Exposure. Only the per-user timeline and
+    log-copy exports touch it, both through the (organization, incident, ...) indexes.
+    """
+
+    class MessageType(models.TextChoices):
+        SMS = "sms", "SMS"
+        VOICE = "voice", "Voice"
+
+    id = models.BigAutoField(primary_key=True)
+    # No single-column indexes on the foreign keys: the composite ones below start
+    # with them, and every extra index slows the COPY that loads this table.
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, db_index=False, related_name="+"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, db_index=False, related_name="+"
+    )
+    import_batch = models.ForeignKey(
+        ImportBatch, null=True, on_delete=models.SET_NULL, db_index=False, related_name="+"
+    )
+    provider_message_id = models.CharField(max_length=100)
+    sent_at = models.DateTimeField()
+    phone = models.CharField(max_length=20, help_text="E.164")
+    carrier = models.CharField(max_length=100, blank=True)
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2")
+    region = models.CharField(max_length=100, blank=True, help_text="State or province as given")
+    region_code = models.CharField(max_length=6, blank=True, help_text="ISO 3166-2, where known")
+    message_type = models.CharField(max_length=8, choices=MessageType.choices)
+    context = models.CharField(max_length=100, blank=True)
+    credits = models.IntegerField(null=True, blank=True)
+    extra = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "provider_message_id"], name="log_record_message_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(message_type__in=["sms", "voice"]),
+                name="log_record_type_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization", "incident", "phone", "sent_at"],
+                name="log_record_org_phone_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.provider_message_id
+
+
+class DirectoryUser(models.Model):
+    """A person in the customer's own user directory, imported so phones map to people."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="directory_users"
+    )
+    username = models.CharField(max_length=150)
+    name = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(blank=True)
+    phones = models.JSONField(default=list, blank=True, help_text="E.164 numbers")
+    language = models.CharField(max_length=16, default="en")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["username"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "username"], name="directory_user_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.username
+
+
+class DirectoryPhone(models.Model):
+    """One row per (directory user, phone): the join exposures are matched through.
+
+    `DirectoryUser.phones` is what the person imported; this table is its index.
+    """
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, db_index=False, related_name="+"
+    )
+    directory_user = models.ForeignKey(
+        DirectoryUser, on_delete=models.CASCADE, related_name="phone_rows"
+    )
+    phone = models.CharField(max_length=20)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["directory_user", "phone"], name="directory_phone_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "phone"], name="directory_phone_lookup")]
+
+    def __str__(self) -> str:
+        return self.phone
+
+
+class Exposure(models.Model):
+    """One exposed phone of one account in one incident, rebuilt by each import."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, db_index=False, related_name="exposures"
+    )
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="exposures")
+    phone = models.CharField(max_length=20)
+    sms_count = models.IntegerField(default=0)
+    voice_count = models.IntegerField(default=0)
+    message_count = models.IntegerField(default=0)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    carrier = models.CharField(max_length=100, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    region = models.CharField(max_length=100, blank=True)
+    region_code = models.CharField(max_length=6, blank=True)
+    directory_user = models.ForeignKey(
+        DirectoryUser, null=True, blank=True, on_delete=models.SET_NULL, related_name="exposures"
+    )
+    last_notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "incident", "phone"], name="exposure_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(message_count=models.F("sms_count") + models.F("voice_count")),
+                name="exposure_counts_add_up",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "incident", "country"], name="exposure_country"),
+            models.Index(fields=["organization", "incident", "carrier"], name="exposure_carrier"),
+            models.Index(
+                fields=["organization", "incident", "-last_seen_at"], name="exposure_recent"
+            ),
+            models.Index(
+                fields=["organization", "incident", "last_notified_at"], name="exposure_notified"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Exposure {self.public_id}"

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class LogCopiesConfig(AppConfig):
+    name = "portal.logcopies"
+    label = "logcopies"

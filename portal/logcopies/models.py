@@ -1,0 +1,82 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from portal.accounts.models import Organization
+from portal.incidents.models import Incident
+
+
+class LogCopyRequest(models.Model):
+    class Scope(models.TextChoices):
+        ACCOUNT = "account", "The whole account"
+        DATE_RANGE = "date_range", "A date range"
+        CHOSEN = "chosen", "Chosen users or phones"
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        JSONL = "jsonl", "JSON Lines"
+        DUO = "duo", "Duo telephony log v2 (JSON)"
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        GENERATING = "generating", "Generating"
+        READY = "ready", "Ready"
+        EXPIRED = "expired", "Expired"
+        FAILED = "failed", "Failed"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="log_copy_requests"
+    )
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, related_name="log_copy_requests"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.ACCOUNT)
+    scope_start = models.DateTimeField(null=True, blank=True)
+    scope_end = models.DateTimeField(null=True, blank=True)
+    scope_phones = models.JSONField(
+        default=list, blank=True, help_text="E.164 numbers, for chosen scope"
+    )
+    format = models.CharField(max_length=8, choices=Format.choices, default=Format.CSV)
+    reason = models.TextField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+    progress_rows = models.BigIntegerField(default=0)
+    total_rows = models.BigIntegerField(null=True, blank=True)
+    file = models.FileField(upload_to="log-copies/%Y/%m/", blank=True, max_length=300)
+    size = models.BigIntegerField(null=True, blank=True)
+    rows = models.BigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    generated_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    download_count = models.PositiveIntegerField(default=0)
+    failure = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(scope_start__isnull=True)
+                | models.Q(scope_end__isnull=True)
+                | models.Q(scope_end__gt=models.F("scope_start")),
+                name="log_copy_range_ordered",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="log_copy_by_org"),
+            models.Index(fields=["status", "expires_at"], name="log_copy_expiry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Log copy {self.public_id} ({self.status})"
