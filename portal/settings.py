@@ -174,6 +174,9 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG
+if DEBUG:
+    # Files come from the finders; the folder only has to exist for whitenoise.
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # larger uploads stream to a temporary file
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10_485_760
 FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR")
@@ -181,22 +184,34 @@ FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR")
 # --- Email ------------------------------------------------------------------------
 
 EMAIL_MODE = env_choice("EMAIL_MODE", ("smtp", "file", "console"), "file" if DEBUG else "smtp")
+# Django 6.1's MAILERS (EMAIL_BACKEND and EMAIL_HOST are deprecated). "default" sends
+# everything today; a separate alias for bulk notices can come when it is needed.
 if EMAIL_MODE == "smtp":
-    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    EMAIL_HOST = env_str("EMAIL_HOST", required=True)
-    EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
-    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
-    EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
-    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
-    EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
-    if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    _email_use_tls = env_bool("EMAIL_USE_TLS", False)
+    _email_use_ssl = env_bool("EMAIL_USE_SSL", False)
+    if _email_use_tls and _email_use_ssl:
         raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be true.")
-    EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
+    _mailer = {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": env_str("EMAIL_HOST", required=True),
+            "port": env_int("EMAIL_PORT", 25, minimum=1),
+            "username": env_str("EMAIL_HOST_USER", ""),
+            "password": env_str("EMAIL_HOST_PASSWORD", ""),
+            "use_tls": _email_use_tls,
+            "use_ssl": _email_use_ssl,
+            "timeout": env_int("EMAIL_TIMEOUT", 30, minimum=1),
+        },
+    }
 elif EMAIL_MODE == "file":
-    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-    EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+    MAIL_FILE_DIR = str(VAR_DIR / "mail")
+    _mailer = {
+        "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "OPTIONS": {"file_path": MAIL_FILE_DIR},
+    }
 else:
-    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    _mailer = {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+MAILERS = {"default": _mailer}
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Vigil <vigil@localhost>")
 SERVER_EMAIL = env_str("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 
@@ -212,13 +227,14 @@ CELERY_BROKER_URL = env_url(
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # The broker that needs no server: one folder is both inbox and outbox, so the
     # web process, the worker and beat on this machine all see the same queue.
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_FILESYSTEM_BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_FILESYSTEM_BROKER_DIR / "queue"),
         "data_folder_out": str(_FILESYSTEM_BROKER_DIR / "queue"),
         "processed_folder": str(_FILESYSTEM_BROKER_DIR / "processed"),
         "store_processed": False,
+        "control_folder": str(_FILESYSTEM_BROKER_DIR / "control"),
     }
 else:
     # With late acks, Redis hands an unacknowledged task to another worker after this

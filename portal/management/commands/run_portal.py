@@ -29,9 +29,6 @@ class Command(BaseCommand):
             self.stdout.write("Empty database: seeding the demo breach...")
             call_command("seed_demo", stdout=self.stdout)
 
-        processes = {name: subprocess.Popen(argv) for name, argv in self._commands().items()}
-        self._announce()
-
         stopping = False
 
         def stop(signum, frame):
@@ -41,7 +38,11 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         exit_code = 0
+        processes: dict[str, subprocess.Popen] = {}
         try:
+            for name, argv in self._commands().items():
+                processes[name] = subprocess.Popen(argv)
+            self._announce()
             while not stopping:
                 for name, process in processes.items():
                     if process.poll() is not None:
@@ -112,7 +113,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}")
         self.stdout.write(f"Broker: {settings.CELERY_BROKER_URL.split('://', 1)[0]}")
         if settings.EMAIL_MODE == "file":
-            self.stdout.write(f"Mail is written to files in {settings.EMAIL_FILE_PATH}")
+            self.stdout.write(f"Mail is written to files in {settings.MAIL_FILE_DIR}")
         for line in demo_sign_in_lines():
             self.stdout.write(line)
         self.stdout.write(f"(demo password for every seeded member: {DEMO_PASSWORD})")

@@ -1,0 +1,70 @@
+"""Small factories: named people and accounts, as in healthchecks' tests.
+
+Alice owns Acme; Bob is on her team; Charlie belongs to Globex, outside it.
+"""
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+from portal.accounts.models import Membership, Organization, User
+from portal.accounts.roles import Role
+from portal.incidents.models import DirectoryUser, Exposure, Incident, MessageLogRecord
+
+_sequence = itertools.count(1)
+
+
+def organization(name: str = "Acme Corp", account_id: str | None = None, **fields) -> Organization:
+    n = next(_sequence)
+    return Organization.objects.create(
+        name=name, account_id=account_id or f"DA{n:08d}", **fields
+    )
+
+
+def member(org: Organization, email: str, role: str = Role.ADMIN, **fields) -> User:
+    user = User.objects.create_user(email=email, password="correct horse battery", **fields)
+    Membership.objects.create(user=user, organization=org, role=role)
+    return user
+
+
+def incident(**fields) -> Incident:
+    n = next(_sequence)
+    defaults = {
+        "slug": f"incident-{n}",
+        "title": "March 2024 SMS logs",
+        "provider": "the telephony provider",
+        "window_start": datetime(2024, 3, 1, tzinfo=UTC),
+        "window_end": datetime(2024, 4, 1, tzinfo=UTC),
+        "status": Incident.Status.PUBLISHED,
+    }
+    return Incident.objects.create(**{**defaults, **fields})
+
+
+def log_record(inc: Incident, org: Organization, **fields) -> MessageLogRecord:
+    n = next(_sequence)
+    defaults = {
+        "provider_message_id": f"m-{n:06d}",
+        "sent_at": datetime(2024, 3, 1, 8, 0, tzinfo=UTC) + timedelta(minutes=n),
+        "phone": "+12125550143",
+        "carrier": "Verizon Wireless",
+        "country": "US",
+        "region": "New York",
+        "message_type": MessageLogRecord.MessageType.SMS,
+    }
+    return MessageLogRecord.objects.create(incident=inc, organization=org, **{**defaults, **fields})
+
+
+def directory_user(org: Organization, username: str = "jdoe", **fields) -> DirectoryUser:
+    defaults = {"name": "Jane Doe", "email": f"{username}@acme.example", "phones": ["+12125550143"]}
+    return DirectoryUser.objects.create(organization=org, username=username, **{**defaults, **fields})
+
+
+def exposure(inc: Incident, org: Organization, phone: str = "+12125550143", **fields) -> Exposure:
+    defaults = {
+        "sms_count": 1,
+        "voice_count": 0,
+        "message_count": 1,
+        "first_seen_at": datetime(2024, 3, 1, 8, 0, tzinfo=UTC),
+        "last_seen_at": datetime(2024, 3, 1, 8, 0, tzinfo=UTC),
+        "country": "US",
+    }
+    return Exposure.objects.create(incident=inc, organization=org, phone=phone, **{**defaults, **fields})
