@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format check-deploy bench migrations-check clean
+.PHONY: run test lint format migrations-check clean
 
 run: $(STAMP)            ## the portal: web, Celery worker and beat (Ctrl-C stops all)
 	$(BIN)/python manage.py run_portal
@@ -23,9 +23,6 @@ format: $(STAMP)
 
 migrations-check: $(STAMP)  ## fails when a model change has no migration
 	$(BIN)/python manage.py makemigrations --check --dry-run
-
-bench: $(STAMP)          ## every benchmark under bench/, each against its raw baseline
-	$(BIN)/python -m bench all
 
 # The virtual environment, rebuilt when pyproject.toml changes.
 $(STAMP): pyproject.toml

@@ -4,6 +4,23 @@ from django.db import models
 from portal.accounts.models import Organization
 
 
+class AuditLogAppendOnlyError(Exception):
+    """Raised on any attempt to change or remove an audit event."""
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AuditLogAppendOnlyError("audit events cannot be updated")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise AuditLogAppendOnlyError("audit events cannot be updated")
+
+    def delete(self):
+        raise AuditLogAppendOnlyError("audit events cannot be deleted")
+
+    delete.queryset_only = True  # type: ignore[attr-defined]
+
+
 class AuditEvent(models.Model):
     """An append-only record of a sensitive action.
 
@@ -39,6 +56,8 @@ class AuditEvent(models.Model):
     user_agent = models.CharField(max_length=300, blank=True)
     details = models.JSONField(default=dict, blank=True)
 
+    objects = AuditEventQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
@@ -48,3 +67,11 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AuditLogAppendOnlyError("audit events cannot be updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditLogAppendOnlyError("audit events cannot be deleted")
