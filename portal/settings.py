@@ -53,7 +53,13 @@ else:
         raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is false.")
 
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
-SITE_URL = (env_url("SITE_URL", ("http", "https")) or "http://127.0.0.1:8000").rstrip("/")
+# The address links in emails point to; production must say it, or every link breaks.
+SITE_URL = env_url("SITE_URL", ("http", "https"))
+if SITE_URL is None:
+    if not DEBUG:
+        raise ImproperlyConfigured("SITE_URL must be set when DEBUG is false.")
+    SITE_URL = f"http://127.0.0.1:{env_str('PORT', '8000')}"
+SITE_URL = SITE_URL.rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -78,6 +84,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: probes reach /healthz by container IP, which ALLOWED_HOSTS rightly refuses.
+    "portal.middleware.healthz_middleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -117,7 +125,7 @@ _SQLITE_DEFAULT = {
     "NAME": str(VAR_DIR / "vigil.sqlite3"),
 }
 DATABASES = {"default": env_database("DATABASE_URL", _SQLITE_DEFAULT)}
-DATABASES["default"].setdefault("CONN_MAX_AGE", env_int("DB_CONN_MAX_AGE", 60, minimum=0))
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while a worker writes; IMMEDIATE takes the write
@@ -145,6 +153,12 @@ MEDIA_URL = "/media/"  # never served directly: downloads go through checked vie
 
 FILE_STORAGE = env_choice("FILE_STORAGE", ("local", "s3"), "local")
 if FILE_STORAGE == "s3":
+    try:
+        import storages  # noqa: F401
+    except ImportError:
+        raise ImproperlyConfigured(
+            "FILE_STORAGE=s3 needs django-storages: pip install 'vigil[s3]'."
+        ) from None
     _default_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
@@ -317,7 +331,6 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # probes speak plain HTTP inside the network
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)

@@ -1,14 +1,21 @@
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
 
 from portal import health
+from portal.incidents.selectors import incidents_visible_to
 
 
-@require_GET
+@require_safe
 def home(request):
-    return render(request, "home.html")
+    context = {}
+    if request.user.is_authenticated:
+        context["memberships"] = request.user.memberships.select_related("organization").order_by(
+            "organization__name"
+        )
+        context["incidents"] = incidents_visible_to(request.user)
+    return render(request, "home.html", context)
 
 
 @never_cache

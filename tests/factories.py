@@ -15,9 +15,7 @@ _sequence = itertools.count(1)
 
 def organization(name: str = "Acme Corp", account_id: str | None = None, **fields) -> Organization:
     n = next(_sequence)
-    return Organization.objects.create(
-        name=name, account_id=account_id or f"DA{n:08d}", **fields
-    )
+    return Organization.objects.create(name=name, account_id=account_id or f"DA{n:08d}", **fields)
 
 
 def member(org: Organization, email: str, role: str = Role.ADMIN, **fields) -> User:
@@ -55,7 +53,9 @@ def log_record(inc: Incident, org: Organization, **fields) -> MessageLogRecord:
 
 def directory_user(org: Organization, username: str = "jdoe", **fields) -> DirectoryUser:
     defaults = {"name": "Jane Doe", "email": f"{username}@acme.example", "phones": ["+12125550143"]}
-    return DirectoryUser.objects.create(organization=org, username=username, **{**defaults, **fields})
+    return DirectoryUser.objects.create(
+        organization=org, username=username, **{**defaults, **fields}
+    )
 
 
 def exposure(inc: Incident, org: Organization, phone: str = "+12125550143", **fields) -> Exposure:
@@ -67,4 +67,6 @@ def exposure(inc: Incident, org: Organization, phone: str = "+12125550143", **fi
         "last_seen_at": datetime(2024, 3, 1, 8, 0, tzinfo=UTC),
         "country": "US",
     }
-    return Exposure.objects.create(incident=inc, organization=org, phone=phone, **{**defaults, **fields})
+    return Exposure.objects.create(
+        incident=inc, organization=org, phone=phone, **{**defaults, **fields}
+    )

@@ -59,7 +59,8 @@ def test_it_refuses_exposure_counts_that_do_not_add_up(acme, breach):
 def test_it_refuses_an_incident_window_that_ends_before_it_starts():
     _refused(
         lambda: factories.incident(
-            window_start=datetime(2024, 4, 1, tzinfo=UTC), window_end=datetime(2024, 3, 1, tzinfo=UTC)
+            window_start=datetime(2024, 4, 1, tzinfo=UTC),
+            window_end=datetime(2024, 3, 1, tzinfo=UTC),
         )
     )
 
@@ -80,14 +81,18 @@ def test_it_keeps_one_directory_entry_per_username_and_one_row_per_phone(acme):
 
     DirectoryPhone.objects.create(organization=acme, directory_user=jane, phone="+12125550143")
     _refused(
-        lambda: DirectoryPhone.objects.create(organization=acme, directory_user=jane, phone="+12125550143")
+        lambda: DirectoryPhone.objects.create(
+            organization=acme, directory_user=jane, phone="+12125550143"
+        )
     )
 
 
 def test_it_keeps_one_delivery_per_campaign_and_recipient(acme, breach):
     jane = factories.directory_user(acme, "jdoe")
     campaign = NoticeCampaign.objects.create(organization=acme, incident=breach)
-    Delivery.objects.create(campaign=campaign, organization=acme, directory_user=jane, email=jane.email)
+    Delivery.objects.create(
+        campaign=campaign, organization=acme, directory_user=jane, email=jane.email
+    )
 
     _refused(
         lambda: Delivery.objects.create(
@@ -96,7 +101,9 @@ def test_it_keeps_one_delivery_per_campaign_and_recipient(acme, breach):
     )
 
     other = NoticeCampaign.objects.create(organization=acme, incident=breach)
-    Delivery.objects.create(campaign=other, organization=acme, directory_user=jane, email=jane.email)
+    Delivery.objects.create(
+        campaign=other, organization=acme, directory_user=jane, email=jane.email
+    )
     # Each delivery gets its own report token.
     assert len(set(Delivery.objects.values_list("report_token", flat=True))) == 2
 
@@ -104,12 +111,18 @@ def test_it_keeps_one_delivery_per_campaign_and_recipient(acme, breach):
 def test_it_keeps_one_default_template_per_name_and_language():
     NoticeTemplate.objects.create(name="Vigilance", language="en", subject="s", body_text="b")
 
-    _refused(lambda: NoticeTemplate.objects.create(name="Vigilance", language="en", subject="s", body_text="b"))
+    _refused(
+        lambda: NoticeTemplate.objects.create(
+            name="Vigilance", language="en", subject="s", body_text="b"
+        )
+    )
 
 
 def test_it_lets_each_account_have_its_own_template_of_the_same_name(acme):
     NoticeTemplate.objects.create(name="Vigilance", language="en", subject="s", body_text="b")
-    NoticeTemplate.objects.create(organization=acme, name="Vigilance", language="en", subject="s", body_text="b")
+    NoticeTemplate.objects.create(
+        organization=acme, name="Vigilance", language="en", subject="s", body_text="b"
+    )
 
     _refused(
         lambda: NoticeTemplate.objects.create(

@@ -32,3 +32,10 @@ def test_it_reports_a_stopped_broker(client, broker_at):
 
 def test_it_rejects_post(client):
     assert client.post("/healthz").status_code == 405
+
+
+@pytest.mark.django_db
+def test_it_answers_a_probe_that_uses_an_address_outside_allowed_hosts(client):
+    response = client.get("/healthz", HTTP_HOST="10.0.3.7:8000")
+    assert response.status_code == 200
+    assert client.get("/", HTTP_HOST="10.0.3.7:8000").status_code == 400

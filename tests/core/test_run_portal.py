@@ -13,7 +13,13 @@ import pytest
 
 from tests.conftest import BASE_DIR, free_port
 
-EMBEDDED_UNSET = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "DEBUG")
+EMBEDDED_UNSET = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "CELERY_BROKER_URL",
+    "CELERY_RESULT_BACKEND",
+    "DEBUG",
+)
 
 
 def _wait_for(predicate, timeout: float, what: str):

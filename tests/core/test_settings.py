@@ -16,6 +16,7 @@ PRODUCTION = {
     "EMAIL_HOST": "smtp.example.com",
     "DATABASE_URL": "postgres://vigil@db.example.com:5432/vigil",
     "REDIS_URL": "redis://redis.example.com:6379/0",
+    "SITE_URL": "https://vigil.example.com",
 }
 
 
@@ -43,12 +44,20 @@ def _manage(tmp_path, *args, **env):
         ({"REDIS_URL": "http://localhost:6379"}, "REDIS_URL must be a URL starting with redis://"),
         ({"REDIS_URL": "redis://localhost:port/0"}, "REDIS_URL has a port that is not a number"),
         ({"EMAIL_MODE": "pigeon"}, "EMAIL_MODE must be one of smtp, file, console"),
-        ({"FILE_STORAGE": "s3"}, "S3_BUCKET must be set"),
-        ({"CELERY_TASK_TIME_LIMIT": "60", "CELERY_TASK_SOFT_TIME_LIMIT": "90"}, "CELERY_TASK_TIME_LIMIT"),
+        ({"FILE_STORAGE": "s3", "S3_BUCKET": ""}, "needs django-storages"),
+        (
+            {"CELERY_TASK_TIME_LIMIT": "60", "CELERY_TASK_SOFT_TIME_LIMIT": "90"},
+            "CELERY_TASK_TIME_LIMIT",
+        ),
         ({**PRODUCTION, "SECRET_KEY": ""}, "SECRET_KEY must be set"),
         ({**PRODUCTION, "SECRET_KEY": "short"}, "SECRET_KEY must be at least 50"),
         ({**PRODUCTION, "ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS must be set"),
         ({**PRODUCTION, "EMAIL_HOST": ""}, "EMAIL_HOST must be set"),
+        ({**PRODUCTION, "SITE_URL": ""}, "SITE_URL must be set"),
+        (
+            {**PRODUCTION, "SITE_URL": "vigil.example.com"},
+            "SITE_URL must be a URL starting with http",
+        ),
         ({**PRODUCTION, "SECURE_HSTS_SECONDS": "a year"}, "SECURE_HSTS_SECONDS"),
     ],
 )

@@ -46,7 +46,9 @@ class Command(BaseCommand):
             while not stopping:
                 for name, process in processes.items():
                     if process.poll() is not None:
-                        self.stderr.write(f"{name} stopped (exit code {process.returncode}); stopping the rest.")
+                        self.stderr.write(
+                            f"{name} stopped (exit code {process.returncode}); stopping the rest."
+                        )
                         exit_code = process.returncode or 1
                         stopping = True
                         break

@@ -1,0 +1,129 @@
+"""Browser tests: Playwright drives Debian's Chromium against pytest-django's live server.
+
+Every test that uses the `page` fixture fails if the page logged a console error, threw
+an uncaught exception, got an HTTP error for any resource, or broke the Content
+Security Policy.
+"""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+# Playwright's sync API runs an event loop in this thread, and Django refuses ORM calls
+# from a thread with a running loop. The tests only touch the database between browser
+# steps, never concurrently, so the guard protects nothing here.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+# Runs before any page script: records every CSP violation and hands it to the test
+# at once, so a violation on a page the test has already left still counts.
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__vigilReportCspViolation({
+    directive: event.effectiveDirective,
+    blocked: event.blockedURI,
+    source: event.sourceFile,
+    line: event.lineNumber,
+    sample: event.sample,
+  });
+});
+"""
+
+problems_key = pytest.StashKey[list[str]]()
+
+
+def _install_chromium() -> None:
+    if os.geteuid() != 0:
+        pytest.fail(
+            f"{CHROMIUM} is missing and these tests are not running as root, so they cannot "
+            "install it. Run `sudo apt-get install -y chromium`, or skip them with "
+            "`-m 'not browser'`."
+        )
+    if shutil.which("apt-get") is None:
+        pytest.fail(f"{CHROMIUM} is missing and there is no apt-get to install it with.")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "chromium"]
+    if subprocess.run(install, env=env, check=False).returncode != 0:
+        # A fresh container has no package lists yet.
+        subprocess.run(["apt-get", "update"], env=env, check=True)
+        subprocess.run(install, env=env, check=True)
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    if not CHROMIUM.exists():
+        _install_chromium()
+    if not CHROMIUM.exists():
+        pytest.fail(f"apt-get installed chromium, but {CHROMIUM} is still missing.")
+    return str(CHROMIUM)
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser_context(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(request, browser_context):
+    problems: list[str] = []
+    request.node.stash[problems_key] = problems
+
+    def on_console(message):
+        if message.type == "error":
+            problems.append(f"console error: {message.text} ({message.location.get('url')})")
+
+    def on_response(response):
+        if response.status >= 400:
+            problems.append(f"HTTP {response.status} for {response.url}")
+
+    def on_csp_violation(violation):
+        problems.append(f"CSP violation: {violation}")
+
+    page = browser_context.new_page()
+    page.expose_function("__vigilReportCspViolation", on_csp_violation)
+    page.add_init_script(CSP_LISTENER)
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: problems.append(f"uncaught exception: {error}"))
+    page.on("response", on_response)
+    page.on("requestfailed", lambda req: problems.append(f"request failed: {req.url}"))
+    yield page
+    page.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    # Checked here rather than in the fixture's teardown so that a page problem is the
+    # test's failure, reported with the test, not an error in teardown.
+    result = yield
+    problems = item.stash.get(problems_key, None)
+    if problems is not None:
+        page = item.funcargs.get("page")
+        if page is not None and not page.is_closed():
+            # Late arrivals: a font or a script that fails after the test's last step.
+            page.wait_for_load_state("networkidle")
+        if problems:
+            pytest.fail("The browser reported problems:\n  " + "\n  ".join(problems))
+    return result
