@@ -27,7 +27,7 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         if not no_seed and not Incident.objects.exists():
             self.stdout.write("Empty database: seeding the demo breach...")
-            call_command("seed_demo", stdout=self.stdout)
+            call_command("seed_demo", stdout=self.stdout, verbosity=0)
 
         stopping = False
 
@@ -108,7 +108,7 @@ class Command(BaseCommand):
         }
 
     def _announce(self) -> None:
-        from portal.management.demo import DEMO_PASSWORD, demo_sign_in_lines
+        from portal.management.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET, demo_sign_in_lines
 
         url = f"http://{settings.BIND_HOST}:{settings.PORT}/"
         self.stdout.write(self.style.SUCCESS(f"\nVigil is running at {url}"))
@@ -116,9 +116,15 @@ class Command(BaseCommand):
         self.stdout.write(f"Broker: {settings.CELERY_BROKER_URL.split('://', 1)[0]}")
         if settings.EMAIL_MODE == "file":
             self.stdout.write(f"Mail is written to files in {settings.MAIL_FILE_DIR}")
-        for line in demo_sign_in_lines():
+        lines = demo_sign_in_lines()
+        for line in lines:
             self.stdout.write(line)
-        self.stdout.write(f"(demo password for every seeded member: {DEMO_PASSWORD})")
+        if lines:
+            self.stdout.write(f"(demo password for every seeded member: {DEMO_PASSWORD})")
+            self.stdout.write(
+                "(second factor: run `.venv/bin/python manage.py demo_totp_code` for the "
+                f"current code, or add the secret {DEMO_TOTP_SECRET} to an authenticator app)"
+            )
         self.stdout.write("Press Ctrl-C to stop web, worker and beat.\n")
 
     def _stop_all(self, processes: dict[str, subprocess.Popen]) -> None:

@@ -1,0 +1,169 @@
+"""Writes for incidents: the Exposure rows that dashboards read instead of the big table.
+
+Both services below are set-based SQL, one statement each for the whole of an account,
+so rebuilding a million log rows costs seconds, not a Python loop per phone. They run
+on PostgreSQL and on SQLite (3.24+, for the upsert).
+"""
+
+from collections.abc import Iterable
+
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
+
+from portal.incidents.models import (
+    DirectoryPhone,
+    Exposure,
+    Incident,
+    MessageLogRecord,
+)
+
+# A random version-4 UUID as SQLite stores a UUIDField: 32 lower-case hex digits.
+# (%% because the statement goes through the DB-API's parameter formatting.)
+_SQLITE_UUID4 = (
+    "lower(hex(randomblob(6)) || '4' || substr(hex(randomblob(2)), 2)"
+    " || substr('89ab', 1 + (abs(random()) %% 4), 1) || substr(hex(randomblob(2)), 2)"
+    " || hex(randomblob(6)))"
+)
+
+
+def _new_uuid_sql() -> str:
+    if connection.vendor == "postgresql":
+        return "gen_random_uuid()"
+    if connection.vendor == "sqlite":
+        return _SQLITE_UUID4
+    raise NotImplementedError(
+        f"exposure SQL is written for PostgreSQL and SQLite, not {connection.vendor}"
+    )
+
+
+def _placeholders(values: list) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+def exposure_rebuild(*, incident: Incident, organization_ids: Iterable[int]) -> int:
+    """Make these accounts' Exposure rows in `incident` match their log rows.
+
+    An upsert rather than delete-and-insert: an exposure that stays keeps its public id
+    (it is in URLs and delivery rows), its directory match and its last-notified time;
+    only its counts, first and last seen, and the carrier, country and region of its
+    most recent message change. A new exposure is matched to the directory as it is
+    inserted, so that an import needs no second pass writing every row (a directory
+    import re-matches with `exposure_match_directory`). Exposures whose phone has no
+    log rows left are deleted. Returns how many exposures were inserted or changed.
+    """
+    organization_ids = sorted(set(organization_ids))
+    if not organization_ids:
+        return 0
+    q = connection.ops.quote_name
+    exposure = q(Exposure._meta.db_table)
+    log = q(MessageLogRecord._meta.db_table)
+    directory_phone = q(DirectoryPhone._meta.db_table)
+    in_accounts = _placeholders(organization_ids)
+    sms = MessageLogRecord.MessageType.SMS.value
+    voice = MessageLogRecord.MessageType.VOICE.value
+    changed_columns = (
+        "sms_count",
+        "voice_count",
+        "message_count",
+        "first_seen_at",
+        "last_seen_at",
+        "carrier",
+        "country",
+        "region",
+        "region_code",
+    )
+    assignments = ", ".join(f"{column} = excluded.{column}" for column in changed_columns)
+    changed = " OR ".join(f"{exposure}.{column} <> excluded.{column}" for column in changed_columns)
+    # Only names from the models are formatted into the SQL; every value is a parameter.
+    # `totals` is one pass over the account's rows, grouped by phone; its correlated
+    # subquery finds each phone's most recent row through the (organization, incident,
+    # phone, sent_at) index, one probe per phone. MATERIALIZED (PostgreSQL 12+, SQLite
+    # 3.35+) keeps the planner from inlining it and evaluating that probe once more per
+    # join candidate. "WHERE true" before ON CONFLICT is SQLite's documented way to keep
+    # its parser from reading ON as the start of a join constraint. The statement starts
+    # with INSERT, not WITH, because Python's sqlite3 reports a rowcount only then.
+    upsert = f"""
+        INSERT INTO {exposure} (
+            public_id, organization_id, incident_id, phone,
+            sms_count, voice_count, message_count, first_seen_at, last_seen_at,
+            carrier, country, region, region_code, directory_user_id, last_notified_at
+        )
+        WITH totals AS MATERIALIZED (
+            SELECT grouped.organization_id, grouped.incident_id, grouped.phone,
+                SUM(CASE WHEN grouped.message_type = %s THEN 1 ELSE 0 END) AS sms_count,
+                SUM(CASE WHEN grouped.message_type = %s THEN 1 ELSE 0 END) AS voice_count,
+                MIN(grouped.sent_at) AS first_seen_at,
+                MAX(grouped.sent_at) AS last_seen_at,
+                (
+                    SELECT recent.id FROM {log} AS recent
+                    WHERE recent.organization_id = grouped.organization_id
+                        AND recent.incident_id = grouped.incident_id
+                        AND recent.phone = grouped.phone
+                    ORDER BY recent.sent_at DESC, recent.id DESC
+                    LIMIT 1
+                ) AS latest_id
+            FROM {log} AS grouped
+            WHERE grouped.incident_id = %s AND grouped.organization_id IN ({in_accounts})
+            GROUP BY grouped.organization_id, grouped.incident_id, grouped.phone
+        )
+        SELECT {_new_uuid_sql()}, totals.organization_id, totals.incident_id, totals.phone,
+            totals.sms_count, totals.voice_count, totals.sms_count + totals.voice_count,
+            totals.first_seen_at, totals.last_seen_at,
+            latest.carrier, latest.country, latest.region, latest.region_code,
+            (
+                SELECT MIN(dp.directory_user_id) FROM {directory_phone} AS dp
+                WHERE dp.organization_id = totals.organization_id AND dp.phone = totals.phone
+            ),
+            NULL
+        FROM totals
+        JOIN {log} AS latest ON latest.id = totals.latest_id
+        WHERE true
+        ON CONFLICT (organization_id, incident_id, phone) DO UPDATE SET
+            {assignments}
+        WHERE {changed}
+    """  # noqa: S608
+    stale = Exposure.objects.filter(
+        incident=incident, organization_id__in=organization_ids
+    ).exclude(
+        Exists(
+            MessageLogRecord.objects.filter(
+                incident_id=OuterRef("incident_id"),
+                organization_id=OuterRef("organization_id"),
+                phone=OuterRef("phone"),
+            )
+        )
+    )
+    with transaction.atomic():
+        # Through the ORM, so deliveries that named a vanished exposure lose the link
+        # (SET_NULL) instead of failing the foreign key.
+        stale.delete()
+        with connection.cursor() as cursor:
+            cursor.execute(upsert, [sms, voice, incident.pk, *organization_ids])
+            return cursor.rowcount
+
+
+def exposure_match_directory(*, organization_ids: Iterable[int]) -> int:
+    """Point every exposure of these accounts at the directory user who has its phone,
+    or at nobody when no one has it (any more). Where two people share a phone, the
+    one imported first wins. Returns how many exposures changed."""
+    organization_ids = sorted(set(organization_ids))
+    if not organization_ids:
+        return 0
+    q = connection.ops.quote_name
+    exposure = q(Exposure._meta.db_table)
+    directory_phone = q(DirectoryPhone._meta.db_table)
+    distinct = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+    owner = f"""(
+        SELECT MIN(dp.directory_user_id) FROM {directory_phone} AS dp
+        WHERE dp.organization_id = {exposure}.organization_id AND dp.phone = {exposure}.phone
+    )"""  # noqa: S608
+    # Only rows whose match changes are written, so re-matching after a directory
+    # import leaves the untouched majority alone.
+    sql = f"""
+        UPDATE {exposure} SET directory_user_id = {owner}
+        WHERE organization_id IN ({_placeholders(organization_ids)})
+            AND directory_user_id {distinct} {owner}
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, organization_ids)
+        return cursor.rowcount
