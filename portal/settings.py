@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "allauth.usersessions",
     "crispy_forms",
     "crispy_bootstrap5",
     "portal",
@@ -96,6 +97,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "allauth.usersessions.middleware.UserSessionsMiddleware",
+    "portal.accounts.sessions.session_limits_middleware",
+    "portal.accounts.mfa.require_second_factor_middleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -291,6 +295,20 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
+# --- Cache --------------------------------------------------------------------------
+# Shared by every process: allauth keeps used TOTP codes and rate limits here, and a
+# per-process cache would let a code be replayed against another gunicorn worker.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "vigil",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 # --- Accounts and sign-in ---------------------------------------------------------
 
 AUTHENTICATION_BACKENDS = [
@@ -317,8 +335,26 @@ ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = True
 MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
 MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_TOTP_ISSUER = "Vigil"
+MFA_RECOVERY_CODES_SHOW_ONCE = True
+# Passkeys need a secure origin; the embedded default serves http://127.0.0.1.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
+ACCOUNT_ADAPTER = "portal.accounts.adapter.AccountAdapter"
+ACCOUNT_FORMS = {"login": "portal.accounts.forms.VigilLoginForm"}
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False  # a reset never signs in, so never skips the factor
+# Sensitive actions (revealing a phone, downloading a copy, launching a notice, changing
+# factors or roles) ask for the password or factor again after this long.
+ACCOUNT_REAUTHENTICATION_TIMEOUT = env_int("REAUTHENTICATION_MINUTES", 10, minimum=1) * 60
+# Our lockout (portal.accounts.signin) works on login name and address together;
+# allauth's per-address limit stays as the net for one address spraying many names.
+ACCOUNT_RATE_LIMITS = {"login_failed": "30/10m/ip"}
+SIGNIN_LOCKOUT_FAILURES = env_int("SIGNIN_LOCKOUT_FAILURES", 5, minimum=1)
+SIGNIN_LOCKOUT_WINDOW_MINUTES = env_int("SIGNIN_LOCKOUT_WINDOW_MINUTES", 15, minimum=1)
+SIGNIN_LOCKOUT_MINUTES = env_int("SIGNIN_LOCKOUT_MINUTES", 15, minimum=1)
+USERSESSIONS_TRACK_ACTIVITY = True
 
-SESSION_COOKIE_AGE = env_int("SESSION_ABSOLUTE_MINUTES", 12 * 60, minimum=5) * 60
+SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 30, minimum=1)
+SESSION_ABSOLUTE_MINUTES = env_int("SESSION_ABSOLUTE_MINUTES", 12 * 60, minimum=5)
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_MINUTES * 60
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 

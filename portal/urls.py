@@ -1,11 +1,20 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
 from portal import views
 
+# The admin signs in through allauth like everyone else: one sign-in form, with the
+# second factor and the lockout, instead of a side door without either.
+admin.site.login = secure_admin_login(admin.site.login)
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("o/<uuid:org>/", include("portal.accounts.urls")),
+    path("o/<uuid:org>/audit/", include("portal.audit.urls")),
+    path("invitations/", include("portal.accounts.invitation_urls")),
+    path("operator/", include("portal.accounts.operator_urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -23,12 +23,24 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def pytest_configure(config):
+    # A cache of the test run's own: allauth keeps rate limits and used TOTP codes in
+    # it, and one test's failed sign-ins must not count against the next.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Real hashing costs a third of a second a password by design; tests make hundreds.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     if not settings.REDIS_URL:
         celery_app.conf.broker_url = "memory://"
         celery_app.conf.result_backend = "cache+memory://"
     # Unit tests run tasks inline; the tests that need a real worker switch this off.
     celery_app.conf.task_always_eager = True
     celery_app.conf.task_eager_propagates = True
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 def _missing(reason: str) -> None:

@@ -6,11 +6,14 @@ Alice owns Acme; Bob is on her team; Charlie belongs to Globex, outside it.
 import itertools
 from datetime import UTC, datetime, timedelta
 
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
 from portal.accounts.models import Membership, Organization, User
 from portal.accounts.roles import Role
 from portal.incidents.models import DirectoryUser, Exposure, Incident, MessageLogRecord
 
 _sequence = itertools.count(1)
+PASSWORD = "correct horse battery"
 
 
 def organization(name: str = "Acme Corp", account_id: str | None = None, **fields) -> Organization:
@@ -18,10 +21,23 @@ def organization(name: str = "Acme Corp", account_id: str | None = None, **field
     return Organization.objects.create(name=name, account_id=account_id or f"DA{n:08d}", **fields)
 
 
+def user(email: str, *, second_factor: bool = True, **fields) -> User:
+    """A person who can sign in; with a TOTP factor unless told otherwise, since the
+    portal sends anyone without one to enrol before anything else."""
+    person = User.objects.create_user(email=email, password=PASSWORD, **fields)
+    if second_factor:
+        TOTP.activate(person, generate_totp_secret())
+    return person
+
+
 def member(org: Organization, email: str, role: str = Role.ADMIN, **fields) -> User:
-    user = User.objects.create_user(email=email, password="correct horse battery", **fields)
-    Membership.objects.create(user=user, organization=org, role=role)
-    return user
+    person = user(email, **fields)
+    Membership.objects.create(user=person, organization=org, role=role)
+    return person
+
+
+def staff(email: str = "ops@vigil.example", **fields) -> User:
+    return user(email, is_staff=True, **fields)
 
 
 def incident(**fields) -> Incident:

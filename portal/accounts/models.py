@@ -109,6 +109,7 @@ class Organization(models.Model):
 
 
 class Membership(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
@@ -159,3 +160,26 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return f"Invitation to {self.organization} as {self.role}"
+
+
+class SignInThrottle(models.Model):
+    """Failed sign-ins of one login name from one address, and the lockout they earn.
+
+    Keyed on the pair, so a stranger guessing Alice's password from one address cannot
+    lock Alice out everywhere. The login name is kept as a hash: this table needs to
+    match it, never to show it.
+    """
+
+    login_hash = models.CharField(max_length=64)
+    ip = models.GenericIPAddressField(null=True)
+    failures = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["login_hash", "ip"], name="signin_throttle_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.failures} failures, locked until {self.locked_until}"

@@ -181,6 +181,10 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 (
+                    "public_id",
+                    models.UUIDField(default=uuid.uuid4, editable=False, unique=True),
+                ),
+                (
                     "role",
                     models.CharField(
                         choices=[

@@ -1,0 +1,63 @@
+"""Django's and allauth's signals, turned into audit events and lockout counts.
+
+Each receiver only hands over to a service: what happens lives in the services.
+"""
+
+from allauth.mfa.signals import authenticator_added, authenticator_removed, authenticator_reset
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+from django.utils import timezone
+
+from portal.accounts.models import User
+from portal.accounts.sessions import SIGNED_IN_AT
+from portal.accounts.signin import signin_failure_record, signin_success_clear
+from portal.audit.services import audit_record
+
+
+@receiver(user_logged_in)
+def on_signed_in(sender, request, user, **kwargs):
+    if request is None:
+        return
+    # The absolute session limit counts from here (portal.accounts.sessions).
+    request.session[SIGNED_IN_AT] = timezone.now().timestamp()
+    signin_success_clear(login=user.email, request=request)
+    audit_record(action="signin.success", actor=user, request=request)
+
+
+@receiver(user_logged_out)
+def on_signed_out(sender, request, user, **kwargs):
+    if user is not None and request is not None:
+        audit_record(action="signin.logout", actor=user, request=request)
+
+
+@receiver(user_login_failed)
+def on_sign_in_failed(sender, credentials, request=None, **kwargs):
+    login = credentials.get("email") or credentials.get("username") or ""
+    if not login:
+        return
+    user = User.objects.filter(email__iexact=login).first()
+    signin_failure_record(login=login, request=request, user=user)
+
+
+def _factor_event(action):
+    def handler(sender, request, user, authenticator, **kwargs):
+        audit_record(
+            action=action,
+            actor=user,
+            request=request,
+            details={"factor": authenticator.type},
+        )
+
+    return handler
+
+
+# weak=False: the handlers are closures that nothing else holds on to.
+authenticator_added.connect(
+    _factor_event("mfa.factor_added"), weak=False, dispatch_uid="audit_mfa_added"
+)
+authenticator_removed.connect(
+    _factor_event("mfa.factor_removed"), weak=False, dispatch_uid="audit_mfa_removed"
+)
+authenticator_reset.connect(
+    _factor_event("mfa.factor_reset"), weak=False, dispatch_uid="audit_mfa_reset"
+)

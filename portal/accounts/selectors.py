@@ -1,0 +1,104 @@
+"""Reads of accounts, their members and invitations (writes live in services.py)."""
+
+from allauth.mfa.models import Authenticator
+from django.db.models import (
+    Case,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from portal.accounts.mfa import SECOND_FACTORS
+from portal.accounts.models import Invitation, Membership, Organization
+from portal.accounts.roles import Role
+from portal.incidents.models import Exposure, Incident
+
+
+class SubqueryCount(Subquery):
+    """COUNT(*) of a correlated subquery, as one column of the outer query.
+
+    Counting through joins instead (Count("memberships"), Count("exposures")) would
+    multiply members by exposures, thousands of rows per account, before DISTINCT
+    threw them away.
+    """
+
+    template = "(SELECT COUNT(*) FROM (%(subquery)s) _count)"
+    output_field = IntegerField()
+
+
+def _incidents_touching(organization_ref) -> QuerySet[Incident]:
+    # Incidents are few and exposures many: EXISTS per incident walks the
+    # (organization, incident, ...) index instead of counting thousands of phones.
+    exposed = Exposure.objects.filter(organization=organization_ref, incident=OuterRef("pk"))
+    return Incident.objects.filter(Exists(exposed))
+
+
+def operator_accounts(search: str = "") -> QuerySet[Organization]:
+    """Every account, with its member and incident counts, for the operator console."""
+    members = Membership.objects.filter(organization=OuterRef("pk")).values("pk")
+    incidents = _incidents_touching(OuterRef(OuterRef("pk"))).values("pk")
+    accounts = Organization.objects.annotate(
+        member_count=SubqueryCount(members), incident_count=SubqueryCount(incidents)
+    ).order_by("name", "pk")
+    search = search.strip()
+    if search:
+        accounts = accounts.filter(Q(name__icontains=search) | Q(account_id__icontains=search))
+    return accounts
+
+
+_ROLE_ORDER = Case(
+    *(When(role=role, then=Value(rank)) for rank, role in enumerate(Role.values)),
+    default=Value(len(Role.values)),
+    output_field=IntegerField(),
+)
+
+
+def account_members(organization: Organization) -> QuerySet[Membership]:
+    """Members, owners first, each with `has_second_factor` (TOTP or passkey)."""
+    factors = Authenticator.objects.filter(user=OuterRef("user_id"), type__in=SECOND_FACTORS)
+    return (
+        Membership.objects.filter(organization=organization)
+        .select_related("user")
+        .annotate(has_second_factor=Exists(factors), role_rank=_ROLE_ORDER)
+        .order_by("role_rank", "user__email")
+    )
+
+
+def account_invitations_pending(organization: Organization) -> QuerySet[Invitation]:
+    return (
+        Invitation.objects.filter(
+            organization=organization,
+            accepted_at__isnull=True,
+            revoked_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        )
+        .select_related("invited_by")
+        .order_by("expires_at")
+    )
+
+
+def account_incidents(organization: Organization) -> QuerySet[Incident]:
+    """Incidents with exposures in this account, with the account's counts in each."""
+    exposures = Exposure.objects.filter(organization=organization, incident=OuterRef("pk"))
+    messages = (
+        exposures.order_by().values("incident").annotate(total=Sum("message_count")).values("total")
+    )
+    return (
+        _incidents_touching(organization)
+        .annotate(
+            exposure_count=SubqueryCount(exposures.values("pk")),
+            notified_count=SubqueryCount(
+                exposures.filter(last_notified_at__isnull=False).values("pk")
+            ),
+            message_count=Coalesce(Subquery(messages), 0),
+        )
+        .order_by("-window_start")
+    )

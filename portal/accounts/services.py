@@ -1,0 +1,318 @@
+"""Writes for teams: invitations, roles and removal (DESIGN.md flow 10).
+
+Every change here is a sensitive action and lands in the audit log. The token of an
+invitation is a secret: it goes into the email and nowhere else (not the audit log,
+not a log line).
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.base_user import BaseUserManager
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from portal.accounts.models import Invitation, Membership, Organization, User
+from portal.accounts.roles import Role
+from portal.audit.services import audit_record
+
+# Long enough to span a weekend, short enough that a forwarded link goes stale soon.
+# A constant rather than a setting: no operator has asked to change it.
+INVITATION_VALID_FOR = timedelta(days=7)
+
+
+class TeamChangeRefusedError(ValidationError):
+    """A team change the rules forbid; the message says why, in words for the person."""
+
+
+class LastOwnerError(TeamChangeRefusedError):
+    pass
+
+
+class InvitationUnusableError(ValidationError):
+    """The invitation was revoked, has expired or has already been accepted."""
+
+
+def invitation_problem(invitation: Invitation) -> str | None:
+    """Why this invitation cannot be accepted now, or None if it can."""
+    if invitation.revoked_at is not None:
+        return "revoked"
+    if invitation.accepted_at is not None:
+        return "accepted"
+    if invitation.expires_at <= timezone.now():
+        return "expired"
+    return None
+
+
+def invitation_accept_url(invitation: Invitation) -> str:
+    return settings.SITE_URL + reverse("invitations:accept", args=[invitation.token])
+
+
+def _invitation_email_send(invitation: Invitation) -> None:
+    context = {
+        "invitation": invitation,
+        "organization": invitation.organization,
+        "invited_by": invitation.invited_by,
+        "role": invitation.get_role_display(),
+        "accept_url": invitation_accept_url(invitation),
+        "valid_days": INVITATION_VALID_FOR.days,
+    }
+    subject = " ".join(render_to_string("emails/invitation-subject.txt", context).split())
+    body = render_to_string("emails/invitation-body.txt", context)
+    send_mail(subject, body, None, [invitation.email])
+
+
+def invitation_create(
+    *,
+    organization: Organization,
+    email: str,
+    role: str,
+    by: User,
+    request: HttpRequest | None = None,
+) -> Invitation:
+    """Invite `email` into `organization` with `role`, and email them the link.
+
+    A pending invitation to the same address is revoked first: the newest email is the
+    one that works, so a resend never leaves two live links around. The email leaves
+    once the invitation is committed, never for a row that was rolled back.
+    """
+    email = BaseUserManager.normalize_email(email.strip())
+    if role not in Role.values:
+        raise TeamChangeRefusedError(f"{role!r} is not a role.")
+    if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
+        raise TeamChangeRefusedError(
+            f"{email} is already a member of {organization.name}. "
+            "Change their role in the list of members instead."
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        replaced = list(
+            Invitation.objects.select_for_update()
+            .filter(
+                organization=organization,
+                email__iexact=email,
+                accepted_at__isnull=True,
+                revoked_at__isnull=True,
+            )
+            .order_by("pk")
+        )
+        for old in replaced:
+            old.revoked_at = now
+            old.save(update_fields=["revoked_at"])
+            audit_record(
+                action="invitation.revoke",
+                actor=by,
+                organization=organization,
+                target=old,
+                request=request,
+                details={"email": old.email, "role": old.role, "reason": "replaced"},
+            )
+        invitation = Invitation.objects.create(
+            organization=organization,
+            email=email,
+            role=role,
+            invited_by=by,
+            expires_at=now + INVITATION_VALID_FOR,
+        )
+        audit_record(
+            action="invitation.create",
+            actor=by,
+            organization=organization,
+            target=invitation,
+            request=request,
+            details={
+                "email": email,
+                "role": role,
+                "expires_at": invitation.expires_at.isoformat(),
+                "replaces": len(replaced),
+            },
+        )
+        transaction.on_commit(lambda: _invitation_email_send(invitation))
+    return invitation
+
+
+def invitation_revoke(
+    *, invitation: Invitation, by: User, request: HttpRequest | None = None
+) -> None:
+    with transaction.atomic():
+        # Conditional: a revoke racing an accept must not undo a membership already made.
+        revoked = Invitation.objects.filter(
+            pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True
+        ).update(revoked_at=timezone.now())
+        if revoked != 1:
+            raise TeamChangeRefusedError(
+                f"The invitation for {invitation.email} was already accepted or revoked."
+            )
+        audit_record(
+            action="invitation.revoke",
+            actor=by,
+            organization=invitation.organization_id,
+            target=invitation,
+            request=request,
+            details={"email": invitation.email, "role": invitation.role},
+        )
+
+
+_UNUSABLE_MESSAGES = {
+    "revoked": "This invitation was withdrawn.",
+    "accepted": "This invitation has already been used.",
+    "expired": "This invitation has expired.",
+}
+
+
+def _invitation_claim(*, invitation: Invitation, user: User) -> None:
+    """Mark the invitation accepted by `user`, once: a conditional update, so two
+    requests with the same token (a double click, a replayed link) cannot both pass."""
+    claimed = Invitation.objects.filter(
+        pk=invitation.pk,
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
+        expires_at__gt=timezone.now(),
+    ).update(accepted_at=timezone.now(), accepted_by=user)
+    if claimed != 1:
+        invitation.refresh_from_db(fields=["accepted_at", "revoked_at", "expires_at"])
+        problem = invitation_problem(invitation) or "accepted"
+        raise InvitationUnusableError(_UNUSABLE_MESSAGES[problem], code=problem)
+
+
+def invitation_accept(
+    *, invitation: Invitation, user: User, request: HttpRequest | None = None
+) -> Membership:
+    """An existing user, signed in as the invited address, joins the account."""
+    if user.email.lower() != invitation.email.lower():
+        raise TeamChangeRefusedError(
+            f"This invitation is for {invitation.email}; you are signed in as {user.email}."
+        )
+    organization = invitation.organization
+    with transaction.atomic():
+        if Membership.objects.filter(user=user, organization=organization).exists():
+            raise TeamChangeRefusedError(f"You are already a member of {organization.name}.")
+        _invitation_claim(invitation=invitation, user=user)
+        membership = Membership.objects.create(
+            user=user, organization=organization, role=invitation.role
+        )
+        audit_record(
+            action="invitation.accept",
+            actor=user,
+            organization=organization,
+            target=invitation,
+            request=request,
+            details={"email": invitation.email, "role": invitation.role, "new_user": False},
+        )
+    return membership
+
+
+def invitation_accept_as_new_user(
+    *, invitation: Invitation, name: str, password: str, request: HttpRequest | None = None
+) -> User:
+    """Create the invited person's user and their membership, in one transaction.
+
+    The caller has validated the password. Signing in is the caller's: it needs the
+    request, and the user exists only once this returns.
+    """
+    organization = invitation.organization
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(
+                    email=invitation.email, password=password, name=name.strip()
+                )
+        except IntegrityError as error:  # someone created this address meanwhile
+            raise TeamChangeRefusedError(
+                f"There is already a Vigil user for {invitation.email}. "
+                "Sign in as them, then open the invitation link again."
+            ) from error
+        _invitation_claim(invitation=invitation, user=user)
+        Membership.objects.create(user=user, organization=organization, role=invitation.role)
+        audit_record(
+            action="invitation.accept",
+            actor=user,
+            organization=organization,
+            target=invitation,
+            request=request,
+            details={"email": invitation.email, "role": invitation.role, "new_user": True},
+        )
+    return user
+
+
+def _lock_owners_and(membership: Membership) -> tuple[Membership, int]:
+    """Lock the account's owner memberships and `membership`; return it fresh and the
+    number of owners.
+
+    Two owners demoting each other at the same moment would each count two owners and
+    leave none; the row locks make the second wait and count again. Locked in primary
+    key order so that two of these never deadlock each other.
+    """
+    locked = list(
+        Membership.objects.select_for_update()
+        .filter(organization_id=membership.organization_id)
+        .filter(Q(role=Role.OWNER) | Q(pk=membership.pk))
+        .order_by("pk")
+    )
+    fresh = next((row for row in locked if row.pk == membership.pk), None)
+    if fresh is None:
+        raise TeamChangeRefusedError("This person is no longer a member of the account.")
+    owners = sum(1 for row in locked if row.role == Role.OWNER)
+    return fresh, owners
+
+
+def membership_change_role(
+    *, membership: Membership, role: str, by: User, request: HttpRequest | None = None
+) -> Membership:
+    if role not in Role.values:
+        raise TeamChangeRefusedError(f"{role!r} is not a role.")
+    with transaction.atomic():
+        membership, owners = _lock_owners_and(membership)
+        previous = membership.role
+        if previous == role:
+            return membership
+        if previous == Role.OWNER and owners <= 1:
+            raise LastOwnerError(
+                f"{membership.user.email} is the only owner of "
+                f"{membership.organization.name}. Make someone else an owner first: "
+                "an account always keeps one."
+            )
+        membership.role = role
+        membership.save(update_fields=["role"])
+        audit_record(
+            action="member.role_change",
+            actor=by,
+            organization=membership.organization_id,
+            target=membership,
+            request=request,
+            details={"member": membership.user.email, "from": previous, "to": role},
+        )
+    return membership
+
+
+def membership_remove(
+    *, membership: Membership, by: User, request: HttpRequest | None = None
+) -> None:
+    """Remove a member from the account (or, when `by` is the member, leave it)."""
+    with transaction.atomic():
+        membership, owners = _lock_owners_and(membership)
+        if membership.role == Role.OWNER and owners <= 1:
+            raise LastOwnerError(
+                f"{membership.user.email} is the only owner of "
+                f"{membership.organization.name} and cannot be removed. Make someone "
+                "else an owner first: an account always keeps one."
+            )
+        audit_record(
+            action="member.remove",
+            actor=by,
+            organization=membership.organization_id,
+            target=membership,
+            request=request,
+            details={
+                "member": membership.user.email,
+                "role": membership.role,
+                "left": membership.user_id == by.pk,
+            },
+        )
+        membership.delete()

@@ -1,0 +1,31 @@
+"""The account switcher in the navbar: one query per page, whatever the accounts."""
+
+from django import template
+
+from portal.accounts.gate import CURRENT_ACCOUNT_SESSION_KEY
+
+register = template.Library()
+
+
+@register.inclusion_tag("accounts/_account_switcher.html", takes_context=True)
+def account_switcher(context):
+    request = context.get("request")
+    user = context.get("user")
+    if request is None or user is None or not user.is_authenticated:
+        return {"current": None, "others": []}
+    memberships = list(
+        user.memberships.select_related("organization").order_by("organization__name")
+    )
+    # The account of this page if it is an account page (the gate sets request.member),
+    # else the last one used in this session.
+    member = getattr(request, "member", None)
+    if member is not None:
+        current_id = str(member.organization.public_id)
+    else:
+        current_id = request.session.get(CURRENT_ACCOUNT_SESSION_KEY)
+    current = next((m for m in memberships if str(m.organization.public_id) == current_id), None)
+    return {
+        "current": current,
+        "others": [m for m in memberships if m is not current],
+        "on_account_page": member is not None,
+    }

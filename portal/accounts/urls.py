@@ -1,0 +1,22 @@
+"""Pages of one customer account, all under /o/<org>/ (portal/urls.py)."""
+
+from django.urls import path
+
+from portal.accounts import views
+
+app_name = "accounts"
+
+# The membership's URL keyword is `membership`, not `member`: the gate hands every view
+# the signed-in `member`, and the two must not collide.
+urlpatterns = [
+    path("", views.account_home, name="home"),
+    path("team/", views.team, name="team"),
+    path("team/invite/", views.invitation_create, name="invite"),
+    path("team/<uuid:membership>/role/", views.membership_change_role, name="member_role"),
+    path("team/<uuid:membership>/remove/", views.membership_remove, name="member_remove"),
+    path(
+        "team/invitations/<uuid:invitation>/revoke/",
+        views.invitation_revoke,
+        name="invitation_revoke",
+    ),
+]

@@ -1,0 +1,121 @@
+"""The audit log: an account's (owners and admins) and the operator's (every event)."""
+
+import zoneinfo
+
+from django.core.paginator import Paginator
+from django.http import StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_safe
+
+from portal.accounts.gate import account_view, staff_view
+from portal.accounts.roles import Capability
+from portal.audit.forms import AuditFilterForm, OperatorAuditFilterForm
+from portal.audit.selectors import (
+    CSV_HEADER,
+    audit_actions_present,
+    audit_event_csv_row,
+    audit_events_all,
+    audit_events_filtered,
+    audit_events_of_account,
+    organization_zone,
+)
+from portal.audit.services import audit_record
+from portal.csvsafe import stream_csv
+
+PAGE_SIZE = 50
+# Rows fetched per round trip while an export streams: memory stays flat however
+# long the log is.
+EXPORT_CHUNK = 2000
+UTC = zoneinfo.ZoneInfo("UTC")
+
+
+def _filtered(request, form_class, scope, zone):
+    form = form_class(
+        request.GET or None, actions=audit_actions_present(scope), zone_name=str(zone)
+    )
+    filters = form.filters()
+    return form, filters, audit_events_filtered(scope, filters, zone=zone)
+
+
+def _csv_response(events, *, zone, filename: str) -> StreamingHttpResponse:
+    rows = (
+        audit_event_csv_row(event, zone=zone) for event in events.iterator(chunk_size=EXPORT_CHUNK)
+    )
+    response = StreamingHttpResponse(stream_csv(CSV_HEADER, rows), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# The gate goes outermost, so a stranger gets its 404 whatever the method.
+@account_view(Capability.VIEW_AUDIT)
+@require_safe
+def audit_list(request, member):
+    organization = member.organization
+    zone = organization_zone(organization)
+    form, _, events = _filtered(
+        request, AuditFilterForm, audit_events_of_account(organization), zone
+    )
+    return render(
+        request,
+        "audit/list.html",
+        {
+            "organization": organization,
+            "form": form,
+            "page": Paginator(events, PAGE_SIZE).get_page(request.GET.get("page")),
+            "zone": zone,
+        },
+    )
+
+
+@account_view(Capability.VIEW_AUDIT)
+@never_cache
+@require_GET  # not HEAD: every export is audited, and a HEAD would record one for nothing
+def audit_export(request, member):
+    organization = member.organization
+    zone = organization_zone(organization)
+    _, filters, events = _filtered(
+        request, AuditFilterForm, audit_events_of_account(organization), zone
+    )
+    audit_record(
+        action="audit.export",
+        actor=request.user,
+        organization=organization,
+        request=request,
+        details={"filters": filters.as_details()},
+    )
+    today = timezone.localdate(timezone=zone)
+    return _csv_response(
+        events, zone=zone, filename=f"vigil-audit-{organization.account_id}-{today:%Y-%m-%d}.csv"
+    )
+
+
+@staff_view
+@require_safe
+def operator_audit_list(request):
+    form, _, events = _filtered(request, OperatorAuditFilterForm, audit_events_all(), UTC)
+    return render(
+        request,
+        "operator/audit.html",
+        {
+            "form": form,
+            "page": Paginator(events, PAGE_SIZE).get_page(request.GET.get("page")),
+            "zone": UTC,
+        },
+    )
+
+
+@staff_view
+@never_cache
+@require_GET
+def operator_audit_export(request):
+    _, filters, events = _filtered(request, OperatorAuditFilterForm, audit_events_all(), UTC)
+    audit_record(
+        action="audit.export",
+        actor=request.user,
+        request=request,
+        details={"filters": filters.as_details(), "scope": "operator"},
+    )
+    today = timezone.localdate(timezone=UTC)
+    return _csv_response(events, zone=UTC, filename=f"vigil-audit-all-{today:%Y-%m-%d}.csv")
