@@ -7,6 +7,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+from django.utils import timezone
 
 from portal.accounts.models import Membership, Organization, User
 from portal.accounts.roles import Role
@@ -86,3 +87,7 @@ def exposure(inc: Incident, org: Organization, phone: str = "+12125550143", **fi
     return Exposure.objects.create(
         incident=inc, organization=org, phone=phone, **{**defaults, **fields}
     )
+
+
+def future(**delta) -> datetime:
+    return timezone.now() + timedelta(**delta)

@@ -1,0 +1,225 @@
+"""The cross-account matrix, built from the URL resolver.
+
+Every URL pattern that takes an id has a row here. For each row: every role of another
+account gets a 404 (never a 403 that confirms the object exists), anonymous visitors
+are sent to sign in, and a viewer of the account itself changes nothing. A pattern
+added without a row fails `test_it_has_a_row_for_every_pattern_that_takes_an_id`.
+"""
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from portal.accounts.models import Invitation, Membership
+from portal.accounts.roles import Role
+from tests import factories
+from tests.accounts.auth import signed_in
+
+pytestmark = pytest.mark.django_db
+
+ROLES = [Role.OWNER, Role.ADMIN, Role.SECURITY, Role.VIEWER]
+
+
+@dataclass(frozen=True)
+class Row:
+    """How to reach one URL pattern with account A's objects."""
+
+    kind: str  # "account": under /o/<org>/; "staff": operator console; "token": public link
+    objects: tuple[str, ...] = ()  # kwargs besides `org` that name one of A's objects
+    write: bool = False  # POST changes something
+    data: dict = field(default_factory=dict)
+
+
+MATRIX: dict[str, Row] = {
+    "accounts:home": Row("account"),
+    "accounts:team": Row("account"),
+    "accounts:invite": Row(
+        "account", write=True, data={"email": "new@acme.example", "role": "viewer"}
+    ),
+    "accounts:member_role": Row("account", ("membership",), write=True, data={"role": "viewer"}),
+    "accounts:member_remove": Row("account", ("membership",), write=True),
+    "accounts:invitation_revoke": Row("account", ("invitation",), write=True),
+    "audit:list": Row("account"),
+    "audit:export": Row("account"),
+    "operator:account": Row("staff"),
+    "invitations:accept": Row("token"),
+}
+
+
+def _patterns(resolver: URLResolver, namespace: str = ""):
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from (
+                (name, pattern, {**entry.pattern.converters, **converters})
+                for name, pattern, converters in _patterns(entry, inner)
+            )
+        elif isinstance(entry, URLPattern):
+            yield f"{namespace}{entry.name}", entry, entry.pattern.converters
+
+
+def _ours(name: str, pattern: URLPattern) -> bool:
+    # Django's admin (staff only, behind the same sign-in) and allauth's own pages (the
+    # person's own sign-in, factors and sessions) hold no account-scoped objects.
+    module = getattr(pattern.callback, "__module__", "")
+    return not name.startswith("admin:") and not module.startswith("allauth")
+
+
+def test_it_has_a_row_for_every_pattern_that_takes_an_id():
+    taking_ids = {
+        name
+        for name, pattern, converters in _patterns(get_resolver())
+        if converters and _ours(name, pattern)
+    }
+
+    assert taking_ids - MATRIX.keys() == set(), "new URL patterns need a row in MATRIX"
+    assert MATRIX.keys() - taking_ids == set(), "MATRIX names patterns that no longer exist"
+
+
+@dataclass
+class World:
+    acme: Any
+    globex: Any
+    acme_members: dict
+    globex_members: dict
+    bob_membership: Membership
+    invitation: Invitation
+    staff: Any
+
+
+@pytest.fixture
+def world():
+    acme = factories.organization("Acme Corp")
+    globex = factories.organization("Globex")
+    acme_members = {role: factories.member(acme, f"{role}@acme.example", role) for role in ROLES}
+    globex_members = {
+        role: factories.member(globex, f"{role}@globex.example", role) for role in ROLES
+    }
+    bob = factories.member(acme, "bob@acme.example", Role.ADMIN)
+    invitation = Invitation.objects.create(
+        organization=acme,
+        email="invitee@acme.example",
+        role=Role.VIEWER,
+        expires_at=factories.future(days=7),
+    )
+    return World(
+        acme=acme,
+        globex=globex,
+        acme_members=acme_members,
+        globex_members=globex_members,
+        bob_membership=Membership.objects.get(user=bob),
+        invitation=invitation,
+        staff=factories.staff(),
+    )
+
+
+def _object_ids(world: World) -> dict:
+    return {"membership": world.bob_membership.public_id, "invitation": world.invitation.public_id}
+
+
+def _url(name: str, row: Row, world: World, *, org=None) -> str:
+    if row.kind == "token":
+        return reverse(name, kwargs={"token": world.invitation.token})
+    kwargs = {"org": (org or world.acme).public_id}
+    ids = _object_ids(world)
+    kwargs.update({key: ids[key] for key in row.objects})
+    return reverse(name, kwargs=kwargs)
+
+
+def _request(client, name: str, row: Row, url: str):
+    return client.post(url, row.data) if row.write else client.get(url)
+
+
+def _state(world: World):
+    return (
+        sorted(Membership.objects.values_list("public_id", "role")),
+        sorted(Invitation.objects.values_list("public_id", "revoked_at", "accepted_at")),
+    )
+
+
+ACCOUNT_ROWS = [name for name, row in MATRIX.items() if row.kind == "account"]
+OBJECT_ROWS = [name for name, row in MATRIX.items() if row.kind == "account" and row.objects]
+WRITE_ROWS = [name for name, row in MATRIX.items() if row.kind == "account" and row.write]
+STAFF_ROWS = [name for name, row in MATRIX.items() if row.kind == "staff"]
+
+
+@pytest.mark.parametrize("name", ACCOUNT_ROWS)
+@pytest.mark.parametrize("role", ROLES)
+def test_it_answers_404_to_every_role_of_another_account(client, world, name, role):
+    row = MATRIX[name]
+    signed_in(client, world.globex_members[role])
+    before = _state(world)
+
+    response = _request(client, name, row, _url(name, row, world))
+
+    assert response.status_code == 404
+    assert _state(world) == before
+
+
+@pytest.mark.parametrize("name", OBJECT_ROWS)
+@pytest.mark.parametrize("role", ROLES)
+def test_it_reveals_nothing_of_another_accounts_object_under_ones_own_account(
+    client, world, name, role
+):
+    row = MATRIX[name]
+    signed_in(client, world.globex_members[role])
+    before = _state(world)
+    made_up = {key: uuid.uuid4() for key in row.objects}
+    kwargs = {"org": world.globex.public_id}
+
+    response = _request(client, name, row, _url(name, row, world, org=world.globex))
+    unknown = _request(client, name, row, reverse(name, kwargs={**kwargs, **made_up}))
+
+    # A role allowed to act gets 404; one that is not gets the 403 it gets for any id.
+    # Either way the answer is the one a made-up id gets: nothing says A's object exists.
+    assert response.status_code == unknown.status_code
+    assert response.status_code in (403, 404)
+    assert _state(world) == before
+
+
+@pytest.mark.parametrize("name", ACCOUNT_ROWS + STAFF_ROWS)
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_it_sends_anonymous_visitors_to_sign_in(client, world, name, method):
+    url = _url(name, MATRIX[name], world)
+
+    response = getattr(client, method)(url)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/?next=")
+
+
+@pytest.mark.parametrize("name", WRITE_ROWS)
+def test_it_lets_a_viewer_change_nothing(client, world, name):
+    row = MATRIX[name]
+    signed_in(client, world.acme_members[Role.VIEWER])
+    before = _state(world)
+
+    response = _request(client, name, row, _url(name, row, world))
+
+    assert response.status_code == 403
+    assert _state(world) == before
+
+
+@pytest.mark.parametrize("name", STAFF_ROWS)
+@pytest.mark.parametrize("role", ROLES)
+def test_it_hides_the_operator_console_from_every_member(client, world, name, role):
+    row = MATRIX[name]
+    for person in (world.acme_members[role], world.globex_members[role]):
+        signed_in(client, person)
+        assert client.get(_url(name, row, world)).status_code == 404
+
+
+@pytest.mark.parametrize("name", STAFF_ROWS)
+def test_it_opens_the_operator_console_to_staff(client, world, name):
+    signed_in(client, world.staff)
+
+    assert client.get(_url(name, MATRIX[name], world)).status_code == 200
+
+
+def test_it_answers_404_to_a_made_up_invitation_token(client, world):
+    signed_in(client, world.globex_members[Role.OWNER])
+
+    assert client.get(reverse("invitations:accept", kwargs={"token": "made-up"})).status_code == 404
