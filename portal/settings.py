@@ -240,7 +240,7 @@ _FILESYSTEM_BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = env_url(
     "CELERY_BROKER_URL",
     ("redis", "rediss", "amqp", "filesystem", "memory"),
-    REDIS_URL or "filesystem://",
+    REDIS_URL or "filesystem://localhost/",
 )
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # The broker that needs no server: one folder is both inbox and outbox, so the

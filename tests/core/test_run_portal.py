@@ -82,7 +82,7 @@ def test_it_runs_web_worker_and_beat_and_stops_them_all_on_ctrl_c(embedded):
         60,
         "the worker to run ping",
     )
-    assert "beat: Starting" in log_path.read_text()
+    _wait_for(lambda: "beat: Starting" in log_path.read_text(), 60, "beat to start")
 
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
     assert process.wait(timeout=30) == 0
