@@ -7,12 +7,8 @@ messages on the team page.
 
 import logging
 import smtplib
-import time
 from datetime import timedelta
 
-from allauth.account import app_settings as allauth_account_settings
-from allauth.account.decorators import reauthentication_required
-from allauth.account.internal.flows.login import get_authentication_records
 from django.contrib import messages
 from django.contrib.auth import login
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -28,6 +24,7 @@ from portal.accounts import services
 from portal.accounts.forms import InvitationForm, InvitationSignupForm, MembershipRoleForm
 from portal.accounts.gate import CURRENT_ACCOUNT_SESSION_KEY, Member, account_view
 from portal.accounts.models import Invitation, Membership, User
+from portal.accounts.reauth import reauthentication_if_stale
 from portal.accounts.roles import Capability, Role
 from portal.incidents.models import Exposure
 from portal.incidents.selectors import incidents_visible_to
@@ -40,35 +37,6 @@ EXPIRED_INVITATIONS_SHOWN_FOR = timedelta(days=30)
 
 # The order the team page lists members in: who can do most first.
 ROLE_ORDER = {role: index for index, role in enumerate(Role.values)}
-
-# Sign-in steps that prove the person is at the keyboard now. A password reset is not
-# one: it proves control of the mailbox, and signs nobody in here.
-_AUTHENTICATING_METHODS = {"password", "mfa", "code"}
-
-
-def _authenticated_recently(request) -> bool:
-    """Did the person sign in or re-authenticate within the re-authentication timeout?
-
-    allauth's own check counts only explicit re-authentications, so an owner who signed
-    in a minute ago would be asked for their password again on their first role
-    change. The issue asks for "the last authentication", of either kind: allauth
-    records both, with their time, in the session.
-    """
-    times = [
-        record["at"]
-        for record in get_authentication_records(request, request.user)
-        if record.get("method") in _AUTHENTICATING_METHODS and "at" in record
-    ]
-    if not times:
-        return False
-    return time.time() - max(times) < allauth_account_settings.REAUTHENTICATION_TIMEOUT
-
-
-# allauth raises ReauthenticationRequired, which its middleware turns into a redirect
-# to the re-authentication page; the POST is kept in the session and replayed after.
-reauthentication_if_stale = reauthentication_required(
-    enabled=lambda request: not _authenticated_recently(request)
-)
 
 
 def _refusal(request, error: ValidationError) -> None:

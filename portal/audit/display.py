@@ -71,6 +71,8 @@ def _is_secret_key(key: str) -> bool:
 
 
 def _last_digits(phone: str) -> str:
+    if phone.startswith("***"):  # already cut, when the event was written
+        return phone
     digits = re.sub(r"\D", "", phone)
     return f"***{digits[-4:]}" if len(digits) > 4 else "***"
 

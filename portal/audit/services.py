@@ -2,6 +2,7 @@ from typing import Any
 
 from django.db import models
 
+from portal.audit.display import details_redacted
 from portal.audit.models import AuditEvent
 
 SYSTEM = "system"
@@ -29,7 +30,9 @@ def audit_record(
         actor_label=actor.email if actor is not None and actor.is_authenticated else SYSTEM,
         organization_id=organization_id,
         action=action,
-        details=details or {},
+        # Redacted on the way in too: the log is append-only, so a phone number or a
+        # secret written by mistake could never be taken out again.
+        details=details_redacted(details or {}),
     )
     if target is not None:
         event.target_type = target._meta.label_lower

@@ -55,3 +55,14 @@ def test_it_refuses_raw_sql_changes_on_postgres(event, sql):
 def test_it_records_the_system_as_actor_when_there_is_no_user(event):
     assert event.actor is None
     assert event.actor_label == "system"
+
+
+def test_it_never_stores_a_secret_or_a_full_phone_number():
+    event = audit_record(
+        action="phone.reveal",
+        organization=factories.organization(),
+        details={"phone": "+12125550143", "note": "called +447700900123", "token": "s3cr3t"},
+    )
+
+    stored = AuditEvent.objects.get(pk=event.pk).details
+    assert stored == {"phone": "***0143", "note": "called ***0123", "token": "[hidden]"}
