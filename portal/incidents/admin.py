@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from portal.incidents.models import (
+    DirectoryImport,
     DirectoryPhone,
     DirectoryUser,
     Exposure,
@@ -89,3 +90,17 @@ class ExposureAdmin(admin.ModelAdmin):
     list_select_related = ["organization", "incident"]
     show_full_result_count = False
     raw_id_fields = ["directory_user"]
+
+
+@admin.register(DirectoryImport)
+class DirectoryImportAdmin(admin.ModelAdmin):
+    list_display = [
+        "original_name",
+        "organization",
+        "status",
+        "rows_total",
+        "rows_rejected",
+        "created_at",
+    ]
+    list_filter = ["status"]
+    list_select_related = ["organization"]

@@ -68,7 +68,16 @@ class ImportBatch(models.Model):
     original_name = models.CharField(max_length=300)
     sha256 = models.CharField(max_length=64, db_index=True)
     format = models.CharField(max_length=8, choices=Format.choices)
+
+    class Phase(models.TextChoices):
+        QUEUED = "queued", "Waiting for a worker"
+        READING = "reading", "Reading and checking rows"
+        LOADING = "loading", "Loading new rows"
+        EXPOSURES = "exposures", "Rebuilding exposed users"
+        DONE = "done", "Done"
+
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    phase = models.CharField(max_length=16, choices=Phase.choices, default=Phase.QUEUED)
     bytes_total = models.BigIntegerField(default=0)
     bytes_read = models.BigIntegerField(default=0)
     seen = models.BigIntegerField(default=0)
@@ -84,6 +93,7 @@ class ImportBatch(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    progress_at = models.DateTimeField(null=True, blank=True, help_text="Last progress write.")
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -249,3 +259,41 @@ class Exposure(models.Model):
 
     def __str__(self) -> str:
         return f"Exposure {self.public_id}"
+
+
+class DirectoryImport(models.Model):
+    """One upload of an account's user directory: checked and previewed, then applied."""
+
+    class Status(models.TextChoices):
+        PREVIEWED = "previewed", "Checked, waiting to be applied"
+        APPLIED = "applied", "Applied"
+        DISCARDED = "discarded", "Discarded"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="directory_imports"
+    )
+    upload = models.FileField(upload_to="directory-imports/%Y/%m/", max_length=300)
+    original_name = models.CharField(max_length=300)
+    sha256 = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PREVIEWED)
+    rows_total = models.IntegerField(default=0)
+    rows_valid = models.IntegerField(default=0)
+    rows_rejected = models.IntegerField(default=0)
+    errors = models.JSONField(
+        default=list, blank=True, help_text="[{line, field, reason}], the first 500"
+    )
+    created_count = models.IntegerField(default=0)
+    updated_count = models.IntegerField(default=0)
+    unchanged_count = models.IntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.get_status_display()})"

@@ -1,0 +1,2 @@
+app_name = "operator_incidents"
+urlpatterns: list = []
