@@ -339,6 +339,7 @@ MFA_RECOVERY_CODES_SHOW_ONCE = True
 # Passkeys need a secure origin; the embedded default serves http://127.0.0.1.
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
 ACCOUNT_ADAPTER = "portal.accounts.adapter.AccountAdapter"
+MFA_ADAPTER = "portal.accounts.adapter.MFAAdapter"  # TOTP secrets encrypted at rest
 ACCOUNT_FORMS = {"login": "portal.accounts.forms.VigilLoginForm"}
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False  # a reset never signs in, so never skips the factor
 # Sensitive actions (revealing a phone, downloading a copy, launching a notice, changing

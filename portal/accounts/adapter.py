@@ -1,7 +1,48 @@
+import base64
+import hashlib
+
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core import context
+from allauth.mfa.adapter import DefaultMFAAdapter
+from cryptography.fernet import Fernet, MultiFernet
+from django.conf import settings
+
+from portal.accounts.reauth import authenticated_recently
 
 
 class AccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request) -> bool:
-        # Members join by invitation only (portal.accounts.invitations).
+        # Members join by invitation only (portal.accounts.views.invitation_accept).
         return False
+
+    def is_reauthentication_required(self, *, app: str, **kwargs) -> bool:
+        # allauth counts only explicit re-authentications; a person who signed in a
+        # minute ago proved who they are just as well (portal/accounts/reauth.py).
+        request = self.request or context.request
+        if request is not None and authenticated_recently(request):
+            return False
+        return super().is_reauthentication_required(app=app, **kwargs)
+
+
+def _fernet(secret: str) -> Fernet:
+    digest = hashlib.sha256(f"vigil.mfa:{secret}".encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+class MFAAdapter(DefaultMFAAdapter):
+    """TOTP secrets are encrypted at rest with a key derived from SECRET_KEY.
+
+    SECRET_KEY_FALLBACKS still decrypt, so a key rotation keeps every factor working;
+    re-saving a factor (or `manage.py mfa_reencrypt`, if ever needed) moves it to the
+    new key.
+    """
+
+    def _keys(self) -> MultiFernet:
+        secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+        return MultiFernet([_fernet(secret) for secret in secrets])
+
+    def encrypt(self, text: str) -> str:
+        return self._keys().encrypt(text.encode()).decode()
+
+    def decrypt(self, encrypted_text: str) -> str:
+        return self._keys().decrypt(encrypted_text.encode()).decode()

@@ -37,6 +37,6 @@ def authenticated_recently(request) -> bool:
 
 # allauth raises ReauthenticationRequired, which its middleware turns into a redirect
 # to the re-authentication page; the POST is kept in the session and replayed after.
-reauthentication_if_stale = reauthentication_required(
-    enabled=lambda request: not authenticated_recently(request)
-)
+# Whether it is required is asked of our account adapter, which counts a recent sign-in
+# as well as a recent re-authentication: allauth's own factor pages get the same rule.
+reauthentication_if_stale = reauthentication_required

@@ -4,8 +4,14 @@ import time
 
 import pytest
 import time_machine
+from allauth.mfa.adapter import get_adapter as get_mfa_adapter
 from allauth.mfa.models import Authenticator
-from allauth.mfa.totp.internal.auth import SECRET_SESSION_KEY, format_hotp_value, hotp_value
+from allauth.mfa.totp.internal.auth import (
+    SECRET_SESSION_KEY,
+    TOTP,
+    format_hotp_value,
+    hotp_value,
+)
 
 from portal.audit.models import AuditEvent
 from tests import factories
@@ -63,11 +69,9 @@ def test_it_enrols_an_authenticator_app_then_lets_the_member_in(
         "/accounts/login/", {"login": newcomer.email, "password": factories.PASSWORD}
     )
     assert client.get(response["Location"])["Location"] == "/accounts/2fa/"
-    # Adding a factor is a sensitive action: the password again first.
-    response = client.get("/accounts/2fa/totp/activate/")
-    assert response["Location"].startswith("/accounts/reauthenticate/")
-    client.post("/accounts/reauthenticate/", {"password": factories.PASSWORD})
-    client.get("/accounts/2fa/totp/activate/")
+    # Adding a factor is a sensitive action, but the password was typed seconds ago:
+    # no second prompt (the stale case is test_it_asks_to_reauthenticate_again_...).
+    assert client.get("/accounts/2fa/totp/activate/").status_code == 200
     secret = client.session[SECRET_SESSION_KEY]
     code = format_hotp_value(hotp_value(secret, int(time.time()) // 30))
 
@@ -109,3 +113,31 @@ def test_it_asks_to_reauthenticate_again_once_the_last_time_is_old(client, setti
 
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/reauthenticate/")
+
+
+def test_it_keeps_authenticator_secrets_encrypted_at_rest():
+    person = factories.user("frank@acme.example", second_factor=False)
+    TOTP.activate(person, "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
+
+    stored = Authenticator.objects.get(user=person).data["secret"]
+
+    assert "JBSWY3DPEHPK3PXP" not in stored
+    assert get_mfa_adapter().decrypt(stored) == "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+def test_it_still_reads_secrets_after_the_secret_key_rotates(settings):
+    person = factories.user("frank@acme.example", second_factor=False)
+    TOTP.activate(person, "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-new-secret-key-" + "x" * 40
+
+    stored = Authenticator.objects.get(user=person).data["secret"]
+
+    assert get_mfa_adapter().decrypt(stored) == "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+def test_it_offers_no_sign_up_on_the_sign_in_page(client):
+    page = client.get("/accounts/login/").content.decode()
+
+    assert "/accounts/signup/" not in page
+    assert "by invitation" in page

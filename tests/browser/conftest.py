@@ -1,8 +1,8 @@
 """Browser tests: Playwright drives Debian's Chromium against pytest-django's live server.
 
-Every test that uses the `page` fixture fails if the page logged a console error, threw
-an uncaught exception, got an HTTP error for any resource, or broke the Content
-Security Policy.
+Every test that uses the `page` fixture (or opens pages with `another_browser`) fails if
+any of its pages logged a console error, threw an uncaught exception, got an HTTP error
+for any resource, or broke the Content Security Policy.
 """
 
 import os
@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import BrowserContext, Page, sync_playwright
 
 # Playwright's sync API runs an event loop in this thread, and Django refuses ORM calls
 # from a thread with a running loop. The tests only touch the database between browser
@@ -43,6 +43,8 @@ document.addEventListener("securitypolicyviolation", (event) => {
 """
 
 problems_key = pytest.StashKey[list[str]]()
+watched_key = pytest.StashKey[list[BrowserContext]]()
+VIEWPORT = {"width": 1280, "height": 800}
 
 
 def _install_chromium() -> None:
@@ -81,15 +83,15 @@ def browser(chromium_path):
 
 @pytest.fixture
 def browser_context(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context = browser.new_context(viewport=VIEWPORT)
     yield context
     context.close()
 
 
-@pytest.fixture
-def page(request, browser_context):
-    problems: list[str] = []
-    request.node.stash[problems_key] = problems
+def _watch(request, context: BrowserContext) -> None:
+    """Record every page problem in `context`, on all of its pages, as the test's own."""
+    problems = request.node.stash.setdefault(problems_key, [])
+    request.node.stash.setdefault(watched_key, []).append(context)
 
     def on_console(message):
         if message.type == "error":
@@ -102,15 +104,37 @@ def page(request, browser_context):
     def on_csp_violation(violation):
         problems.append(f"CSP violation: {violation}")
 
+    context.expose_function("__vigilReportCspViolation", on_csp_violation)
+    context.add_init_script(CSP_LISTENER)
+    context.on("console", on_console)
+    context.on("weberror", lambda error: problems.append(f"uncaught exception: {error.error}"))
+    context.on("response", on_response)
+    context.on("requestfailed", lambda req: problems.append(f"request failed: {req.url}"))
+
+
+@pytest.fixture
+def page(request, browser_context):
+    _watch(request, browser_context)
     page = browser_context.new_page()
-    page.expose_function("__vigilReportCspViolation", on_csp_violation)
-    page.add_init_script(CSP_LISTENER)
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: problems.append(f"uncaught exception: {error}"))
-    page.on("response", on_response)
-    page.on("requestfailed", lambda req: problems.append(f"request failed: {req.url}"))
     yield page
     page.close()
+
+
+@pytest.fixture
+def another_browser(request, browser):
+    """Opens a page in a browser context of its own: a second person, with no cookies
+    shared with `page`, under the same checks."""
+    contexts: list[BrowserContext] = []
+
+    def new_page() -> Page:
+        context = browser.new_context(viewport=VIEWPORT)
+        contexts.append(context)
+        _watch(request, context)
+        return context.new_page()
+
+    yield new_page
+    for context in contexts:
+        context.close()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -120,10 +144,24 @@ def pytest_runtest_call(item):
     result = yield
     problems = item.stash.get(problems_key, None)
     if problems is not None:
-        page = item.funcargs.get("page")
-        if page is not None and not page.is_closed():
-            # Late arrivals: a font or a script that fails after the test's last step.
-            page.wait_for_load_state("networkidle")
+        for context in item.stash.get(watched_key, []):
+            for page in context.pages:
+                # Late arrivals: a font or a script that fails after the test's last step.
+                page.wait_for_load_state("networkidle")
         if problems:
             pytest.fail("The browser reported problems:\n  " + "\n  ".join(problems))
     return result
+
+
+@pytest.fixture
+def screenshot(request):
+    """Saves a full-page screenshot under $BROWSER_SCREENSHOTS, when it is set, for a
+    person to look at; does nothing otherwise."""
+    folder = os.environ.get("BROWSER_SCREENSHOTS")
+
+    def take(page: Page, label: str) -> None:
+        if folder:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=Path(folder) / f"{request.node.name}-{label}.png", full_page=True)
+
+    return take
