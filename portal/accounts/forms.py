@@ -4,7 +4,8 @@ from django.contrib.auth import password_validation
 
 from portal.accounts.models import User
 from portal.accounts.roles import Role
-from portal.accounts.signin import client_ip, lockout_message, signin_locked_until
+from portal.accounts.signin import lockout_message, signin_locked_until
+from portal.http import client_ip
 
 
 class VigilLoginForm(LoginForm):

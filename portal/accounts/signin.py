@@ -15,18 +15,13 @@ from django.utils import timezone
 
 from portal.accounts.models import SignInThrottle
 from portal.audit.services import audit_record
+from portal.http import client_ip
 
 logger = logging.getLogger(__name__)
 
 
 def _login_hash(login: str) -> str:
     return hashlib.sha256(login.strip().lower().encode()).hexdigest()
-
-
-def client_ip(request) -> str | None:
-    if request is None:
-        return None
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def signin_locked_until(*, login: str, ip: str | None) -> datetime | None:

@@ -35,12 +35,20 @@ ACTION_LABELS: dict[str, str] = {
     "notice.pause": "Paused a vigilance notice",
     "notice.resume": "Resumed a vigilance notice",
     "notice.cancel": "Cancelled a vigilance notice",
-    "team.invite": "Invited a member",
-    "team.role_change": "Changed a member's role",
-    "team.remove": "Removed a member",
+    "invitation.create": "Invited a member",
+    "invitation.revoke": "Withdrew an invitation",
+    "member.role_change": "Changed a member's role",
+    "member.remove": "Removed a member",
     "invitation.accept": "Accepted an invitation",
     "settings.change": "Changed account settings",
+    "incident.create": "Created an incident",
     "incident.publish": "Published an incident",
+    "incident.close": "Closed an incident",
+    "import.upload": "Uploaded a log dump",
+    "import.completed": "Imported a log dump",
+    "import.failed": "A log import failed",
+    "import.errors_download": "Downloaded an import error report",
+    "exposure.export": "Exported exposed users",
 }
 
 HIDDEN = "[hidden]"

@@ -4,14 +4,9 @@ from django.db import models
 
 from portal.audit.display import details_redacted
 from portal.audit.models import AuditEvent
+from portal.http import client_ip
 
 SYSTEM = "system"
-
-
-def _client_ip(request) -> str | None:
-    # REMOTE_ADDR only: X-Forwarded-For is whatever the client chose to send unless a
-    # trusted proxy rewrote it, and the audit log must not record a forged address.
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def audit_record(
@@ -39,7 +34,7 @@ def audit_record(
         event.target_id = str(getattr(target, "public_id", target.pk))
         event.target_label = str(target)[:200]
     if request is not None:
-        event.ip = _client_ip(request)
+        event.ip = client_ip(request)
         event.user_agent = request.META.get("HTTP_USER_AGENT", "")[:300]
     event.save()
     return event

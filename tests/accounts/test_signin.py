@@ -193,3 +193,41 @@ def test_it_resets_a_password_without_skipping_the_second_factor(client, alice):
     assert SESSION_KEY not in client.session  # the reset signs nobody in
     sign_in(client, alice, password="a brand new passphrase")
     assert int(client.session[SESSION_KEY]) == alice.pk
+
+
+def test_it_locks_out_each_client_behind_a_trusted_proxy_separately(client, alice, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    for _ in range(5):
+        client.post(
+            "/accounts/login/",
+            {"login": alice.email, "password": "not her password"},
+            REMOTE_ADDR="10.0.0.2",  # the proxy
+            HTTP_X_FORWARDED_FOR="198.51.100.7",
+        )
+
+    response = client.post(
+        "/accounts/login/",
+        {"login": alice.email, "password": factories.PASSWORD},
+        REMOTE_ADDR="10.0.0.2",
+        HTTP_X_FORWARDED_FOR="203.0.113.9",
+    )
+
+    assert response.status_code == 302
+    assert SignInThrottle.objects.get().ip == "198.51.100.7"
+    event = AuditEvent.objects.filter(action="signin.failure").first()
+    assert event.ip == "198.51.100.7"
+
+
+def test_it_ignores_a_forwarded_address_when_no_proxy_is_trusted(client, alice, settings):
+    settings.TRUSTED_PROXY_COUNT = 0
+    _wrong_password(client, alice.email, address="10.0.0.3")
+
+    client.post(
+        "/accounts/login/",
+        {"login": alice.email, "password": "not her password"},
+        REMOTE_ADDR="10.0.0.3",
+        HTTP_X_FORWARDED_FOR="198.51.100.99",  # forged by the client
+    )
+
+    assert SignInThrottle.objects.get().ip == "10.0.0.3"
+    assert SignInThrottle.objects.get().failures == 2

@@ -25,7 +25,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, no_seed: bool, **options):
         call_command("migrate", interactive=False, verbosity=0)
-        if not no_seed and not Incident.objects.exists():
+        if not settings.DEBUG:
+            # gunicorn serves static files through whitenoise from STATIC_ROOT.
+            call_command("collectstatic", interactive=False, verbosity=0)
+        # The demo is for the embedded default only: seed_demo refuses with DEBUG off.
+        if settings.DEBUG and not no_seed and not Incident.objects.exists():
             self.stdout.write("Empty database: seeding the demo breach...")
             call_command("seed_demo", stdout=self.stdout, verbosity=0)
 
