@@ -4,6 +4,7 @@ import logging
 
 from celery import shared_task
 
+from portal.incidents.tasks import import_batches_resume_stale
 from portal.logcopies.services import logcopy_expire_due
 
 logger = logging.getLogger(__name__)
@@ -19,7 +20,10 @@ def ping() -> str:
 def sweep_due_work() -> dict:
     # Runs every minute from beat. Everything scheduled is found here by reading the
     # database, so a broker message that was lost only delays work by a minute.
-    done = {"log_copies_expired": logcopy_expire_due()}
+    done = {
+        "log_copies_expired": logcopy_expire_due(),
+        "import_batches_requeued": import_batches_resume_stale(),
+    }
     if any(done.values()):
         logger.info("sweep: %s", done)
     return done

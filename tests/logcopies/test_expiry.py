@@ -33,7 +33,7 @@ def test_it_expires_a_copy_past_its_expiry_and_deletes_the_file(ready_copy, medi
     path = media_root / ready_copy.file.name
     assert path.exists()
 
-    assert sweep_due_work.apply(kwargs={}).get() == {"log_copies_expired": 1}
+    assert sweep_due_work.apply(kwargs={}).get()["log_copies_expired"] == 1
 
     ready_copy.refresh_from_db()
     assert ready_copy.status == LogCopyRequest.Status.EXPIRED
@@ -48,7 +48,7 @@ def test_it_leaves_a_copy_that_has_not_expired(ready_copy):
     ready_copy.expires_at = datetime(2999, 1, 1, tzinfo=UTC)
     ready_copy.save(update_fields=["expires_at"])
 
-    assert sweep_due_work.apply().get() == {"log_copies_expired": 0}
+    assert sweep_due_work.apply().get()["log_copies_expired"] == 0
 
     ready_copy.refresh_from_db()
     assert ready_copy.status == LogCopyRequest.Status.READY

@@ -1,0 +1,100 @@
+"""What went wrong with an import, in words the operator can act on.
+
+Two kinds: `ImportRefusedError` refuses a whole file (wrong columns, not the Duo shape,
+empty) before anything loads; `ErrorReport` collects the rows that were not imported,
+each with its line (or Duo item) and reason. The report is spilled to a temporary file
+as it grows, so a dump that is wrong on every one of its ten million lines costs disk,
+not memory; only the first few stay in memory, for the batch page.
+"""
+
+import csv
+import io
+import re
+import tempfile
+from typing import Any
+
+from django.core.files import File
+
+from portal.csvsafe import safe_row
+
+FIRST_ERRORS = 20
+REPORT_HEADER = ("line", "message_id", "account_id", "reason")
+_DIGIT = re.compile(r"\d")
+
+
+class ImportRefusedError(Exception):
+    """The file cannot be imported at all; the message says why and what to fix."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def phone_masked(raw: str) -> str:
+    """A phone as written in the dump, with every digit but the last four hidden: enough
+    for the operator to find the row, not enough to put a number in a report."""
+    text = raw.strip()[:40]
+    if "@" in text:
+        return "[hidden]"
+    digits = len(_DIGIT.findall(text))
+    if digits <= 4:
+        return text
+    hidden = digits - 4
+
+    def mask(match: re.Match) -> str:
+        nonlocal hidden
+        if hidden > 0:
+            hidden -= 1
+            return "•"
+        return match.group()
+
+    return _DIGIT.sub(mask, text)
+
+
+def short(value: Any, limit: int = 40) -> str:
+    """A value from the dump quoted in a reason, cut so that one absurd cell cannot
+    make the report unreadable."""
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class ErrorReport:
+    """The rows not imported: counted, the first `FIRST_ERRORS` kept for the page, and
+    every one written to a CSV file (`line, message_id, account_id, reason`)."""
+
+    def __init__(self, *, item_label: str = ""):
+        # Duo logs are one JSON document: their "line" is the item's index, and says so.
+        self.item_label = item_label
+        self.count = 0
+        self.first: list[dict[str, Any]] = []
+        # Bytes underneath, so any storage backend (S3 included) can stream it.
+        self._file = tempfile.TemporaryFile("w+b")  # noqa: SIM115 (kept open until the report is stored)
+        self._text = io.TextIOWrapper(self._file, encoding="utf-8", newline="")
+        self._writer = csv.writer(self._text)
+        self._writer.writerow(REPORT_HEADER)
+
+    def add(self, line: int, message_id: Any, account_id: Any, reason: str) -> None:
+        where: int | str = f"{self.item_label} {line}" if self.item_label else line
+        message_id = short(message_id or "", 100)
+        account_id = short(account_id or "", 40)
+        self.count += 1
+        if len(self.first) < FIRST_ERRORS:
+            self.first.append(
+                {
+                    "line": where,
+                    "message_id": message_id,
+                    "account_id": account_id,
+                    "reason": reason,
+                }
+            )
+        # Cells come from the dump: made safe against spreadsheet formulas.
+        self._writer.writerow(safe_row((where, message_id, account_id, reason)))
+
+    def as_file(self) -> File:
+        """The whole report, rewound, for the storage API to stream."""
+        self._text.flush()
+        self._file.seek(0)
+        return File(self._file)
+
+    def close(self) -> None:
+        self._text.close()

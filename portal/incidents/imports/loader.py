@@ -1,0 +1,271 @@
+"""Loading checked rows: a staging table per batch, then INSERT ... SELECT into the big
+table inside one transaction.
+
+Rows go first into `import_stage_<batch id>` (UNLOGGED on PostgreSQL, filled with
+binary COPY; plain inserts on SQLite) in chunks that commit as they go, so reading a
+large file holds no transaction open on the reader's connection and the batch's
+progress stays visible. Publishing moves them into the big table, a range of lines at
+a time, inside one transaction: the publisher's (see services), which also rebuilds
+the exposures and completes the batch. A worker killed at any point leaves the live
+tables as they were; the staging table is thrown away and refilled when the batch
+runs again.
+"""
+
+from django.db import connection
+
+from portal.accounts.models import Organization
+from portal.incidents.imports.errors import ImportRefusedError
+from portal.incidents.models import ImportBatch, Incident, MessageLogRecord
+
+FLUSH_ROWS = 20_000
+# Large enough to sort a big batch's message ids in memory: PostgreSQL's default
+# (4 MB) sends a million-row sort to disk.
+PUBLISH_WORK_MEM = "256MB"
+# Tables this far from the planner's statistics get them refreshed before the
+# exposures are rebuilt from them, inside the same transaction.
+ANALYZE_AFTER_ROWS = 10_000
+
+STAGE_COLUMNS = (
+    "line",
+    "organization_id",
+    "provider_message_id",
+    "sent_at",
+    "phone",
+    "carrier",
+    "country",
+    "region",
+    "region_code",
+    "message_type",
+    "context",
+    "credits",
+    "extra",
+)
+_STAGE_TYPES = (
+    "int8",
+    "int8",
+    "text",
+    "timestamptz",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "int4",
+    "text",
+)
+# The big table's columns the staging table fills, in STAGE_COLUMNS order after line.
+_LOG_COLUMNS = STAGE_COLUMNS[1:]
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def stage_table(batch: ImportBatch) -> str:
+    return f"import_stage_{int(batch.pk)}"
+
+
+def stage_create(batch: ImportBatch, *, by_line: bool = False) -> None:
+    """A fresh, empty staging table for the batch (a leftover from a killed run is
+    dropped first); `by_line` adds an index for publishing it a range at a time."""
+    postgres = connection.vendor == "postgresql"
+    table = _q(stage_table(batch))
+    columns = ", ".join(
+        f"{_q(name)} {kind}"
+        for name, kind in (
+            ("line", "bigint NOT NULL"),
+            ("organization_id", "bigint NOT NULL"),
+            ("provider_message_id", "text NOT NULL"),
+            ("sent_at", "timestamptz NOT NULL" if postgres else "text NOT NULL"),
+            ("phone", "text NOT NULL"),
+            ("carrier", "text NOT NULL"),
+            ("country", "text NOT NULL"),
+            ("region", "text NOT NULL"),
+            ("region_code", "text NOT NULL"),
+            ("message_type", "text NOT NULL"),
+            ("context", "text NOT NULL"),
+            ("credits", "integer"),
+            # JSON as text: parsed once, by the cast in stage_publish.
+            ("extra", "text NOT NULL"),
+        )
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        # UNLOGGED: no WAL for rows that are thrown away after the import anyway.
+        cursor.execute(f"CREATE {'UNLOGGED ' if postgres else ''}TABLE {table} ({columns})")
+        if by_line:
+            cursor.execute(f"CREATE INDEX ON {table} (line)")
+
+
+def stage_drop(batch: ImportBatch) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {_q(stage_table(batch))}")
+
+
+class StageWriter:
+    """Buffers checked rows and writes them to the staging table in chunks."""
+
+    def __init__(self, batch: ImportBatch, *, flush_rows: int | None = None):
+        self.table = _q(stage_table(batch))
+        self.flush_rows = flush_rows or FLUSH_ROWS
+        self.rows: list[tuple] = []
+        self.written = 0
+        self.last_line = 0  # of the last row written
+        self.postgres = connection.vendor == "postgresql"
+
+    def add(self, row: tuple) -> None:
+        self.rows.append(row)
+        if len(self.rows) >= self.flush_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        columns = ", ".join(_q(name) for name in STAGE_COLUMNS)
+        with connection.cursor() as cursor:
+            if self.postgres:
+                # psycopg's own cursor: Django's wrapper has no copy(). Binary, with the
+                # types given: cheaper than text on both sides (no timestamps to parse).
+                sql = f"COPY {self.table} ({columns}) FROM STDIN (FORMAT BINARY)"
+                with cursor.cursor.copy(sql) as copy:
+                    copy.set_types(_STAGE_TYPES)
+                    for row in self.rows:
+                        copy.write_row(row)
+            else:
+                placeholders = ", ".join(["%s"] * len(STAGE_COLUMNS))
+                cursor.executemany(
+                    f"INSERT INTO {self.table} ({columns}) VALUES ({placeholders})",  # noqa: S608
+                    self.rows,
+                )
+        self.written += len(self.rows)
+        self.last_line = self.rows[-1][0]
+        self.rows.clear()
+
+
+def publish_begin() -> None:
+    """Set the publishing transaction up (PostgreSQL): room to sort in memory, and the
+    big table's foreign keys checked as each range goes in, not all at commit, so
+    that with a reader still busy their cost overlaps its work."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL work_mem = '{PUBLISH_WORK_MEM}'")
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+def stage_publish(
+    *, batch: ImportBatch, after_line: int = 0, upto_line: int | None = None
+) -> tuple[int, set[int]]:
+    """Insert the staged rows of lines after_line < line <= upto_line (all, without
+    upto_line) into the big table; returns (rows inserted, ids of the accounts that
+    got any). Run it inside the publishing transaction, ranges in line order.
+
+    Of the rows sharing a message id, the one on the earliest line is kept; a message
+    id the incident already has (from another batch, or an earlier range) is left
+    alone.
+    """
+    stage = _q(stage_table(batch))
+    log = _q(MessageLogRecord._meta.db_table)
+    columns = ", ".join(_q(name) for name in _LOG_COLUMNS)
+    targets = f"incident_id, import_batch_id, {columns}"
+    lines, params = "", []
+    if after_line or upto_line is not None:
+        lines = "AND stage.line > %s" + (" AND stage.line <= %s" if upto_line is not None else "")
+        params = [after_line] + ([upto_line] if upto_line is not None else [])
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            selected = ", ".join(
+                f"stage.{_q(name)}" + ("::jsonb" if name == "extra" else "")
+                for name in _LOG_COLUMNS
+            )
+            # DISTINCT ON after sorting by message id: duplicates inside the range go
+            # before the insert, and the unique index is filled in its own order.
+            # NOT EXISTS rather than ON CONFLICT DO NOTHING: a quarter cheaper on a
+            # million rows (no speculative insertion), and safe because imports into
+            # one incident publish one at a time (the publisher's advisory lock); the
+            # unique constraint still stands behind it.
+            cursor.execute(
+                f"""
+                WITH inserted AS (
+                    INSERT INTO {log} ({targets})
+                    SELECT DISTINCT ON (stage.provider_message_id) %s, %s, {selected}
+                    FROM {stage} AS stage
+                    WHERE NOT EXISTS (
+                        SELECT 1 FROM {log} AS existing
+                        WHERE existing.incident_id = %s
+                            AND existing.provider_message_id = stage.provider_message_id
+                    ) {lines}
+                    ORDER BY stage.provider_message_id, stage.line
+                    RETURNING organization_id
+                )
+                SELECT organization_id, COUNT(*) FROM inserted GROUP BY organization_id
+                """,  # noqa: S608
+                [batch.incident_id, batch.pk, batch.incident_id, *params],
+            )
+            by_account = dict(cursor.fetchall())
+            return sum(by_account.values()), set(by_account)
+        # SQLite: rows go in by line, and ON CONFLICT DO NOTHING skips a message id
+        # already inserted, by this statement or before. "WHERE true" keeps SQLite's
+        # parser from reading ON CONFLICT as a join constraint.
+        selected = ", ".join(f"stage.{_q(name)}" for name in _LOG_COLUMNS)
+        cursor.execute(
+            f"""
+            INSERT INTO {log} ({targets})
+            SELECT %s, %s, {selected} FROM {stage} AS stage WHERE true {lines}
+            ORDER BY stage.line
+            ON CONFLICT (incident_id, provider_message_id) DO NOTHING
+            """,  # noqa: S608
+            [batch.incident_id, batch.pk, *params],
+        )
+        inserted = cursor.rowcount
+        if not inserted:
+            return 0, set()
+        # The staged accounts: some may have had only duplicates, and get their
+        # exposures rebuilt for nothing; SQLite has no INSERT ... RETURNING in a CTE.
+        cursor.execute(
+            f"SELECT DISTINCT organization_id FROM {stage} AS stage WHERE true {lines}",  # noqa: S608
+            params,
+        )
+        return inserted, {row[0] for row in cursor.fetchall()}
+
+
+def publish_end(*, batch: ImportBatch, inserted: int, organization_ids: list[int]) -> None:
+    """After the last range: foreign keys back to deferred for what the transaction
+    does next, the referenced rows held, and fresh statistics on a big change."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        _hold_references(cursor, batch, organization_ids)
+        if inserted >= ANALYZE_AFTER_ROWS:
+            # The new rows are not committed, so autovacuum cannot have analyzed them;
+            # without statistics the planner guesses badly for the exposure rebuild.
+            cursor.execute(f"ANALYZE {_q(MessageLogRecord._meta.db_table)}")
+
+
+def _hold_references(cursor, batch: ImportBatch, organization_ids: list[int]) -> None:
+    """Lock the incident and accounts the new rows point at (FOR KEY SHARE) until
+    the transaction ends, and fail if one is gone.
+
+    This is what the big table's foreign keys check for every row, done once per
+    referenced row. With the foreign keys in place it is redundant and costs next to
+    nothing; it is what keeps the rows consistent if the constraints are dropped to
+    save those per-row checks (see the import benchmark's notes).
+    """
+    cursor.execute(
+        f"SELECT id FROM {_q(Incident._meta.db_table)} WHERE id = %s FOR KEY SHARE",  # noqa: S608
+        [batch.incident_id],
+    )
+    found = len(cursor.fetchall())
+    if organization_ids:
+        cursor.execute(
+            f"SELECT id FROM {_q(Organization._meta.db_table)} WHERE id = ANY(%s) FOR KEY SHARE",  # noqa: S608
+            [organization_ids],
+        )
+        found += len(cursor.fetchall())
+    if found != 1 + len(organization_ids):
+        raise ImportRefusedError(
+            "The incident or an account was deleted while the import ran; nothing was loaded."
+        )

@@ -1,0 +1,98 @@
+"""`manage.py import_logs FILE --incident SLUG`: the upload's import, for dumps too large
+to upload. Runs in this process (no worker, no time limit); progress goes to stderr
+and the batch's counts, as one JSON object, to stdout."""
+
+import json
+import sys
+from pathlib import Path
+
+from django.core.files import File
+from django.core.management.base import BaseCommand, CommandError
+
+from portal.accounts.models import Organization
+from portal.incidents.imports.services import (
+    ImportProgress,
+    ImportRefusedError,
+    import_batch_create,
+    import_batch_run,
+)
+from portal.incidents.models import ImportBatch, Incident
+
+_FORMAT_BY_SUFFIX = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "duo",
+}
+COUNTS = ("seen", "imported", "duplicate", "rejected", "unknown_account")
+
+
+class Command(BaseCommand):
+    help = (
+        "Import a provider's log dump into an incident, as an upload would, in this "
+        "process. Prints progress to stderr and the counts as JSON to stdout."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", type=Path, help="the dump: CSV, JSON Lines or Duo JSON")
+        parser.add_argument("--incident", required=True, help="the incident's slug")
+        parser.add_argument(
+            "--account",
+            help="the account's id (as DA7QK4M2ZP): required for Duo logs, which name none",
+        )
+        parser.add_argument(
+            "--format",
+            choices=ImportBatch.Format.values,
+            help="default: from the file name (.csv/.tsv csv, .jsonl jsonl, .json duo)",
+        )
+
+    def handle(self, *args, file: Path, incident: str, account, format, **options):
+        if not file.is_file():
+            raise CommandError(f"No such file: {file}")
+        format = format or _FORMAT_BY_SUFFIX.get(file.suffix.lower())
+        if format is None:
+            raise CommandError(
+                f"Cannot tell the format from {file.name!r}: give --format csv, jsonl or duo."
+            )
+        found = Incident.objects.filter(slug=incident).first()
+        if found is None:
+            raise CommandError(f"No incident with the slug {incident!r}.")
+        organization = None
+        if account:
+            organization = Organization.objects.filter(account_id=account).first()
+            if organization is None:
+                raise CommandError(f"No account with the id {account!r}.")
+        try:
+            with file.open("rb") as stream:
+                self.stderr.write(f"Storing {file.name} ({file.stat().st_size:,} bytes)...")
+                batch = import_batch_create(
+                    incident=found,
+                    upload=File(stream, name=file.name),
+                    original_name=file.name,
+                    format=format,
+                    organization=organization,
+                )
+        except ImportRefusedError as error:
+            raise CommandError(f"Refused: {error.message}") from None
+        self.stderr.write(f"Importing as batch {batch.public_id}")
+        batch = import_batch_run(batch=batch, on_progress=self._progress)
+        self.stderr.write("")
+        self.stdout.write(json.dumps({name: getattr(batch, name) for name in COUNTS}))
+        if batch.error_report:
+            self.stderr.write(f"Error report: {batch.error_report.name} (in the file storage)")
+        if batch.status != ImportBatch.Status.COMPLETED:
+            raise CommandError(f"The import failed: {batch.failure}")
+
+    def _progress(self, progress: ImportProgress) -> None:
+        rate = progress.seen / progress.seconds if progress.seconds else 0
+        share = progress.bytes_read * 100 // progress.bytes_total if progress.bytes_total else 0
+        phase = ImportBatch.Phase(progress.phase).label
+        line = (
+            f"\r{phase}: {progress.seen:,} rows, {min(share, 100)}% of the file, "
+            f"{rate:,.0f} rows/s, {progress.rejected:,} rejected, "
+            f"{progress.unknown_account:,} unknown account, {progress.seconds:,.0f}s"
+        )
+        # \r keeps it on one line on a terminal; a log file gets one line each.
+        self.stderr.write(line, ending="\n" if not sys.stderr.isatty() else "")
