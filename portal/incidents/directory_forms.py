@@ -1,0 +1,25 @@
+from django import forms
+
+from portal.incidents.directory.csvfile import (
+    MAX_UPLOAD_BYTES,
+    MAX_UPLOAD_LABEL,
+    too_large_message,
+)
+
+
+class DirectoryUploadForm(forms.Form):
+    file = forms.FileField(
+        label="Directory file (CSV)",
+        help_text=f"UTF-8, comma or tab separated, up to {MAX_UPLOAD_LABEL}. "
+        "Nothing changes until you check the preview and apply it.",
+        widget=forms.FileInput(
+            attrs={"accept": ".csv,.tsv,.txt,text/csv,text/tab-separated-values,text/plain"}
+        ),
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        # Refused before anything reads it; the service checks again as it streams.
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(too_large_message(upload.size))
+        return upload
