@@ -59,6 +59,7 @@ def account_home(request, member: Member):
             "organization": organization,
             "incidents": incidents,
             "can_view_audit": member.can(Capability.VIEW_AUDIT),
+            "can_view_dashboard": member.can(Capability.VIEW_DASHBOARD),
             "can_manage_team": member.can(Capability.MANAGE_TEAM),
             "allowed": [label for value, label in Capability.choices if member.can(value)],
         },

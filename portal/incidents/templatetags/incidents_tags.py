@@ -1,0 +1,50 @@
+"""Filters for the incident pages: phones as a role may see them, and chart widths."""
+
+from django import template
+
+from portal.incidents import phones_display
+
+register = template.Library()
+
+
+@register.filter
+def phone_masked(e164: str) -> str:
+    return phones_display.phone_masked(e164 or "")
+
+
+@register.filter
+def phone_readable(e164: str) -> str:
+    return phones_display.phone_readable(e164 or "")
+
+
+@register.filter
+def country_name(code: str) -> str:
+    return phones_display.country_name(code or "")
+
+
+@register.filter
+def svg_width(share: float, scale: int = 100) -> str:
+    """A share (0..1) as an SVG length on a `scale`-wide view box. Formatted here, not
+    by the template engine, which would localize the decimal point."""
+    return f"{max(0.0, min(1.0, share or 0.0)) * scale:.2f}"
+
+
+@register.filter
+def percent(share: float) -> str:
+    """0.4567 as "46%"; a share that is not nothing never shows as "0%"."""
+    share = share or 0.0
+    if 0 < share < 0.01:
+        return "<1%"
+    if 0.99 < share < 1:
+        return ">99%"
+    return f"{share:.0%}"
+
+
+@register.filter
+def thousands(value) -> str:
+    """1234567 as "1,234,567": humanize's intcomma, without its trip through the
+    localization machinery (the portal is in English), which costs more per number."""
+    try:
+        return f"{int(value):,}"
+    except (TypeError, ValueError):
+        return value
