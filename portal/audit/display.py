@@ -42,12 +42,14 @@ ACTION_LABELS: dict[str, str] = {
     "invitation.accept": "Accepted an invitation",
     "settings.change": "Changed account settings",
     "incident.create": "Created an incident",
+    "incident.update": "Edited an incident",
     "incident.publish": "Published an incident",
     "incident.close": "Closed an incident",
     "import.upload": "Uploaded a log dump",
     "import.completed": "Imported a log dump",
     "import.failed": "A log import failed",
     "import.errors_download": "Downloaded an import error report",
+    "import.retry": "Retried a log import",
     "exposure.export": "Exported exposed users",
 }
 
