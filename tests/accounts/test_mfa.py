@@ -53,7 +53,7 @@ def test_it_lets_a_member_without_a_factor_reach_enrolment_and_sign_out(client, 
 
     page = client.get("/accounts/2fa/").content.decode()
 
-    assert "Authenticator App" in page
+    assert "Authenticator app" in page
     assert "/accounts/2fa/totp/activate/" in page
     assert "/accounts/2fa/webauthn/add/" in page
     assert "SMS" not in page

@@ -41,8 +41,8 @@ def wait_for_a_fresh_window(margin: float = 3.0) -> None:
 def fill_in_email_and_password(page, live_server, email: str) -> None:
     page.goto(live_server.url + "/accounts/login/")
     page.get_by_role("textbox", name="Email").fill(email)
-    page.get_by_label("Password:", exact=True).fill(factories.PASSWORD)
-    page.get_by_role("button", name="Sign In", exact=True).click()
+    page.get_by_label("Password*", exact=True).fill(factories.PASSWORD)
+    page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def sign_in(page, live_server, user) -> None:
@@ -53,7 +53,7 @@ def sign_in(page, live_server, user) -> None:
     expect(page.get_by_role("heading", name="Two-Factor Authentication")).to_be_visible()
     wait_for_a_fresh_window()
     page.get_by_role("textbox", name="Code").fill(totp_code(user))
-    page.get_by_role("button", name="Sign In", exact=True).click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
 
     expect(page).to_have_url(live_server.url + "/")
 

@@ -67,11 +67,11 @@ def test_it_renders_the_home_page_without_console_errors_or_csp_violations(page,
 def test_it_shows_the_sign_in_page_in_our_layout(page, live_server):
     page.goto(live_server.url + "/accounts/login/")
 
-    expect(page).to_have_title(re.compile(r"^Sign In · Vigil$"))
+    expect(page).to_have_title(re.compile(r"^Sign in · Vigil$"))
     expect(
         page.get_by_role("navigation", name="Main").get_by_role("link", name="Vigil")
     ).to_be_visible()
-    expect(page.get_by_role("heading", name="Sign In", level=1)).to_be_visible()
+    expect(page.get_by_role("heading", name="Sign in", level=1)).to_be_visible()
     email = page.get_by_role("textbox", name="Email")
     expect(email).to_be_visible()
     # allauth's bare inputs get the layout's form look, not the browser default.
