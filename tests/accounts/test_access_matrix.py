@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from django.core.files.base import ContentFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from portal.accounts.models import Invitation, Membership
 from portal.accounts.roles import Role
+from portal.incidents.models import DirectoryImport, DirectoryUser, Exposure, ImportBatch, Incident
 from tests import factories
 from tests.accounts.auth import signed_in
 
@@ -28,7 +30,9 @@ class Row:
     """How to reach one URL pattern with account A's objects."""
 
     kind: str  # "account": under /o/<org>/; "staff": operator console; "token": public link
-    objects: tuple[str, ...] = ()  # kwargs besides `org` that name one of A's objects
+    # URL kwargs that name one of A's objects: besides `org` for account rows; all of
+    # them for staff rows.
+    objects: tuple[str, ...] = ()
     write: bool = False  # POST changes something
     data: dict = field(default_factory=dict)
 
@@ -43,8 +47,30 @@ MATRIX: dict[str, Row] = {
     "accounts:member_remove": Row("account", ("membership",), write=True),
     "accounts:invitation_revoke": Row("account", ("invitation",), write=True),
     "audit:list": Row("account"),
+    "incidents:dashboard": Row("account", ("incident",)),
+    "incidents:exposed": Row("account", ("incident",)),
+    "incidents:exposed_export": Row("account", ("incident",)),
+    "incidents:exposure": Row("account", ("incident", "exposure")),
+    "incidents:reveal": Row("account", ("incident", "exposure"), write=True),
+    "incidents:unmatched": Row("account", ("incident",)),
+    "directory:index": Row("account"),
+    "directory:upload": Row("account", write=True),
+    "directory:preview": Row("account", ("directory_import",)),
+    "directory:apply": Row("account", ("directory_import",), write=True),
+    "directory:discard": Row("account", ("directory_import",), write=True),
+    "operator_incidents:list": Row("staff"),
+    "operator_incidents:create": Row("staff"),
+    "operator_incidents:detail": Row("staff", ("incident",)),
+    "operator_incidents:edit": Row("staff", ("incident",)),
+    "operator_incidents:publish": Row("staff", ("incident",), write=True),
+    "operator_incidents:close": Row("staff", ("incident",), write=True),
+    "operator_incidents:upload": Row("staff", ("incident",), write=True),
+    "operator_incidents:batch": Row("staff", ("batch",)),
+    "operator_incidents:batch_progress": Row("staff", ("batch",)),
+    "operator_incidents:batch_errors": Row("staff", ("batch",)),
+    "operator_incidents:batch_retry": Row("staff", ("batch",), write=True),
     "audit:export": Row("account"),
-    "operator:account": Row("staff"),
+    "operator:account": Row("staff", ("org",)),
     "invitations:accept": Row("token"),
 }
 
@@ -69,14 +95,17 @@ def _ours(name: str, pattern: URLPattern) -> bool:
 
 
 def test_it_has_a_row_for_every_pattern_that_takes_an_id():
-    taking_ids = {
-        name
+    ours = [
+        (name, converters)
         for name, pattern, converters in _patterns(get_resolver())
-        if converters and _ours(name, pattern)
-    }
+        if _ours(name, pattern)
+    ]
+    taking_ids = {name for name, converters in ours if converters}
 
     assert taking_ids - MATRIX.keys() == set(), "new URL patterns need a row in MATRIX"
-    assert MATRIX.keys() - taking_ids == set(), "MATRIX names patterns that no longer exist"
+    assert MATRIX.keys() - {name for name, _ in ours} == set(), (
+        "MATRIX names patterns that no longer exist"
+    )
 
 
 @dataclass
@@ -88,10 +117,14 @@ class World:
     bob_membership: Membership
     invitation: Invitation
     staff: Any
+    incident: Incident
+    exposure: Exposure
+    directory_import: DirectoryImport
+    batch: ImportBatch
 
 
 @pytest.fixture
-def world():
+def world(media_root):
     acme = factories.organization("Acme Corp")
     globex = factories.organization("Globex")
     acme_members = {role: factories.member(acme, f"{role}@acme.example", role) for role in ROLES}
@@ -105,7 +138,31 @@ def world():
         role=Role.VIEWER,
         expires_at=factories.future(days=7),
     )
+    # An incident that touched Acme only: for Globex it is one of Acme's objects.
+    incident = factories.incident()
+    exposure = factories.exposure(incident, acme, phone="+12125550143")
+    factories.log_record(incident, acme, phone="+12125550143")
+    directory_import = DirectoryImport.objects.create(
+        organization=acme,
+        upload="directory-imports/x.csv",
+        original_name="x.csv",
+        sha256="0" * 64,
+    )
+    batch = ImportBatch.objects.create(
+        incident=incident,
+        upload="imports/x.csv",
+        original_name="x.csv",
+        sha256="0" * 64,
+        format=ImportBatch.Format.CSV,
+        status=ImportBatch.Status.FAILED,
+        phase=ImportBatch.Phase.DONE,
+    )
+    batch.error_report.save("errors.csv", ContentFile(b"line,message_id,account_id,reason\n"))
     return World(
+        incident=incident,
+        exposure=exposure,
+        directory_import=directory_import,
+        batch=batch,
         acme=acme,
         globex=globex,
         acme_members=acme_members,
@@ -117,15 +174,24 @@ def world():
 
 
 def _object_ids(world: World) -> dict:
-    return {"membership": world.bob_membership.public_id, "invitation": world.invitation.public_id}
+    return {
+        "org": world.acme.public_id,
+        "membership": world.bob_membership.public_id,
+        "invitation": world.invitation.public_id,
+        "incident": world.incident.public_id,
+        "exposure": world.exposure.public_id,
+        "directory_import": world.directory_import.public_id,
+        "batch": world.batch.public_id,
+    }
 
 
 def _url(name: str, row: Row, world: World, *, org=None) -> str:
     if row.kind == "token":
         return reverse(name, kwargs={"token": world.invitation.token})
-    kwargs = {"org": (org or world.acme).public_id}
     ids = _object_ids(world)
-    kwargs.update({key: ids[key] for key in row.objects})
+    kwargs = {key: ids[key] for key in row.objects}
+    if row.kind == "account":
+        kwargs["org"] = (org or world.acme).public_id
     return reverse(name, kwargs=kwargs)
 
 
@@ -137,6 +203,10 @@ def _state(world: World):
     return (
         sorted(Membership.objects.values_list("public_id", "role")),
         sorted(Invitation.objects.values_list("public_id", "revoked_at", "accepted_at")),
+        sorted(Incident.objects.values_list("public_id", "status")),
+        sorted(ImportBatch.objects.values_list("public_id", "status")),
+        sorted(DirectoryImport.objects.values_list("public_id", "status")),
+        DirectoryUser.objects.count(),
     )
 
 
@@ -207,12 +277,14 @@ def test_it_lets_a_viewer_change_nothing(client, world, name):
 @pytest.mark.parametrize("role", ROLES)
 def test_it_hides_the_operator_console_from_every_member(client, world, name, role):
     row = MATRIX[name]
+    before = _state(world)
     for person in (world.acme_members[role], world.globex_members[role]):
         signed_in(client, person)
-        assert client.get(_url(name, row, world)).status_code == 404
+        assert _request(client, name, row, _url(name, row, world)).status_code == 404
+    assert _state(world) == before
 
 
-@pytest.mark.parametrize("name", STAFF_ROWS)
+@pytest.mark.parametrize("name", [name for name in STAFF_ROWS if not MATRIX[name].write])
 def test_it_opens_the_operator_console_to_staff(client, world, name):
     signed_in(client, world.staff)
 
