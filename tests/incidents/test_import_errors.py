@@ -1,0 +1,334 @@
+"""Bad input gets a clear answer and loses nothing: files refused before any row loads,
+and every bad row in the error report with its line (or Duo item) and reason."""
+
+import pytest
+
+from portal.incidents.imports.errors import FIRST_ERRORS, phone_masked
+from portal.incidents.imports.services import ImportRefusedError
+from portal.incidents.models import ImportBatch, MessageLogRecord
+from tests import factories
+from tests.incidents.imports import DUO_LOG, HEADER, counts, created, imported, report
+
+GOOD = "g-1,DA7QK4M2ZP,2024-03-01T08:00:00Z,+12125550143,Verizon,US,NY,sms\n"
+
+
+@pytest.fixture(autouse=True)
+def _media(media_root):
+    return media_root
+
+
+@pytest.fixture
+def acme(db):
+    return factories.organization("Acme Corp", account_id="DA7QK4M2ZP")
+
+
+@pytest.fixture
+def breach(db):
+    return factories.incident()
+
+
+def problems(batch) -> list[tuple[str, str]]:
+    return [(row["line"], row["reason"]) for row in report(batch)]
+
+
+# --- Refused before any row loads -------------------------------------------------
+
+
+def test_it_refuses_a_file_without_the_required_columns_and_names_them(breach, acme):
+    content = "message_id,account_id,carrier,Phone\nm-1,DA7QK4M2ZP,EE,+447700900123\n"
+
+    with pytest.raises(ImportRefusedError) as refused:
+        created(breach, content)
+
+    message = refused.value.message
+    assert message.startswith("The file is missing required columns: sent_at, country, ")
+    for column in ("sent_at", "country", "state", "message_type"):
+        assert column in message
+    assert "phone," not in message.split(":")[1].split(".")[0]  # "Phone" is there
+    assert not ImportBatch.objects.exists()
+    assert not MessageLogRecord.objects.exists()
+
+
+def test_it_hints_at_the_format_when_json_comes_as_csv(breach, acme):
+    with pytest.raises(ImportRefusedError, match="choose JSON Lines or Duo"):
+        created(breach, DUO_LOG)
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("", "The file is empty."),
+        ("\ufeff", "The file is empty."),
+        ("\n", "The file is empty."),
+        (HEADER, "The file has a header but no rows."),
+        (HEADER + "\n\n", "The file has a header but no rows."),
+        ("message_id,message_id," + HEADER[11:] + GOOD, "more than once: message_id"),
+    ],
+)
+def test_it_refuses_an_empty_file(breach, acme, content, reason):
+    with pytest.raises(ImportRefusedError, match=reason):
+        created(breach, content)
+
+    assert not ImportBatch.objects.exists()
+
+
+def test_it_refuses_a_header_that_is_not_utf8(breach, acme):
+    with pytest.raises(ImportRefusedError, match="not UTF-8"):
+        created(breach, HEADER.replace("state", "st\xe4te").encode("latin-1") + GOOD.encode())
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("", "The file is empty."),
+        ('{"stat": "FAIL", "code": 40002, "message": "Invalid request"}', 'stat "FAIL"'),
+        ('{"stat": "OK", "response": {"metadata": {}}}', 'no "response" with a list'),
+        ('{"stat": "OK", "response": {"items": []}}', "holds no items"),
+        ("[]", "holds no items"),
+        ('[{"phone": "+12125550143"}]', "first item misses telephony_id, ts, type"),
+        ("[1, 2]", "first item is not a JSON object"),
+        ("message_id,account_id\n", "it is not JSON"),
+        ('{"stat": "OK", "response": {"items": [{"ts": ', "not valid JSON"),
+    ],
+)
+def test_it_refuses_json_that_is_not_the_duo_shape(breach, acme, content, reason):
+    with pytest.raises(ImportRefusedError, match=reason):
+        created(breach, content, format="duo", organization=acme)
+
+    assert not ImportBatch.objects.exists()
+
+
+def test_it_refuses_json_lines_whose_first_line_is_not_a_dump_row(breach, acme):
+    with pytest.raises(ImportRefusedError, match="first line is not JSON"):
+        created(breach, "message_id,account_id\n", format="jsonl")
+    with pytest.raises(ImportRefusedError, match="missing required fields: sent_at"):
+        created(breach, '{"message_id": "m", "account_id": "DA7QK4M2ZP"}\n', format="jsonl")
+
+
+# --- Reported row by row ----------------------------------------------------------
+
+
+def test_it_reports_each_bad_row_with_its_line_and_reason(breach, acme):
+    content = (
+        HEADER
+        + GOOD  # line 2
+        + "b-3,DA7QK4M2ZP,2024-03-01 08:00:00,+12125550143,Verizon,US,NY,sms\n"
+        + "b-4,DA7QK4M2ZP,yesterday,+12125550143,Verizon,US,NY,sms\n"
+        + "b-5,DA7QK4M2ZP,1709290000000,+12125550143,Verizon,US,NY,sms\n"
+        + "b-6,DA7QK4M2ZP,2024-03-01T08:00:00Z,07700 9001234567,EE,GB,England,sms\n"
+        + "b-7,DA7QK4M2ZP,2024-03-01T08:00:00Z,+12125550143,Verizon,US,NY,fax\n"
+        + "b-8,DA7QK4M2ZP,2024-03-01T08:00:00Z,+12125550143,Verizon,US,NY\n"
+        + "b-9,DA7QK4M2ZP,2024-03-01T08:00:00Z,+12125550143,Verizon,US,NY,sms,extra\n"
+        + "b-10,DA9NOSUCH01,2024-03-01T08:00:00Z,+12125550143,Verizon,US,NY,sms\n"
+        + ",DA7QK4M2ZP,2024-03-01T08:00:00Z,+12125550143,Verizon,US,NY,sms\n"
+        + "b-12,DA7QK4M2ZP,2024-03-01T08:00:00Z,+12125550143,Verizon,USA,NY,sms\n"
+        + "b-13,DA7QK4M2ZP,2024-03-01T08:00:00Z,12,Verizon,US,NY,sms\n"
+        + "b-14,DA7QK4M2ZP,2024-02-30T08:00:00Z,+12125550143,Verizon,US,NY,sms\n"
+        + "\n"  # line 15: blank, skipped
+        + '"b-16,DA7QK4M2ZP,2024-03-01T08:00:00Z,+12125550143,Verizon,US,NY,sms\n'
+    )
+
+    batch = imported(breach, content)
+
+    assert counts(batch) == {
+        "seen": 14,
+        "imported": 1,
+        "duplicate": 0,
+        "rejected": 12,
+        "unknown_account": 1,
+    }
+    assert problems(batch) == [
+        (
+            "3",
+            'sent_at "2024-03-01 08:00:00" has no UTC offset: it needs one, as in '
+            "2024-03-01T08:14:02+00:00 or 2024-03-01T08:14:02Z",
+        ),
+        (
+            "4",
+            'sent_at "yesterday" is not a date and time in ISO 8601 '
+            "(2024-03-01T08:14:02+00:00) or Unix seconds",
+        ),
+        ("5", "sent_at 1709290000000 is not Unix seconds between 2000 and 2100 (milliseconds?)"),
+        ("6", 'phone "••••• ••••••4567" is an impossible number for GB'),
+        ("7", 'message_type "fax" is not sms, voice or phone'),
+        ("8", "has 7 fields where the header has 8"),
+        ("9", "has 9 fields where the header has 8"),
+        ("10", "account DA9NOSUCH01 is not known to the portal"),
+        ("11", "has no message_id"),
+        ("12", 'country "USA" is not a two-letter ISO 3166 code'),
+        ("13", 'phone "12" is an impossible number for US'),
+        (
+            "14",
+            'sent_at "2024-02-30T08:00:00Z" is not a date and time in ISO 8601 '
+            "(2024-03-01T08:14:02+00:00) or Unix seconds",
+        ),
+        ("16", "has 1 fields where the header has 8"),
+    ]
+    unknown = next(row for row in report(batch) if row["line"] == "10")
+    assert (unknown["message_id"], unknown["account_id"]) == ("b-10", "DA9NOSUCH01")
+
+
+def test_it_reports_a_line_that_is_not_utf8_and_imports_the_others(breach, acme):
+    content = (
+        HEADER.encode()
+        + GOOD.encode()
+        + "l-3,DA7QK4M2ZP,2024-03-01T08:00:00Z,+12125550143,Telef\xf3nica,ES,Madrid,sms\n".encode(
+            "latin-1"
+        )
+        + b"l-4,DA7QK4M2ZP,2024-03-01T08:00:00Z,+12125550143,Verizon,US,NY\x00,sms\n"
+        + GOOD.replace("g-1", "g-5").encode()
+    )
+
+    batch = imported(breach, content)
+
+    assert counts(batch)["imported"] == 2
+    assert counts(batch)["rejected"] == 2
+    assert problems(batch) == [
+        ("3", "not UTF-8 text"),
+        ("4", "holds NUL bytes: binary data, not text"),
+    ]
+    assert set(MessageLogRecord.objects.values_list("provider_message_id", flat=True)) == {
+        "g-1",
+        "g-5",
+    }
+
+
+def test_it_reports_a_bad_line_in_a_large_file_by_its_own_number(breach, acme, monkeypatch):
+    """Decoding goes a chunk at a time; a chunk with a bad line falls back to lines."""
+    from portal.incidents.imports import parsers
+
+    monkeypatch.setattr(parsers, "CHUNK", 256)
+    rows = [GOOD.replace("g-1", f"n-{number}") for number in range(2, 40)]
+    rows[30] = rows[30].replace("Verizon", "Verizon \xe9").encode("latin-1").decode("latin-1")
+    content = HEADER.encode() + b"".join(
+        row.encode("latin-1") if number == 30 else row.encode() for number, row in enumerate(rows)
+    )
+
+    batch = imported(breach, content)
+
+    assert problems(batch) == [("32", "not UTF-8 text")]
+    assert batch.imported == 37
+
+
+def test_it_reads_quoted_fields_across_lines_and_counts_lines_right(breach, acme):
+    content = (
+        HEADER
+        + 'q-2,DA7QK4M2ZP,2024-03-01T08:00:00Z,+12125550143,"Veri\nzon",US,NY,sms\n'
+        + "q-4,DA7QK4M2ZP,2024-03-01T08:00:00Z,nope,Verizon,US,NY,sms\n"
+    )
+
+    batch = imported(breach, content)
+
+    assert problems(batch) == [("4", 'phone "nope" is not a phone number')]
+    assert MessageLogRecord.objects.get().carrier == "Veri\nzon"
+
+
+def test_it_reports_json_lines_problems_by_line(breach, acme):
+    good = (
+        '{"message_id": "%s", "account_id": "DA7QK4M2ZP", "sent_at": "2024-03-01T08:00:00Z", '
+        '"phone": "+12125550143", "carrier": "V", "country": "US", "state": "NY", '
+        '"message_type": "sms"}\n'
+    )
+    content = good % "j-1" + "{not json\n" + good % "j-3" + '"just a string"\n'
+
+    batch = imported(breach, content, format="jsonl")
+
+    assert problems(batch) == [
+        ("2", "is not JSON (Expecting property name enclosed in double quotes)"),
+        ("4", "is not a JSON object"),
+    ]
+    assert batch.imported == 2
+
+
+def test_it_reports_duo_items_by_their_index(breach, acme):
+    content = (
+        '{"stat": "OK", "response": {"items": ['
+        '{"telephony_id": "d-1", "ts": "2024-03-01T08:00:00Z", "phone": "+12125550143", '
+        '"type": "sms"},'
+        '{"telephony_id": "d-2", "ts": "2024-03-01T08:00:00Z", "type": "sms"},'
+        '"a string",'
+        '{"telephony_id": "d-4", "ts": "2024-03-01T08:00:00", "phone": "+12125550143", '
+        '"type": "sms"},'
+        '{"telephony_id": "d-5", "ts": 1709290000, "phone": "+12125550143", "type": "fax"}'
+        "]}}"
+    )
+
+    batch = imported(breach, content, format="duo", organization=acme)
+
+    assert counts(batch) == {
+        "seen": 5,
+        "imported": 1,
+        "duplicate": 0,
+        "rejected": 4,
+        "unknown_account": 0,
+    }
+    assert [(row["line"], row["message_id"], row["account_id"]) for row in report(batch)] == [
+        ("item 2", "d-2", "DA7QK4M2ZP"),
+        ("item 3", "", "DA7QK4M2ZP"),
+        ("item 4", "d-4", "DA7QK4M2ZP"),
+        ("item 5", "d-5", "DA7QK4M2ZP"),
+    ]
+    assert [error["line"] for error in batch.first_errors] == [
+        "item 2",
+        "item 3",
+        "item 4",
+        "item 5",
+    ]
+    assert problems(batch)[0][1] == "misses phone"
+
+
+def test_it_reports_where_a_duo_file_breaks_off_and_keeps_the_items_before(breach, acme):
+    content = DUO_LOG[: DUO_LOG.index('"metadata"')].rstrip().rstrip("]},\n ") + "}, {"
+
+    batch = imported(breach, content, format="duo", organization=acme)
+
+    assert batch.status == ImportBatch.Status.COMPLETED
+    assert (batch.imported, batch.rejected) == (2, 1)
+    [(where, reason)] = problems(batch)
+    assert where == "item 3"
+    assert reason.startswith("not valid JSON")
+    assert reason.endswith("this item and any after it could not be read")
+
+
+def test_it_keeps_phone_numbers_out_of_the_error_report(breach, acme):
+    content = (
+        HEADER
+        + "p-2,DA7QK4M2ZP,2024-03-01T08:00:00Z,+1 212 555 01,Verizon,US,NY,sms\n"
+        + "p-3,DA9UNKNOWN1,2024-03-01T08:00:00Z,+12125550143,Verizon,US,NY,sms\n"
+    )
+
+    batch = imported(breach, content)
+
+    with batch.error_report.open("rb") as file:
+        text = file.read().decode()
+    assert "212" not in text
+    assert "555" not in text
+    assert "5550143" not in text
+    assert 'phone ""+• ••• •55 01"" is an impossible number' in text
+
+
+def test_it_keeps_the_first_errors_for_the_page_and_all_in_the_report(breach, acme):
+    bad = "x-%d,DA7QK4M2ZP,2024-03-01T08:00:00Z,not-a-phone,Verizon,US,NY,sms\n"
+    content = HEADER + "".join(bad % number for number in range(50))
+
+    batch = imported(breach, content)
+
+    assert batch.rejected == 50
+    assert len(batch.first_errors) == FIRST_ERRORS
+    assert len(report(batch)) == 50
+    assert report(batch)[-1]["line"] == "51"
+
+
+def test_it_makes_report_cells_safe_for_spreadsheets(breach, acme):
+    content = HEADER + "=HYPERLINK(1),DA9UNKNOWN1,2024-03-01T08:00:00Z,+12125550143,V,US,NY,sms\n"
+
+    batch = imported(breach, content)
+
+    assert report(batch)[0]["message_id"] == "'=HYPERLINK(1)"
+
+
+def test_it_masks_all_but_the_last_four_digits():
+    assert phone_masked("+1 (212) 555-0143") == "+• (•••) •••-0143"
+    assert phone_masked("not-a-number") == "not-a-number"
+    assert phone_masked("12") == "12"
+    assert phone_masked("me@example.com") == "[hidden]"

@@ -1,0 +1,129 @@
+"""`manage.py import_logs`: the same import from the command line, for large dumps."""
+
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from portal.incidents.models import ImportBatch, MessageLogRecord
+from tests import factories
+from tests.incidents.imports import DUO_LOG, HEADER, PROVIDER_DUMP
+
+
+@pytest.fixture(autouse=True)
+def _media(media_root):
+    return media_root
+
+
+@pytest.fixture
+def accounts(db):
+    return (
+        factories.organization("Acme Corp", account_id="DA7QK4M2ZP"),
+        factories.organization("Globex", account_id="DA3HN8WQ1C"),
+    )
+
+
+@pytest.fixture
+def breach(db):
+    return factories.incident(slug="march-2024")
+
+
+def run(*args) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    call_command("import_logs", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_it_imports_a_dump_and_prints_its_counts_as_json(breach, accounts, tmp_path):
+    dump = tmp_path / "provider-dump.csv"
+    dump.write_text(PROVIDER_DUMP)
+
+    out, err = run(str(dump), "--incident", "march-2024")
+
+    assert json.loads(out) == {
+        "seen": 8,
+        "imported": 5,
+        "duplicate": 1,
+        "rejected": 1,
+        "unknown_account": 1,
+    }
+    assert "rows" in err
+    assert "100% of the file" in err
+    assert "Error report: import-errors/" in err
+    batch = ImportBatch.objects.get()
+    assert batch.original_name == "provider-dump.csv"
+    assert batch.created_by is None
+    assert MessageLogRecord.objects.count() == 5
+
+
+def test_it_imports_a_duo_log_into_the_account_given(breach, accounts, tmp_path):
+    log = tmp_path / "telephony.json"
+    log.write_text(DUO_LOG)
+
+    out, _ = run(str(log), "--incident", "march-2024", "--account", "DA3HN8WQ1C")
+
+    assert json.loads(out)["imported"] == 2
+    assert {row.organization for row in MessageLogRecord.objects.all()} == {accounts[1]}
+
+
+def test_it_takes_the_format_it_is_given(breach, accounts, tmp_path):
+    dump = tmp_path / "dump.txt"
+    dump.write_text(
+        '{"message_id": "j-1", "account_id": "DA7QK4M2ZP", "sent_at": 1709290000, '
+        '"phone": "+12125550143", "carrier": "V", "country": "US", "state": "NY", '
+        '"message_type": "sms"}\n'
+    )
+
+    out, _ = run(str(dump), "--incident", "march-2024", "--format", "jsonl")
+
+    assert json.loads(out)["imported"] == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "message"),
+    [
+        ("message_id,phone\nm-1,+12125550143\n", [], "Refused: The file is missing required"),
+        (DUO_LOG, ["--format", "duo"], "Refused: Choose the account"),
+        (HEADER, [], "Refused: The file has a header but no rows."),
+        (PROVIDER_DUMP, ["--incident", "nope"], "No incident with the slug 'nope'."),
+        (PROVIDER_DUMP, ["--account", "DA0000000X"], "No account with the id 'DA0000000X'."),
+        (PROVIDER_DUMP, ["--format", "csv", "--account", "DA7QK4M2ZP"], "only for Duo"),
+    ],
+)
+def test_it_refuses_with_a_clear_message(breach, accounts, tmp_path, content, args, message):
+    dump = tmp_path / "dump.csv"
+    dump.write_text(content)
+    if "--incident" not in args:
+        args = [*args, "--incident", "march-2024"]
+
+    with pytest.raises(CommandError, match=message):
+        run(str(dump), *args)
+
+    assert not ImportBatch.objects.exists()
+
+
+def test_it_needs_a_file_whose_format_it_can_tell(breach, accounts, tmp_path):
+    with pytest.raises(CommandError, match="No such file"):
+        run(str(tmp_path / "missing.csv"), "--incident", "march-2024")
+    unknown = tmp_path / "dump.xml"
+    unknown.write_text("<xml/>")
+    with pytest.raises(CommandError, match="give --format"):
+        run(str(unknown), "--incident", "march-2024")
+
+
+def test_it_exits_non_zero_when_the_import_fails(breach, accounts, tmp_path, monkeypatch):
+    from portal.incidents.imports import services
+
+    def refused(**kwargs):
+        raise services.ImportRefusedError("The dump is not what it said it was.")
+
+    dump = tmp_path / "dump.csv"
+    dump.write_text(PROVIDER_DUMP)
+    monkeypatch.setattr(services, "stage_publish", refused)
+
+    with pytest.raises(CommandError, match="The import failed: The dump is not what"):
+        run(str(dump), "--incident", "march-2024")
+
+    assert ImportBatch.objects.get().status == ImportBatch.Status.FAILED
