@@ -97,6 +97,10 @@ class Organization(models.Model):
         validators=[MinValueValidator(1)],
         help_text="At most this many vigilance notices a minute leave for this account.",
     )
+    log_copy_auto_approve = models.BooleanField(
+        default=False,
+        help_text="Operator policy: this account's log-copy requests are approved without review.",
+    )
     daily_reminder_enabled = models.BooleanField(default=True)
     last_reminder_sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

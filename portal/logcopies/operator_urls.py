@@ -1,0 +1,2 @@
+app_name = "operator_logcopies"
+urlpatterns: list = []
