@@ -6,6 +6,7 @@ from celery import shared_task
 
 from portal.incidents.tasks import import_batches_resume_stale
 from portal.logcopies.services import logcopy_expire_due
+from portal.logcopies.tasks import logcopies_resume_stale
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +24,7 @@ def sweep_due_work() -> dict:
     done = {
         "log_copies_expired": logcopy_expire_due(),
         "import_batches_requeued": import_batches_resume_stale(),
+        "log_copies_requeued": logcopies_resume_stale(),
     }
     if any(done.values()):
         logger.info("sweep: %s", done)

@@ -60,6 +60,8 @@ def account_home(request, member: Member):
             "incidents": incidents,
             "can_view_audit": member.can(Capability.VIEW_AUDIT),
             "can_view_dashboard": member.can(Capability.VIEW_DASHBOARD),
+            "can_log_copies": member.can(Capability.REQUEST_LOG_COPY)
+            or member.can(Capability.DOWNLOAD_LOG_COPY),
             "can_manage_team": member.can(Capability.MANAGE_TEAM),
             "allowed": [label for value, label in Capability.choices if member.can(value)],
         },

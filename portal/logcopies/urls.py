@@ -1,2 +1,14 @@
+from django.urls import path
+
+from portal.logcopies import views
+
 app_name = "logcopies"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.copy_list, name="list"),
+    path("new/", views.copy_request, name="request"),
+    path("<uuid:copy>/", views.copy_detail, name="detail"),
+    path("<uuid:copy>/progress/", views.copy_progress, name="progress"),
+    path("<uuid:copy>/retry/", views.copy_retry, name="retry"),
+    path("<uuid:copy>/link/", views.copy_link, name="link"),
+    path("<uuid:copy>/download/<str:token>/", views.copy_download, name="download"),
+]

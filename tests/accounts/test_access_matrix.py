@@ -14,9 +14,11 @@ import pytest
 from django.core.files.base import ContentFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from portal.accounts.models import Invitation, Membership
+from portal.accounts.models import Invitation, Membership, Organization
 from portal.accounts.roles import Role
 from portal.incidents.models import DirectoryImport, DirectoryUser, Exposure, ImportBatch, Incident
+from portal.logcopies.models import LogCopyRequest
+from portal.logcopies.signing import download_token_make
 from tests import factories
 from tests.accounts.auth import signed_in
 
@@ -71,6 +73,20 @@ MATRIX: dict[str, Row] = {
     "operator_incidents:batch_retry": Row("staff", ("batch",), write=True),
     "audit:export": Row("account"),
     "operator:account": Row("staff", ("org",)),
+    "logcopies:list": Row("account"),
+    "logcopies:request": Row("account"),
+    "logcopies:detail": Row("account", ("copy",)),
+    "logcopies:progress": Row("account", ("copy",)),
+    "logcopies:retry": Row("account", ("copy",), write=True),
+    "logcopies:link": Row("account", ("copy",), write=True),
+    "logcopies:download": Row("account", ("copy", "token")),
+    "operator_logcopies:queue": Row("staff"),
+    "operator_logcopies:detail": Row("staff", ("copy",)),
+    "operator_logcopies:approve": Row("staff", ("copy",), write=True),
+    "operator_logcopies:reject": Row(
+        "staff", ("copy",), write=True, data={"reject-reason": "Not needed"}
+    ),
+    "operator_logcopies:policy": Row("staff", ("org",), write=True, data={"auto_approve": "on"}),
     "invitations:accept": Row("token"),
 }
 
@@ -121,6 +137,7 @@ class World:
     exposure: Exposure
     directory_import: DirectoryImport
     batch: ImportBatch
+    copy: LogCopyRequest
 
 
 @pytest.fixture
@@ -158,7 +175,17 @@ def world(media_root):
         phase=ImportBatch.Phase.DONE,
     )
     batch.error_report.save("errors.csv", ContentFile(b"line,message_id,account_id,reason\n"))
+    # A ready copy with its file: a download that got through would count in _state.
+    copy = LogCopyRequest.objects.create(
+        organization=acme,
+        incident=incident,
+        reason="Our SOC needs the rows",
+        status=LogCopyRequest.Status.READY,
+        sha256="0" * 64,
+    )
+    copy.file.save("copy.zip", ContentFile(b"zip bytes"), save=True)
     return World(
+        copy=copy,
         incident=incident,
         exposure=exposure,
         directory_import=directory_import,
@@ -182,6 +209,9 @@ def _object_ids(world: World) -> dict:
         "exposure": world.exposure.public_id,
         "directory_import": world.directory_import.public_id,
         "batch": world.batch.public_id,
+        "copy": world.copy.public_id,
+        # Made for Acme's owner: a valid link that is nobody else's.
+        "token": download_token_make(copy=world.copy, user=world.acme_members[Role.OWNER]),
     }
 
 
@@ -207,6 +237,8 @@ def _state(world: World):
         sorted(ImportBatch.objects.values_list("public_id", "status")),
         sorted(DirectoryImport.objects.values_list("public_id", "status")),
         DirectoryUser.objects.count(),
+        sorted(LogCopyRequest.objects.values_list("public_id", "status", "download_count")),
+        sorted(Organization.objects.values_list("public_id", "log_copy_auto_approve")),
     )
 
 

@@ -1,0 +1,155 @@
+"""The operator console's log-copy queue (DESIGN.md flow 6): staff approve or reject
+requests, and set which accounts' requests are approved automatically. Staff only
+(`staff_view`); 404 for anyone else.
+"""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST, require_safe
+
+from portal.accounts.gate import staff_view
+from portal.accounts.models import Organization
+from portal.audit.services import audit_record
+from portal.logcopies import services
+from portal.logcopies.forms import DecisionForm
+from portal.logcopies.models import LogCopyRequest
+
+RECENT_DECISIONS = 50
+
+
+# Writes ---------------------------------------------------------------------------
+
+
+def logcopy_policy_set(*, organization: Organization, auto_approve: bool, by, request) -> bool:
+    """Whether the account's requests skip the queue. Returns whether it changed."""
+    with transaction.atomic():
+        changed = (
+            Organization.objects.filter(pk=organization.pk)
+            .exclude(log_copy_auto_approve=auto_approve)
+            .update(log_copy_auto_approve=auto_approve)
+        )
+        if changed:
+            audit_record(
+                action="logcopy.policy",
+                actor=by,
+                organization=organization,
+                target=organization,
+                request=request,
+                details={"auto_approve": auto_approve},
+            )
+    return bool(changed)
+
+
+# Pages ----------------------------------------------------------------------------
+
+
+def _with_related(queryset):
+    return queryset.select_related("organization", "incident", "requested_by", "decided_by")
+
+
+def _copy_or_404(public_id) -> LogCopyRequest:
+    return get_object_or_404(_with_related(LogCopyRequest.objects), public_id=public_id)
+
+
+def _detail_url(copy: LogCopyRequest) -> str:
+    return reverse("operator_logcopies:detail", kwargs={"copy": copy.public_id})
+
+
+@staff_view
+@require_safe
+def queue(request):
+    waiting = _with_related(
+        LogCopyRequest.objects.filter(status=LogCopyRequest.Status.REQUESTED)
+    ).order_by("created_at")
+    decided = _with_related(
+        LogCopyRequest.objects.exclude(status=LogCopyRequest.Status.REQUESTED).filter(
+            decided_at__isnull=False
+        )
+    ).order_by("-decided_at")[:RECENT_DECISIONS]
+    accounts = Organization.objects.order_by("name").only(
+        "public_id", "name", "account_id", "log_copy_auto_approve", "log_copy_retention_days"
+    )
+    return render(
+        request,
+        "operator/logcopies/queue.html",
+        {"waiting": list(waiting), "decided": list(decided), "accounts": accounts},
+    )
+
+
+def _render_detail(request, copy, *, approve_form=None, reject_form=None, status=200):
+    return render(
+        request,
+        "operator/logcopies/detail.html",
+        {
+            "copy": copy,
+            "approve_form": approve_form or DecisionForm(prefix="approve"),
+            "reject_form": reject_form or DecisionForm(prefix="reject", reason_required=True),
+        },
+        status=status,
+    )
+
+
+@staff_view
+@require_safe
+def detail(request, copy):
+    return _render_detail(request, _copy_or_404(copy))
+
+
+@staff_view
+@require_POST
+def approve(request, copy):
+    found = _copy_or_404(copy)
+    form = DecisionForm(request.POST, prefix="approve")
+    if not form.is_valid():
+        return _render_detail(request, found, approve_form=form, status=400)
+    try:
+        services.logcopy_approve(
+            copy=found, by=request.user, reason=form.cleaned_data["reason"], request=request
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "Approved. The copy is being generated; the requester is told.")
+    return redirect(_detail_url(found))
+
+
+@staff_view
+@require_POST
+def reject(request, copy):
+    found = _copy_or_404(copy)
+    form = DecisionForm(request.POST, prefix="reject", reason_required=True)
+    if not form.is_valid():
+        return _render_detail(request, found, reject_form=form, status=400)
+    try:
+        services.logcopy_reject(
+            copy=found, by=request.user, reason=form.cleaned_data["reason"], request=request
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "Rejected. The requester is told why.")
+    return redirect(_detail_url(found))
+
+
+@staff_view
+@require_POST
+def policy(request, org):
+    organization = get_object_or_404(Organization, public_id=org)
+    choice = request.POST.get("auto_approve")
+    if choice not in ("on", "off"):
+        return HttpResponseBadRequest("auto_approve must be on or off.")
+    auto_approve = choice == "on"
+    logcopy_policy_set(
+        organization=organization, auto_approve=auto_approve, by=request.user, request=request
+    )
+    if auto_approve:
+        messages.success(
+            request, f"Log copies for {organization.name} are now approved automatically."
+        )
+    else:
+        messages.success(request, f"Log copies for {organization.name} now wait for approval.")
+    return redirect(reverse("operator_logcopies:queue") + "#policies")

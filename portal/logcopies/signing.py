@@ -1,0 +1,44 @@
+"""Short-lived download links for log copies (DESIGN.md flow 6).
+
+A link is good for one person and one copy for a few minutes. It proves nothing about
+membership: the download view passes the access gate and asks the capability again,
+so a member removed or demoted after the link was made gets no file.
+"""
+
+from datetime import timedelta
+
+from django.core import signing
+
+SALT = "vigil.logcopy.download"
+# Long enough to survive a slow browser and a re-authentication page, short enough that
+# a link copied into a chat or a ticket is dead before anyone else can use it.
+MAX_AGE = timedelta(minutes=5)
+
+
+class DownloadLinkInvalid(Exception):  # noqa: N818 (the name the brief and callers use)
+    """The token is not ours, was altered, or names another copy or person."""
+
+
+class DownloadLinkExpired(Exception):  # noqa: N818
+    """The token is genuine but older than MAX_AGE."""
+
+
+def _signer() -> signing.TimestampSigner:
+    return signing.TimestampSigner(salt=SALT)
+
+
+def download_token_make(*, copy, user) -> str:
+    return _signer().sign_object({"copy": str(copy.public_id), "user": user.pk}, compress=False)
+
+
+def download_token_check(*, token: str, copy, user) -> None:
+    try:
+        payload = _signer().unsign_object(token, max_age=MAX_AGE)
+    except signing.SignatureExpired as error:
+        raise DownloadLinkExpired from error
+    except (signing.BadSignature, ValueError) as error:
+        raise DownloadLinkInvalid from error
+    if not isinstance(payload, dict):
+        raise DownloadLinkInvalid
+    if payload.get("copy") != str(copy.public_id) or payload.get("user") != user.pk:
+        raise DownloadLinkInvalid

@@ -1,0 +1,67 @@
+"""Celery tasks of the log copies app: thin, by id, on the `exports` queue (settings)."""
+
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+from django.db.models import Q
+from django.utils import timezone
+
+from portal.logcopies import services
+from portal.logcopies.models import LogCopyRequest
+
+logger = logging.getLogger(__name__)
+Status = LogCopyRequest.Status
+
+# A million rows take well under a minute; the limit is for a stuck database or
+# storage, and stays below the broker's visibility timeout (2 h on Redis).
+GENERATE_SOFT_TIME_LIMIT = 50 * 60
+GENERATE_TIME_LIMIT = 55 * 60
+
+
+@shared_task(
+    acks_late=True, time_limit=GENERATE_TIME_LIMIT, soft_time_limit=GENERATE_SOFT_TIME_LIMIT
+)
+def logcopy_generate(copy_id: int) -> None:
+    copy = LogCopyRequest.objects.filter(pk=copy_id).first()
+    if copy is None:
+        logger.warning("log copy %s no longer exists: nothing to generate", copy_id)
+        return
+    services.logcopy_generate(copy=copy)
+
+
+def logcopies_resume_stale(
+    *,
+    approved_for: timedelta = timedelta(minutes=5),
+    silent_for: timedelta = timedelta(minutes=10),
+) -> int:
+    """Queue again the copies approved whose generation has not started for
+    `approved_for`, and those generating with no progress for `silent_for` (a lost
+    broker message or a killed worker). Returns how many.
+
+    `generated_at` is the copy's last sign of life while it waits or runs (services);
+    each copy is stamped as it is queued, so the next sweep gives it as long again.
+    A generating copy goes back to approved first, since only that can be claimed.
+    """
+    now = timezone.now()
+    stale = LogCopyRequest.objects.filter(
+        Q(
+            status=Status.APPROVED,
+            generated_at__isnull=True,
+            decided_at__lt=now - approved_for,
+        )
+        | Q(status=Status.APPROVED, generated_at__lt=now - approved_for)
+        | Q(status=Status.GENERATING, generated_at__lt=now - silent_for)
+        | Q(status=Status.GENERATING, generated_at__isnull=True)
+    )
+    queued = 0
+    for pk, status, seen in stale.values_list("pk", "status", "generated_at"):
+        taken = LogCopyRequest.objects.filter(pk=pk, status=status, generated_at=seen).update(
+            status=Status.APPROVED, generated_at=now
+        )
+        if taken:
+            logcopy_generate.delay(pk)
+            queued += 1
+    if queued:
+        logger.info("log copies queued again after no sign of life: %d", queued)
+    return queued
