@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format migrations-check clean
+.PHONY: run test lint format migrations-check bench clean
 
 run: $(STAMP)            ## the portal: web, Celery worker and beat (Ctrl-C stops all)
 	$(BIN)/python manage.py run_portal
@@ -23,6 +23,9 @@ format: $(STAMP)
 
 migrations-check: $(STAMP)  ## fails when a model change has no migration
 	$(BIN)/python manage.py makemigrations --check --dry-run
+
+bench: $(STAMP)          ## benchmarks, each against a raw baseline (needs DATABASE_URL on PostgreSQL; BENCH_ARGS=--rows 100000 for a quick run)
+	$(BIN)/python -m bench all $(BENCH_ARGS)
 
 # The virtual environment, rebuilt when pyproject.toml changes.
 $(STAMP): pyproject.toml

@@ -254,6 +254,14 @@ def test_it_reads_tabs_a_bom_and_header_names_in_any_case(breach, acme):
     assert row.extra == {}
 
 
+def test_it_reads_windows_line_endings(breach, acme, globex):
+    batch = imported(breach, PROVIDER_DUMP.replace("\n", "\r\n"))
+
+    assert counts(batch)["imported"] == 5
+    assert log_rows(breach)["m-000001"].extra == {"route": "r12"}
+    assert [error["line"] for error in batch.first_errors] == [7, 8]
+
+
 def test_it_fills_context_when_only_credits_is_given(breach, acme):
     content = (
         "message_id,account_id,sent_at,phone,carrier,country,state,message_type,credits\n"
@@ -558,6 +566,9 @@ def pipelined(transactional_db, monkeypatch):
     from portal.incidents.imports import loader
 
     monkeypatch.setattr(loader, "FLUSH_ROWS", 4)
+    # One statement per staged chunk, however far the publisher falls behind: the
+    # tests below count ranges, and coalescing would make that a race.
+    monkeypatch.setattr(services, "MAX_RANGE_LINES", 1)
     publishers = []
     original = services._ThreadedPublisher
 

@@ -332,3 +332,25 @@ def test_it_masks_all_but_the_last_four_digits():
     assert phone_masked("not-a-number") == "not-a-number"
     assert phone_masked("12") == "12"
     assert phone_masked("me@example.com") == "[hidden]"
+
+
+def test_it_refuses_times_outside_the_century_and_fractional_credits(breach, acme):
+    row = (
+        '{"message_id": "%s", "account_id": "DA7QK4M2ZP", "sent_at": %s, '
+        '"phone": "+12125550143", "carrier": "V", "country": "US", "state": "NY", '
+        '"message_type": "sms", "credits": %s}\n'
+    )
+    content = (
+        row % ("y-1", '"2024-03-01T08:00:00Z"', "1")
+        + row % ("y-2", '"0001-01-01T00:00:00+05:00"', "1")
+        + row % ("y-3", '"2024-03-01T08:00:00Z"', "1.5")
+        + row % ("y-4", "1709290000", "2.0")
+    )
+
+    batch = imported(breach, content, format="jsonl")
+
+    assert problems(batch) == [
+        ("2", 'sent_at "0001-01-01T00:00:00+05:00" is not between 2000 and 2100'),
+        ("3", 'credits "1.5" is not a whole number'),
+    ]
+    assert MessageLogRecord.objects.get(provider_message_id="y-4").credits == 2

@@ -46,8 +46,10 @@ DUO_FIELDS = (*DUO_REQUIRED, "context", "credits")
 MESSAGE_TYPES = {"sms": "sms", "voice": "voice", "phone": "voice"}
 MAX_TEXT = 100  # provider_message_id, carrier, region and context columns
 MAX_CREDITS = 2**31 - 1
-# Unix seconds from 2000 to 2100: outside that it is milliseconds, or not a time.
+# Times from 2000 to 2100: outside that, Unix seconds are milliseconds, or the value is
+# not a time at all (and a year 1 with an offset would not even convert to UTC).
 EPOCH_MIN, EPOCH_MAX = 946_684_800, 4_102_444_800
+YEAR_MIN, YEAR_MAX = 2000, 2100
 
 
 class Row(NamedTuple):
@@ -600,6 +602,8 @@ def sent_at_parsed(value: Any) -> datetime | str:
                 f'sent_at "{short(value)}" has no UTC offset: it needs one, as in '
                 "2024-03-01T08:14:02+00:00 or 2024-03-01T08:14:02Z"
             )
+        if not YEAR_MIN <= parsed.year < YEAR_MAX:
+            return f'sent_at "{short(value)}" is not between 2000 and 2100'
         return parsed
     if isinstance(value, int | float) and not isinstance(value, bool):
         return _from_epoch(value, value)
@@ -693,8 +697,10 @@ class RowChecker:
         if credits is not None and credits != "":
             if type(credits) is not int:
                 try:
+                    if isinstance(credits, float) and not credits.is_integer():
+                        raise ValueError(credits)
                     credits = int(credits)
-                except (TypeError, ValueError):
+                except (TypeError, ValueError, OverflowError):
                     return Problem(
                         line,
                         message_id,

@@ -57,6 +57,7 @@ logger = logging.getLogger(__name__)
 
 PROGRESS_SECONDS = 0.5
 PIPELINE = True  # PostgreSQL: publish on a second connection while reading (see _import)
+MAX_RANGE_LINES = 250_000  # lines published by one statement, at most (when behind)
 PROGRESS_EVERY_ROWS = 4096  # how often the clock is looked at, not how often we write
 HASH_CHUNK = 1 << 20
 # Advisory-lock keys: one per batch for its run, one per incident for publishing.
@@ -176,7 +177,9 @@ def _run_lock(batch: ImportBatch) -> Iterator[bool]:
         try:
             yield locked
         finally:
-            if locked:
+            # Not over a lost connection (the lock went with it): the error that lost
+            # it is the one to report.
+            if locked and connection.is_usable():
                 with connection.cursor() as cursor:
                     cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
         return
@@ -584,18 +587,22 @@ class _ThreadedPublisher(_Publisher):
         self.thread.join()
 
     def _ranges(self) -> Iterator[int]:
+        published = 0
         while True:
             items = [self.queue.get()]
-            # Whatever else is waiting goes in the same statement: a publisher that
-            # fell behind catches up in one range instead of many.
+            # Whatever else is waiting goes in the same statement, up to a limit: a
+            # publisher that fell behind catches up in a few ranges instead of many,
+            # and none so large that its sort or its foreign-key checks pile up.
             with contextlib.suppress(queue.Empty):
                 while True:
                     items.append(self.queue.get_nowait())
             if _ABORT in items:
                 raise _AbortedError
             lines = [item for item in items if isinstance(item, int)]
-            if lines:
-                yield max(lines)
+            for index, line in enumerate(lines):
+                if line - published >= MAX_RANGE_LINES or index == len(lines) - 1:
+                    yield line
+                    published = line
             if _DONE in items:
                 return
 
