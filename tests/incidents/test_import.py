@@ -545,10 +545,10 @@ def test_it_asks_for_the_account_of_duo_logs_only(breach, acme):
     assert not ImportBatch.objects.exists()
 
 
-# --- PostgreSQL: publishing while reading -----------------------------------------
+# --- Outside a transaction, as a worker runs it (PostgreSQL) -------------------------
 
 
-def _pipelined_dump() -> str:
+def _ranged_dump() -> str:
     rows = [
         f"p-{number:03d},DA7QK4M2ZP,2024-03-01T08:{number:02d}:00Z,+1212555{number:04d},V,US,NY,sms\n"
         for number in range(40)
@@ -560,29 +560,34 @@ def _pipelined_dump() -> str:
 
 
 @pytest.fixture
-def pipelined(transactional_db, monkeypatch):
-    """Outside a transaction, as a worker runs it: the big table is filled by a
-    second connection, a few lines at a time, while the first still reads."""
+def committed(transactional_db, monkeypatch):
+    """No test transaction around the run: staged chunks and progress commit as they
+    go, as in a worker; small chunks and ranges, so that there are several."""
     from portal.incidents.imports import loader
 
     monkeypatch.setattr(loader, "FLUSH_ROWS", 4)
-    # One statement per staged chunk, however far the publisher falls behind: the
-    # tests below count ranges, and coalescing would make that a race.
-    monkeypatch.setattr(services, "MAX_RANGE_LINES", 1)
-    publishers = []
-    original = services._ThreadedPublisher
+    monkeypatch.setattr(services, "PUBLISH_RANGE_LINES", 7)
+    return factories.organization("Acme Corp", account_id="DA7QK4M2ZP")
 
-    def recorded(run):
-        publishers.append(original(run))
-        return publishers[-1]
 
-    monkeypatch.setattr(services, "_ThreadedPublisher", recorded)
-    factories.organization("Acme Corp", account_id="DA7QK4M2ZP")
-    return publishers
+def _other_session():
+    import psycopg
+
+    settings = connection.settings_dict
+    return psycopg.connect(
+        dbname=settings["NAME"],
+        user=settings["USER"],
+        host=settings["HOST"],
+        port=settings["PORT"] or 5432,
+        password=settings["PASSWORD"],
+        autocommit=True,
+    )
 
 
 @pytest.mark.postgres
-def test_it_publishes_ranges_on_a_second_connection_while_reading(pipelined):
+def test_it_publishes_in_ranges_with_progress_the_page_can_see(committed, monkeypatch):
+    monkeypatch.setattr(services, "PROGRESS_EVERY_ROWS", 10)
+    monkeypatch.setattr(services, "PROGRESS_SECONDS", 0)
     breach = factories.incident()
     seen_ranges = []
     original = services.stage_publish
@@ -591,12 +596,21 @@ def test_it_publishes_ranges_on_a_second_connection_while_reading(pipelined):
         seen_ranges.append((kwargs["after_line"], kwargs["upto_line"]))
         return original(**kwargs)
 
-    with mock.patch.object(services, "stage_publish", spied):
-        batch = imported(breach, _pipelined_dump())
+    visible = []
+    with _other_session() as page:
 
-    assert len(pipelined) == 1
-    assert len(seen_ranges) > 1
+        def on_progress(progress):
+            # What another connection (the batch page) reads while the run goes on.
+            visible.append(page.execute("SELECT phase, seen FROM incidents_importbatch").fetchone())
+
+        with mock.patch.object(services, "stage_publish", spied):
+            batch = import_batch_run(batch=created(breach, _ranged_dump()), on_progress=on_progress)
+
+    assert visible[:2] == [("reading", 10), ("reading", 20)]
+    assert visible[-1] == ("loading", 42)
     assert seen_ranges[0][0] == 0
+    assert seen_ranges[-1][1] == 43  # the last line
+    assert len(seen_ranges) == 7
     assert all(a[1] == b[0] for a, b in itertools.pairwise(seen_ranges))
     assert counts(batch) == {
         "seen": 42,
@@ -612,7 +626,7 @@ def test_it_publishes_ranges_on_a_second_connection_while_reading(pipelined):
 
 
 @pytest.mark.postgres
-def test_it_rolls_back_what_was_published_when_the_reader_fails(pipelined, monkeypatch):
+def test_it_loads_nothing_when_reading_fails_and_completes_when_run_again(committed, monkeypatch):
     breach = factories.incident()
     from portal.incidents.imports import parsers
 
@@ -625,12 +639,12 @@ def test_it_rolls_back_what_was_published_when_the_reader_fails(pipelined, monke
 
     monkeypatch.setattr(parsers.RowChecker, "check", fails_late)
     with pytest.raises(RuntimeError):
-        imported(breach, _pipelined_dump())
+        imported(breach, _ranged_dump())
 
     batch = ImportBatch.objects.get()
     assert batch.status == ImportBatch.Status.FAILED
     assert not MessageLogRecord.objects.exists()
-    assert not Exposure.objects.exists()
+    assert staging_tables() == []
 
     monkeypatch.setattr(parsers.RowChecker, "check", original)
     batch = import_batch_run(batch=batch)
@@ -641,7 +655,7 @@ def test_it_rolls_back_what_was_published_when_the_reader_fails(pipelined, monke
 
 
 @pytest.mark.postgres
-def test_it_rolls_back_when_the_publisher_fails(pipelined, monkeypatch):
+def test_it_rolls_back_every_range_when_the_exposures_fail(committed, monkeypatch):
     breach = factories.incident()
 
     def killed(**kwargs):
@@ -649,10 +663,11 @@ def test_it_rolls_back_when_the_publisher_fails(pipelined, monkeypatch):
 
     monkeypatch.setattr(services, "exposure_rebuild", killed)
     with pytest.raises(RuntimeError):
-        imported(breach, _pipelined_dump())
+        imported(breach, _ranged_dump())
 
     batch = ImportBatch.objects.get()
     assert batch.status == ImportBatch.Status.FAILED
     assert "RuntimeError" in batch.failure
     assert not MessageLogRecord.objects.exists()
+    assert not Exposure.objects.exists()
     assert AuditEvent.objects.filter(action="import.failed").count() == 1

@@ -451,9 +451,8 @@ def duo_items(reader: _JsonStream) -> Iterator[tuple[int, Any]]:
         yield from reader.items()
         return
     if start != "{":
-        raise ImportRefusedError(
-            f"{_NOT_DUO}: it is not JSON (it starts with {short(start + reader.buffer[reader.position + 1 : reader.position + 12])!r})."
-        )
+        head = reader.buffer[reader.position : reader.position + 12]
+        raise ImportRefusedError(f"{_NOT_DUO}: it is not JSON (it starts with {head!r}).")
     reader.take("{")
     found = False
     for key in reader.keys():  # noqa: SIM118 (a streaming JSON reader, not a dict)
