@@ -91,7 +91,8 @@ def postgres_server_url() -> str:
 def fresh_database(name: str) -> str:
     """Drop and create the PostgreSQL database `name` on DATABASE_URL's server, point
     Django at it, set Django up and migrate. Returns its URL. Call before anything
-    touches the database."""
+    touches the database. A name of the run's own (with the pid in it) keeps two runs
+    at once from dropping each other's database."""
     import psycopg
 
     server = postgres_server_url()

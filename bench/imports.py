@@ -15,7 +15,7 @@ name an unknown account or hold no phone number, as real dumps do.
   (`LIKE incidents_messagelogrecord INCLUDING ALL`, which has no foreign keys).
 
 ratio = project rows/s / baseline rows/s; the goal is >= 0.5. Needs DATABASE_URL on
-PostgreSQL; uses (and drops) a database of its own, `vigil_bench_import`.
+PostgreSQL; uses (and drops) a database of its own, `vigil_bench_import_<pid>`.
 
 `python -m bench.imports --write FILE --rows N` only writes a dump (for import_logs).
 """
@@ -30,7 +30,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import Stopwatch, drop_database, fresh_database, peak_rss_mb, result
+from bench.common import (
+    Stopwatch,
+    drop_database,
+    fresh_database,
+    peak_rss_mb,
+    postgres_server_url,
+    result,
+)
 
 DATABASE_NAME = "vigil_bench_import"
 DEFAULT_ROWS = 1_000_000
@@ -177,6 +184,7 @@ def _written_phone(rng: random.Random, phonenumbers, e164: str) -> str:
 
 
 def run(rows: int = DEFAULT_ROWS) -> dict:
+    postgres_server_url()  # refuses at once, not after generating the dump
     work = Path(tempfile.mkdtemp(prefix="vigil-bench-import-"))
     os.environ["MEDIA_ROOT"] = str(work / "media")
     try:
@@ -196,11 +204,14 @@ def _run(rows: int, work: Path) -> dict:
         child.join()
         if child.exitcode:
             raise SystemExit(f"bench: generating the dump failed ({child.exitcode})")
-    fresh_database(DATABASE_NAME)
+    # One database per run: two runs at once (two people's `make bench`) must not
+    # drop each other's.
+    database = f"{DATABASE_NAME}_{os.getpid()}"
+    fresh_database(database)
     try:
         return _measure(rows, dump, normalized, generating.seconds)
     finally:
-        drop_database(DATABASE_NAME)
+        drop_database(database)
 
 
 def _measure(rows: int, dump: Path, normalized: Path, generating_seconds: float) -> dict:
