@@ -93,7 +93,12 @@ class NoticeCampaign(models.Model):
     )
     launched_at = models.DateTimeField(null=True, blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # When a worker last recorded a result: the campaign page's live progress, and how
+    # the sweep tells a campaign that moves from one that stalled.
+    progress_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -135,6 +140,11 @@ class Delivery(models.Model):
         Exposure, null=True, blank=True, on_delete=models.SET_NULL, db_index=False, related_name="+"
     )
     email = models.EmailField(blank=True)
+    language = models.CharField(max_length=16, blank=True)
+    # The recipient's placeholder values frozen when the delivery is created (see
+    # notifications.rendering.recipient_context), so a send needs no query per message
+    # and a retry sends the same words.
+    context = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     skip_reason = models.CharField(max_length=200, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -190,6 +200,14 @@ class SuspicionReport(models.Model):
     contact_detail = models.CharField("the contact's number or address", max_length=300, blank=True)
     description = models.TextField(blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
+    incident = models.ForeignKey(
+        Incident, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    triage_note = models.TextField(blank=True)
+    triaged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    triaged_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -200,3 +218,49 @@ class SuspicionReport(models.Model):
 
     def __str__(self) -> str:
         return f"Report {self.public_id} ({self.status})"
+
+
+class ScheduledEmail(models.Model):
+    """One scheduled email to customers or operator staff, as its own outbox row.
+
+    The minute sweep creates the rows that are due (one per kind and key, so two beats
+    or a re-run never send twice) and sends the pending ones; a failed send stays
+    pending with its error and is tried again on a later sweep, up to a limit.
+    """
+
+    class Kind(models.TextChoices):
+        CUSTOMER_NOTICE = "customer_notice", "Incident published: customer notice"
+        DAILY_REMINDER = "daily_reminder", "Daily reminder: users not yet notified"
+        WEEKLY_SUMMARY = "weekly_summary", "Weekly summary for operator staff"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    # What makes it unique within its kind: "<incident>:<account>", "<account>:<date>",
+    # "<ISO year>-W<week>".
+    key = models.CharField(max_length=200)
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    incident = models.ForeignKey(
+        Incident, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    recipients_count = models.IntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "key"], name="scheduled_email_once"),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"], name="scheduled_email_due")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.key} ({self.status})"

@@ -4,6 +4,7 @@ import logging
 
 from celery import shared_task
 
+from notifications.sweep import notices_sweep_due
 from portal.incidents.tasks import import_batches_resume_stale
 from portal.logcopies.services import logcopy_expire_due
 from portal.logcopies.tasks import logcopies_resume_stale
@@ -25,6 +26,7 @@ def sweep_due_work() -> dict:
         "log_copies_expired": logcopy_expire_due(),
         "import_batches_requeued": import_batches_resume_stale(),
         "log_copies_requeued": logcopies_resume_stale(),
+        **notices_sweep_due(),
     }
     if any(done.values()):
         logger.info("sweep: %s", done)

@@ -14,6 +14,12 @@ import pytest
 from django.core.files.base import ContentFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from notifications.models import (
+    Delivery,
+    NoticeCampaign,
+    NoticeTemplate,
+    SuspicionReport,
+)
 from portal.accounts.models import Invitation, Membership, Organization
 from portal.accounts.roles import Role
 from portal.incidents.models import DirectoryImport, DirectoryUser, Exposure, ImportBatch, Incident
@@ -31,7 +37,9 @@ ROLES = [Role.OWNER, Role.ADMIN, Role.SECURITY, Role.VIEWER]
 class Row:
     """How to reach one URL pattern with account A's objects."""
 
-    kind: str  # "account": under /o/<org>/; "staff": operator console; "token": public link
+    # "account": under /o/<org>/; "staff": operator console; "token": an invitation
+    # link; "public": no sign-in at all (tested with its own feature)
+    kind: str
     # URL kwargs that name one of A's objects: besides `org` for account rows; all of
     # them for staff rows.
     objects: tuple[str, ...] = ()
@@ -88,6 +96,8 @@ MATRIX: dict[str, Row] = {
     ),
     "operator_logcopies:policy": Row("staff", ("org",), write=True, data={"auto_approve": "on"}),
     "invitations:accept": Row("token"),
+    # Notices (issue 6). Objects: "template", "campaign", "report" (see _object_ids).
+    "report_form:form": Row("public"),
 }
 
 
@@ -138,6 +148,9 @@ class World:
     directory_import: DirectoryImport
     batch: ImportBatch
     copy: LogCopyRequest
+    template: NoticeTemplate
+    campaign: NoticeCampaign
+    report: SuspicionReport
 
 
 @pytest.fixture
@@ -184,7 +197,29 @@ def world(media_root):
         sha256="0" * 64,
     )
     copy.file.save("copy.zip", ContentFile(b"zip bytes"), save=True)
+    template = NoticeTemplate.objects.create(
+        organization=acme,
+        name="Acme notice",
+        subject="About {{ incident_title }}",
+        body_text="Hello {{ recipient_name }}",
+    )
+    campaign = NoticeCampaign.objects.create(
+        organization=acme, incident=incident, template=template, name="Acme campaign"
+    )
+    person = factories.directory_user(acme, "alice", phones=["+12125550143"])
+    delivery = Delivery.objects.create(
+        campaign=campaign, organization=acme, directory_user=person, email="alice@acme.example"
+    )
+    report = SuspicionReport.objects.create(
+        organization=acme,
+        delivery=delivery,
+        channel=SuspicionReport.Channel.CALL,
+        occurred_at=factories.future(days=-1),
+    )
     return World(
+        template=template,
+        campaign=campaign,
+        report=report,
         copy=copy,
         incident=incident,
         exposure=exposure,
@@ -210,6 +245,9 @@ def _object_ids(world: World) -> dict:
         "directory_import": world.directory_import.public_id,
         "batch": world.batch.public_id,
         "copy": world.copy.public_id,
+        "template": world.template.public_id,
+        "campaign": world.campaign.public_id,
+        "report": world.report.public_id,
         # Made for Acme's owner: a valid link that is nobody else's.
         "token": download_token_make(copy=world.copy, user=world.acme_members[Role.OWNER]),
     }
@@ -239,6 +277,10 @@ def _state(world: World):
         DirectoryUser.objects.count(),
         sorted(LogCopyRequest.objects.values_list("public_id", "status", "download_count")),
         sorted(Organization.objects.values_list("public_id", "log_copy_auto_approve")),
+        sorted(NoticeTemplate.objects.values_list("public_id", "subject", "updated_at")),
+        sorted(NoticeCampaign.objects.values_list("public_id", "status", "name")),
+        sorted(Delivery.objects.values_list("pk", "status")),
+        sorted(SuspicionReport.objects.values_list("public_id", "status")),
     )
 
 
