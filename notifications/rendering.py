@@ -13,9 +13,12 @@ Values come from two places, both frozen before any message leaves:
 
 import re
 from dataclasses import dataclass
+from email.utils import formataddr, parseaddr
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
@@ -70,15 +73,49 @@ class RenderedNotice:
     html: str  # empty when the template has no HTML body
 
 
-def template_snapshot(template) -> dict[str, str]:
-    """What a campaign freezes of its template at launch (NoticeCampaign.template_snapshot)."""
-    return {
-        "name": template.name,
-        "language": template.language,
+def template_snapshot(template) -> dict:
+    """What a campaign freezes at launch (NoticeCampaign.template_snapshot): the chosen
+    template and its siblings of the same name and owner in other languages, so each
+    recipient gets the language of their directory entry.
+
+    {"name": ..., "language": <the chosen one's>, "languages": {code: {subject,
+    body_text, body_html}}}
+    """
+    siblings = (
+        type(template)
+        .objects.filter(organization_id=template.organization_id, name=template.name)
+        .order_by("language")
+    )
+    languages = {
+        sibling.language: {
+            "subject": sibling.subject,
+            "body_text": sibling.body_text,
+            "body_html": sibling.body_html,
+        }
+        for sibling in siblings
+    }
+    # The chosen one's own words win over a stale sibling read (it may be unsaved).
+    languages[template.language] = {
         "subject": template.subject,
         "body_text": template.body_text,
         "body_html": template.body_html,
     }
+    return {"name": template.name, "language": template.language, "languages": languages}
+
+
+def snapshot_language(snapshot: dict, language: str) -> str:
+    """The language of the snapshot a recipient with `language` gets: the same code,
+    else the same primary language ("fr-CA" gets "fr"), else the chosen template's."""
+    languages = snapshot["languages"]
+    wanted = (language or "").strip().lower().replace("_", "-")
+    by_lower = {code.lower(): code for code in languages}
+    if wanted in by_lower:
+        return by_lower[wanted]
+    primary = wanted.split("-")[0]
+    for code in languages:
+        if code.lower().split("-")[0] == primary and primary:
+            return code
+    return snapshot["language"]
 
 
 def contact_snapshot(organization) -> dict[str, str]:
@@ -123,17 +160,52 @@ def report_link(report_token: str) -> str:
     return settings.SITE_URL + reverse("report_form:form", kwargs={"token": report_token})
 
 
-def notice_render(*, snapshot: dict[str, str], values: dict[str, Any]) -> RenderedNotice:
-    """Render a frozen template with `values` (campaign, recipient and report link)."""
-    subject = _substitute(snapshot["subject"], values, html=False)
+def notice_render(*, snapshot: dict, language: str, values: dict[str, Any]) -> RenderedNotice:
+    """Render a frozen template (see template_snapshot) in the recipient's language
+    with `values` (campaign_context, recipient_context and report_link)."""
+    words = snapshot["languages"][snapshot_language(snapshot, language)]
+    subject = _substitute(words["subject"], values, html=False)
     return RenderedNotice(
         # A header cannot hold a line break; a value with one would end the subject.
         subject=" ".join(subject.split()),
-        text=_substitute(snapshot["body_text"], values, html=False),
-        html=_substitute(snapshot["body_html"], values, html=True)
-        if snapshot.get("body_html")
-        else "",
+        text=_substitute(words["body_text"], values, html=False),
+        html=_substitute(words["body_html"], values, html=True) if words.get("body_html") else "",
     )
+
+
+def message_id_for(delivery_id: int) -> str:
+    """The Message-ID of a delivery's notice: the same on every attempt, so a message
+    sent twice (a worker killed after the send, before recording it) is recognisably
+    one message to the recipient's server and to us."""
+    return f"<notice-{delivery_id}@{_mail_domain()}>"
+
+
+def notice_email(
+    *, rendered: RenderedNotice, to: str, contact: dict, message_id: str, connection=None
+) -> EmailMultiAlternatives:
+    """The email of one notice: from the account's sender name at our address, replies
+    to the account's reply-to (else its designated contact), our Message-ID."""
+    from_address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or "vigil@localhost"
+    sender_name = contact.get("sender_name") or parseaddr(settings.DEFAULT_FROM_EMAIL)[0]
+    reply_to = contact.get("reply_to") or contact.get("email")
+    message = EmailMultiAlternatives(
+        subject=rendered.subject,
+        body=rendered.text,
+        from_email=formataddr((sender_name, from_address)) if sender_name else from_address,
+        to=[to],
+        reply_to=[reply_to] if reply_to else None,
+        headers={"Message-ID": message_id, "Auto-Submitted": "auto-generated"},
+        connection=connection,
+    )
+    if rendered.html:
+        message.attach_alternative(rendered.html, "text/html")
+    return message
+
+
+def _mail_domain() -> str:
+    address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+    domain = address.rpartition("@")[2]
+    return domain or urlsplit(settings.SITE_URL).hostname or "localhost"
 
 
 def _zone(organization):
