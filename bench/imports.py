@@ -236,8 +236,6 @@ def _measure(rows: int, dump: Path, normalized: Path, generating_seconds: float)
         window_start=datetime(2024, 3, 1, tzinfo=UTC),
         window_end=datetime(2024, 4, 1, tzinfo=UTC),
     )
-    with connection.cursor() as cursor:
-        foreign_keys = _drop_log_foreign_keys(cursor)
     # The baseline runs before and after the import, and the faster of the two counts:
     # the machine may be busy with something else for a while, and the ratio should
     # not flatter the import when the baseline is what got slowed down.
@@ -286,7 +284,6 @@ def _measure(rows: int, dump: Path, normalized: Path, generating_seconds: float)
         storing_seconds=round(storing.seconds, 2),
         generating_seconds=round(generating_seconds, 2),
         dump_mb=round(dump.stat().st_size / (1 << 20), 1),
-        log_foreign_keys=foreign_keys,
         **peak_rss_mb(),
     )
 
@@ -315,25 +312,6 @@ def _baseline(incident_id: int, normalized: Path, table: str) -> tuple[float, in
             copy.write(prefix + line)
             loaded += 1
     return baseline.seconds, loaded
-
-
-def _drop_log_foreign_keys(cursor) -> str:
-    """An experiment, off by default: BENCH_IMPORT_LOG_FOREIGN_KEYS=none (or
-    =no-batch) drops the big table's foreign keys (or only import_batch's) in the
-    benchmark's database, to measure what their per-row checks cost the import."""
-    keep = os.environ.get("BENCH_IMPORT_LOG_FOREIGN_KEYS", "all")
-    if keep not in ("all", "none", "no-batch"):
-        raise SystemExit("bench: BENCH_IMPORT_LOG_FOREIGN_KEYS is all, none or no-batch")
-    if keep == "all":
-        return keep
-    cursor.execute(
-        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
-        " WHERE conrelid = 'incidents_messagelogrecord'::regclass AND contype = 'f'"
-    )
-    for name, definition in cursor.fetchall():
-        if keep == "none" or "import_batch_id" in definition:
-            cursor.execute(f'ALTER TABLE incidents_messagelogrecord DROP CONSTRAINT "{name}"')
-    return keep
 
 
 def main() -> None:

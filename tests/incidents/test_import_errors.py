@@ -354,3 +354,13 @@ def test_it_refuses_times_outside_the_century_and_fractional_credits(breach, acm
         ("3", 'credits "1.5" is not a whole number'),
     ]
     assert MessageLogRecord.objects.get(provider_message_id="y-4").credits == 2
+
+
+def test_it_refuses_a_two_character_country_that_is_not_letters(breach, acme):
+    # Log copies write the country without a formula check: it must be letters.
+    content = HEADER + GOOD + GOOD.replace("g-1", "g-2").replace(",US,", ",=1,")
+
+    batch = imported(breach, content.encode())
+
+    assert counts(batch)["imported"] == 1
+    assert problems(batch) == [("3", 'country "=1" is not a two-letter ISO 3166 code')]

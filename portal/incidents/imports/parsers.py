@@ -665,9 +665,13 @@ class RowChecker:
                     account_id,
                     f'message_type "{short(kind)}" is not sms, voice or phone',
                 )
-        if type(country) is not str or (country and len(country) != 2):
+        # Letters a to z only: a two-character "=1" must not pass for a country (the
+        # column goes into log copies as a cell that is not checked for formulas).
+        if type(country) is not str or (
+            country and (len(country) != 2 or not (country.isascii() and country.isalpha()))
+        ):
             country = str(country or "").strip().upper()
-            if country and (len(country) != 2 or not country.isalpha()):
+            if country and (len(country) != 2 or not (country.isascii() and country.isalpha())):
                 return Problem(
                     line,
                     message_id,
