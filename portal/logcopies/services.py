@@ -8,18 +8,19 @@ import tempfile
 import threading
 import uuid
 import zipfile
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from portal.audit.services import audit_record
 from portal.csvsafe import FORMULA_STARTS, safe_row
 from portal.incidents.imports.phones import phone_normalized
-from portal.incidents.models import MessageLogRecord
+from portal.incidents.models import Exposure, MessageLogRecord
 from portal.logcopies.emails import logcopy_email_send
 from portal.logcopies.models import LogCopyRequest
 
@@ -287,9 +288,10 @@ CSV_COLUMNS = (
     ("context", "context", True),
     ("credits", "credits", False),
     ("carrier", "carrier", True),
-    ("country", "country", True),
+    # Checked by the import: two letters, and a code from the ISO 3166-2 table.
+    ("country", "country", False),
     ("region", "region", True),
-    ("region_code", "region_code", True),
+    ("region_code", "region_code", False),
 )
 VALUE_COLUMNS = tuple(column for _, column, _ in CSV_COLUMNS)
 DATA_NAMES = {"csv": "messages.csv", "jsonl": "messages.jsonl", "duo": "telephony.json"}
@@ -351,41 +353,90 @@ def logcopy_generate(*, copy: LogCopyRequest) -> LogCopyRequest:
     return copy
 
 
+def _total_rows(copy: LogCopyRequest, records) -> int:
+    """How many rows the copy will hold, for its progress bar. The whole account's
+    count is the sum of its exposures' (rebuilt from these rows by every import), an
+    index probe instead of counting a million rows before writing any."""
+    if copy.scope == LogCopyRequest.Scope.ACCOUNT:
+        summed = Exposure.objects.filter(
+            organization_id=copy.organization_id, incident_id=copy.incident_id
+        ).aggregate(total=Sum("message_count"))["total"]
+        if summed:
+            return summed
+    return records.count()
+
+
+def _zip_path(copy: LogCopyRequest, folder: Path) -> tuple[Path, str | None]:
+    """Where to write the zip, and its name in storage when it is written there.
+
+    Storage on local disk is written in place: copying a finished 100 MB zip from a
+    temporary folder into it cost a tenth of a million-row copy's generation. Other
+    storages (S3) get the temporary file."""
+    storage = copy.file.storage
+    # The copy's own name, with no suffix for "taken": only one generation of a copy
+    # runs at a time (the claim), so what is there is a killed run's leftover of this
+    # same copy, and writing over it cleans it up.
+    name = copy.file.field.generate_filename(copy, f"log-copy-{copy.public_id}.zip")
+    try:
+        path = Path(storage.path(name))
+    except NotImplementedError:
+        return folder / f"log-copy-{copy.public_id}.zip", None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path, name
+
+
+def _write_zip(
+    copy: LogCopyRequest, records, zip_path: Path, data_name: str, progress: "_Progress"
+) -> tuple[int, str, datetime]:
+    """Write the data file and the manifest into a zip at `zip_path`; returns (rows,
+    sha256 of the data file, time of generation)."""
+    with zipfile.ZipFile(zip_path, "w", ZIP_COMPRESSION) as zf:
+        with zf.open(data_name, "w", force_zip64=True) as raw:
+            sink = _HashingSink(raw)
+            try:
+                if copy.format == "csv" and connection.vendor == "postgresql":
+                    rows = _csv_by_copy(copy, sink, progress)
+                else:
+                    writer = {"csv": _write_csv, "jsonl": _write_jsonl, "duo": _write_duo}
+                    rows = writer[copy.format](copy, records, sink, progress, copy.total_rows)
+            finally:
+                sink.close()
+        sha256 = sink.sha256.hexdigest()
+        generated_at = timezone.now()
+        manifest = _manifest(copy, data_name, rows, sha256, generated_at)
+        zf.writestr("manifest.json", json.dumps(manifest, indent=2) + "\n")
+    return rows, sha256, generated_at
+
+
 def _generate(copy: LogCopyRequest, folder: Path) -> None:
     records = logcopy_scoped_records(copy)
-    total = records.count()
+    total = _total_rows(copy, records)
     LogCopyRequest.objects.filter(pk=copy.pk).update(total_rows=total)
     copy.total_rows = total
     data_name = DATA_NAMES[copy.format]
-    zip_path = folder / f"log-copy-{copy.public_id}.zip"
+    zip_path, stored_name = _zip_path(copy, folder)
     progress = _Progress(copy)
     try:
-        with zipfile.ZipFile(zip_path, "w", ZIP_COMPRESSION) as zf:
-            with zf.open(data_name, "w", force_zip64=True) as raw:
-                sink = _HashingSink(raw)
-                try:
-                    if copy.format == "csv" and connection.vendor == "postgresql":
-                        rows = _csv_by_copy(copy, sink, progress)
-                    else:
-                        writer = {"csv": _write_csv, "jsonl": _write_jsonl, "duo": _write_duo}
-                        rows = writer[copy.format](copy, records, sink, progress, total)
-                finally:
-                    sink.close()
-            generated_at = timezone.now()
-            manifest = _manifest(copy, data_name, rows, sink.sha256.hexdigest(), generated_at)
-            zf.writestr("manifest.json", json.dumps(manifest, indent=2) + "\n")
+        rows, sha256, generated_at = _write_zip(copy, records, zip_path, data_name, progress)
+        if rows != total:
+            # Rows arrived or left between the count and the read (an import running);
+            # the manifest holds what was written, which is what matters.
+            logger.info("log copy %s: counted %d rows, wrote %d", copy.public_id, total, rows)
+        size = zip_path.stat().st_size
+        if stored_name:
+            copy.file.name = stored_name
+        else:
+            with zip_path.open("rb") as fh:
+                copy.file.save(f"log-copy-{copy.public_id}.zip", File(fh), save=False)
+    except BaseException:
+        if stored_name:
+            zip_path.unlink(missing_ok=True)
+        raise
     finally:
         progress.close()
-    if rows != total:
-        # Rows arrived or left between the count and the read (an import running);
-        # the manifest holds what was written, which is what matters.
-        logger.info("log copy %s: counted %d rows, wrote %d", copy.public_id, total, rows)
-    size = zip_path.stat().st_size
-    with zip_path.open("rb") as fh:
-        copy.file.save(f"log-copy-{copy.public_id}.zip", File(fh), save=False)
     retention = timedelta(days=copy.organization.log_copy_retention_days)
     copy.status = LogCopyRequest.Status.READY
-    copy.size, copy.rows, copy.sha256 = size, rows, sink.sha256.hexdigest()
+    copy.size, copy.rows, copy.sha256 = size, rows, sha256
     copy.progress_rows, copy.total_rows = rows, max(total, rows)
     copy.generated_at, copy.expires_at, copy.failure = generated_at, generated_at + retention, ""
     with transaction.atomic():
