@@ -3,11 +3,12 @@ table inside one transaction.
 
 Rows go first into `import_stage_<batch id>` (UNLOGGED on PostgreSQL, filled with
 binary COPY; plain inserts on SQLite) in chunks that commit as they go, so reading a
-large file holds no transaction open and the batch's progress stays visible.
-Publishing then moves them into the big table a range of lines at a time, inside the
-one transaction that also rebuilds the exposures and completes the batch (see
-services). A worker killed at any point leaves the live tables as they were; the
-staging table is thrown away and refilled when the batch runs again.
+large file holds no transaction open on the reader's connection and the batch's
+progress stays visible. Publishing moves them into the big table, a range of lines at
+a time, inside one transaction: the publisher's (see services), which also rebuilds
+the exposures and completes the batch. A worker killed at any point leaves the live
+tables as they were; the staging table is thrown away and refilled when the batch
+runs again.
 """
 
 from django.db import connection
@@ -66,9 +67,9 @@ def stage_table(batch: ImportBatch) -> str:
     return f"import_stage_{int(batch.pk)}"
 
 
-def stage_create(batch: ImportBatch) -> None:
+def stage_create(batch: ImportBatch, *, by_line: bool = False) -> None:
     """A fresh, empty staging table for the batch (a leftover from a killed run is
-    dropped first), indexed by line for publishing it a range at a time."""
+    dropped first); `by_line` adds an index for publishing it a range at a time."""
     postgres = connection.vendor == "postgresql"
     table = _q(stage_table(batch))
     columns = ", ".join(
@@ -94,17 +95,8 @@ def stage_create(batch: ImportBatch) -> None:
         cursor.execute(f"DROP TABLE IF EXISTS {table}")
         # UNLOGGED: no WAL for rows that are thrown away after the import anyway.
         cursor.execute(f"CREATE {'UNLOGGED ' if postgres else ''}TABLE {table} ({columns})")
-        # Appended in line order: the cheapest kind of index to keep up.
-        index = _q(f"{stage_table(batch)}_line")
-        cursor.execute(f"CREATE INDEX {index} ON {table} (line)")
-
-
-def stage_analyze(batch: ImportBatch) -> None:
-    """Statistics for the full staging table (PostgreSQL), so that publishing plans
-    its anti-join and sort for the rows there are, not for an empty table."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {_q(stage_table(batch))}")
+        if by_line:
+            cursor.execute(f"CREATE INDEX ON {table} (line)")
 
 
 def stage_drop(batch: ImportBatch) -> None:
@@ -189,11 +181,11 @@ def stage_publish(
                 for name in _LOG_COLUMNS
             )
             # DISTINCT ON after sorting by message id: duplicates inside the range go
-            # before the insert, and the range fills the unique index in its order.
+            # before the insert, and the unique index is filled in its own order.
             # NOT EXISTS rather than ON CONFLICT DO NOTHING: a quarter cheaper on a
             # million rows (no speculative insertion), and safe because imports into
-            # one incident publish one at a time (the advisory lock services takes);
-            # the unique constraint still stands behind it.
+            # one incident publish one at a time (the publisher's advisory lock); the
+            # unique constraint still stands behind it.
             cursor.execute(
                 f"""
                 WITH inserted AS (

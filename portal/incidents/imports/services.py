@@ -20,8 +20,10 @@ import contextlib
 import fcntl
 import hashlib
 import logging
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
@@ -36,7 +38,6 @@ from portal.incidents.imports.loader import (
     StageWriter,
     publish_begin,
     publish_end,
-    stage_analyze,
     stage_create,
     stage_drop,
     stage_publish,
@@ -55,7 +56,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 PROGRESS_SECONDS = 0.5
-PUBLISH_RANGE_LINES = 1_000_000  # lines one INSERT ... SELECT publishes, at most
+PIPELINE = True  # PostgreSQL: publish on a second connection while reading (see _import)
+MAX_RANGE_LINES = 250_000  # lines published by one statement, at most (when behind)
 PROGRESS_EVERY_ROWS = 4096  # how often the clock is looked at, not how often we write
 HASH_CHUNK = 1 << 20
 # Advisory-lock keys: one per batch for its run, one per incident for publishing.
@@ -241,7 +243,6 @@ class _Run:
         self.bytes_read = 0
         self.seen = 0
         self.valid = 0
-        self.last_line = 0  # of the last row staged
         self.rejected = 0
         self.unknown_account = 0
         self.errors = ErrorReport(item_label="item" if batch.format == Format.DUO else "")
@@ -269,22 +270,40 @@ class _Run:
                 stage_drop(batch)
 
     def _import(self) -> None:
-        batch = self.batch
-        stage_create(batch)
-        self._read()
-        if self.errors.count:
-            # Saved before the publishing transaction: storage is not transactional,
-            # and a failed run deletes it again (see _fail).
-            self.report_name = batch.error_report.storage.save(
-                batch.error_report.field.generate_filename(batch, f"{batch.public_id}-errors.csv"),
-                self.errors.as_file(),
-            )
-        stage_analyze(batch)
-        self._publish()
+        # On PostgreSQL, outside a transaction (always, but in tests), the big table
+        # is filled by a second connection while this one still reads: PostgreSQL
+        # inserts and indexes on one core while Python parses on another. Elsewhere,
+        # all of it is published after reading, on this one.
+        # (Tried and dropped once while the big table had foreign keys: the reader's
+        # progress updates pile up versions of the batch row that the publisher's open
+        # transaction keeps alive, and the check of each new row's import_batch_id
+        # walked them all, so ten million rows crawled. Without those constraints
+        # nothing walks them.)
+        pipelined = (
+            PIPELINE and connection.vendor == "postgresql" and not connection.in_atomic_block
+        )
+        stage_create(self.batch, by_line=pipelined)
+        publisher = _ThreadedPublisher(self) if pipelined else _Publisher(self)
+        try:
+            self._read(publisher)
+            if self.errors.count:
+                # Saved before the publishing transaction ends: storage is not
+                # transactional, and a failed run deletes it again (see _fail).
+                batch = self.batch
+                self.report_name = batch.error_report.storage.save(
+                    batch.error_report.field.generate_filename(
+                        batch, f"{batch.public_id}-errors.csv"
+                    ),
+                    self.errors.as_file(),
+                )
+        except BaseException:
+            publisher.abort()
+            raise
+        publisher.finish()
 
     # Reading ------------------------------------------------------------------
 
-    def _read(self) -> None:
+    def _read(self, publisher: "_Publisher") -> None:
         batch = self.batch
         checker = RowChecker(accounts=self._accounts(), sqlite=connection.vendor == "sqlite")
         check = checker.check
@@ -303,6 +322,7 @@ class _Run:
                     staged.append(problem)
                     if len(staged) >= flush_rows:
                         writer.flush()
+                        publisher.staged(writer.last_line)
                 else:
                     if problem.unknown_account:
                         self.unknown_account += 1
@@ -313,9 +333,9 @@ class _Run:
                     self.seen, self.bytes_read = seen, rows.bytes_read
                     self._progress()
             writer.flush()
+            publisher.staged(writer.last_line)
             self.seen, self.bytes_read = seen, rows.bytes_read
         self.valid = writer.written
-        self.last_line = writer.last_line
         self.phase = Phase.LOADING
         self._progress(force=True)
 
@@ -327,11 +347,10 @@ class _Run:
 
     # Publishing ---------------------------------------------------------------
 
-    def _publish(self) -> None:
+    def _publish(self, ranges: Iterable[int]) -> None:
         """The one transaction that changes the live tables: the staged rows, a range
-        of lines at a time (so that no one statement of a ten-million-row import
-        sorts, or queues foreign-key checks for, more than a million rows), then
-        the exposures and the batch's completion."""
+        of lines at a time as `ranges` yields where the staging table ends (it ends
+        when reading is done), then the exposures and the batch's completion."""
         batch = self.batch
         with transaction.atomic():
             if connection.vendor == "postgresql":
@@ -345,14 +364,15 @@ class _Run:
             publish_begin()
             inserted, touched, after = 0, set(), 0
             clock = _Clock(batch)
-            while after < self.last_line:
-                upto = min(after + PUBLISH_RANGE_LINES, self.last_line)
-                count, accounts = stage_publish(batch=batch, after_line=after, upto_line=upto)
-                clock.lap(f"lines {after + 1}-{upto} published: {count} rows")
-                inserted += count
-                touched |= accounts
-                after = upto
+            for upto in ranges:
+                if upto > after:
+                    count, accounts = stage_publish(batch=batch, after_line=after, upto_line=upto)
+                    clock.lap(f"lines {after + 1}-{upto} published: {count} rows")
+                    inserted += count
+                    touched |= accounts
+                    after = upto
             accounts = sorted(touched)
+            self.phase = Phase.EXPOSURES  # shown by the reader's progress, if it waits
             publish_end(batch=batch, inserted=inserted, organization_ids=accounts)
             clock.lap("references held, statistics refreshed")
             if accounts:
@@ -448,7 +468,7 @@ class _Run:
         logger.warning("import batch %s: failed: %s", batch.public_id, reason)
         try:
             now = timezone.now()
-            # Never over a completion: an interrupt that lands after the commit.
+            # Not a batch the publisher completed while this thread was interrupted.
             if (
                 self._mine()
                 .exclude(status=Status.COMPLETED)
@@ -501,6 +521,106 @@ class _Clock:
                 now - self.started,
             )
             self.last = now
+
+
+class _Publisher:
+    """Publishes after reading, in this thread and on this connection."""
+
+    def __init__(self, run: _Run):
+        self.run = run
+        self.last_line = 0
+
+    def staged(self, last_line: int) -> None:
+        self.last_line = last_line
+
+    def finish(self) -> None:
+        self.run._publish([self.last_line])
+
+    def abort(self) -> None:
+        pass
+
+
+class _AbortedError(Exception):
+    """The reader failed: the publisher rolls back."""
+
+
+_DONE, _ABORT = object(), object()
+
+
+class _ThreadedPublisher(_Publisher):
+    """Publishes on a thread of its own, with its own database connection (Django's
+    are per thread), each range as soon as the reader has staged and committed it.
+    The thread waits on PostgreSQL most of the time, so the GIL is the reader's."""
+
+    def __init__(self, run: _Run):
+        super().__init__(run)
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.error: BaseException | None = None
+        self.database = None  # the thread's psycopg connection, to cancel its query
+        self.thread = threading.Thread(
+            target=self._work, name=f"import-publisher-{run.batch.pk}", daemon=True
+        )
+        self.thread.start()
+
+    def staged(self, last_line: int) -> None:
+        if self.error is not None:
+            raise self.error  # no use reading on: the transaction is gone
+        self.queue.put(last_line)
+
+    def finish(self) -> None:
+        self.queue.put(_DONE)
+        try:
+            # The reader's connection is free now: it keeps the batch's progress
+            # fresh (and shows the publisher's phase) until the publisher is done.
+            while self.thread.is_alive():
+                self.thread.join(PROGRESS_SECONDS)
+                if self.thread.is_alive():
+                    self.run._progress()
+        except BaseException:
+            self.abort()
+            raise
+        if self.error is not None:
+            raise self.error
+
+    def abort(self) -> None:
+        self.queue.put(_ABORT)
+        if self.database is not None:
+            # Stop a long statement now rather than wait for it: the transaction is
+            # rolled back either way.
+            with contextlib.suppress(Exception):
+                self.database.cancel_safe()
+        self.thread.join()
+
+    def _ranges(self) -> Iterator[int]:
+        published = 0
+        while True:
+            items = [self.queue.get()]
+            # Whatever else is waiting goes in the same statement, up to a limit: a
+            # publisher that fell behind catches up in a few ranges instead of many,
+            # and none so large that its sort or its foreign-key checks pile up.
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    items.append(self.queue.get_nowait())
+            if _ABORT in items:
+                raise _AbortedError
+            lines = [item for item in items if isinstance(item, int)]
+            for index, line in enumerate(lines):
+                if line - published >= MAX_RANGE_LINES or index == len(lines) - 1:
+                    yield line
+                    published = line
+            if _DONE in items:
+                return
+
+    def _work(self) -> None:
+        try:
+            connection.ensure_connection()
+            self.database = connection.connection
+            self.run._publish(self._ranges())
+        except BaseException as error:
+            self.error = error
+        finally:
+            self.database = None
+            connection.close()
 
 
 def _failure_text(error: BaseException) -> str:
