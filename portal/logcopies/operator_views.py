@@ -5,7 +5,6 @@ requests, and set which accounts' requests are approved automatically. Staff onl
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -13,35 +12,11 @@ from django.views.decorators.http import require_POST, require_safe
 
 from portal.accounts.gate import staff_view
 from portal.accounts.models import Organization
-from portal.audit.services import audit_record
 from portal.logcopies import services
 from portal.logcopies.forms import DecisionForm
 from portal.logcopies.models import LogCopyRequest
 
 RECENT_DECISIONS = 50
-
-
-# Writes ---------------------------------------------------------------------------
-
-
-def logcopy_policy_set(*, organization: Organization, auto_approve: bool, by, request) -> bool:
-    """Whether the account's requests skip the queue. Returns whether it changed."""
-    with transaction.atomic():
-        changed = (
-            Organization.objects.filter(pk=organization.pk)
-            .exclude(log_copy_auto_approve=auto_approve)
-            .update(log_copy_auto_approve=auto_approve)
-        )
-        if changed:
-            audit_record(
-                action="logcopy.policy",
-                actor=by,
-                organization=organization,
-                target=organization,
-                request=request,
-                details={"auto_approve": auto_approve},
-            )
-    return bool(changed)
 
 
 # Pages ----------------------------------------------------------------------------
@@ -143,7 +118,7 @@ def policy(request, org):
     if choice not in ("on", "off"):
         return HttpResponseBadRequest("auto_approve must be on or off.")
     auto_approve = choice == "on"
-    logcopy_policy_set(
+    services.logcopy_policy_set(
         organization=organization, auto_approve=auto_approve, by=request.user, request=request
     )
     if auto_approve:

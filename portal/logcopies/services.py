@@ -14,9 +14,10 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
+from portal.accounts.models import Organization
 from portal.audit.services import audit_record
 from portal.csvsafe import FORMULA_STARTS, safe_row
 from portal.incidents.imports.phones import phone_normalized
@@ -789,3 +790,44 @@ class _TextOut:
         if self.lines:
             self.sink.write("".join(self.lines).encode())
             self.lines = []
+
+
+# --- Policy and downloads ----------------------------------------------------------
+
+
+def logcopy_policy_set(*, organization: Organization, auto_approve: bool, by, request) -> bool:
+    """Whether the account's requests skip the queue. Returns whether it changed."""
+    with transaction.atomic():
+        changed = (
+            Organization.objects.filter(pk=organization.pk)
+            .exclude(log_copy_auto_approve=auto_approve)
+            .update(log_copy_auto_approve=auto_approve)
+        )
+        if changed:
+            audit_record(
+                action="logcopy.policy",
+                actor=by,
+                organization=organization,
+                target=organization,
+                request=request,
+                details={"auto_approve": auto_approve},
+            )
+    return bool(changed)
+
+
+def logcopy_download_record(*, copy: LogCopyRequest, by, request) -> None:
+    """Count and audit one download, before the first byte leaves."""
+    with transaction.atomic():
+        # F(): two downloads at once must both count.
+        LogCopyRequest.objects.filter(pk=copy.pk).update(download_count=F("download_count") + 1)
+        audit_record(
+            action="logcopy.download",
+            actor=by,
+            organization=copy.organization_id,
+            target=copy,
+            request=request,
+            details={"size": copy.size, "sha256": copy.sha256, "rows": copy.rows},
+        )
+
+
+# Reads ----------------------------------------------------------------------------

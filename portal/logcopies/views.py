@@ -12,8 +12,6 @@ from pathlib import PurePath
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
-from django.db.models import F
 from django.http import FileResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -24,7 +22,6 @@ from portal.accounts.gate import Member, account_view
 from portal.accounts.reauth import reauthentication_if_stale
 from portal.accounts.roles import Capability
 from portal.audit.selectors import organization_zone
-from portal.audit.services import audit_record
 from portal.logcopies import services
 from portal.logcopies.forms import LogCopyRequestForm
 from portal.logcopies.models import LogCopyRequest
@@ -38,27 +35,6 @@ from portal.logcopies.signing import (
 PAGE_SIZE = 50
 # The copy's page polls its progress while the copy is in one of these.
 ACTIVE = (LogCopyRequest.Status.APPROVED, LogCopyRequest.Status.GENERATING)
-
-
-# Writes ---------------------------------------------------------------------------
-
-
-def logcopy_download_record(*, copy: LogCopyRequest, by, request) -> None:
-    """Count and audit one download, before the first byte leaves."""
-    with transaction.atomic():
-        # F(): two downloads at once must both count.
-        LogCopyRequest.objects.filter(pk=copy.pk).update(download_count=F("download_count") + 1)
-        audit_record(
-            action="logcopy.download",
-            actor=by,
-            organization=copy.organization_id,
-            target=copy,
-            request=request,
-            details={"size": copy.size, "sha256": copy.sha256, "rows": copy.rows},
-        )
-
-
-# Reads ----------------------------------------------------------------------------
 
 
 def _require_log_copies(member: Member) -> None:
@@ -250,7 +226,7 @@ def copy_download(request, member: Member, copy, token):
         stream = found.file.open("rb")
     except FileNotFoundError:
         return _link_problem(request, member, found, problem="missing", status=410)
-    logcopy_download_record(copy=found, by=request.user, request=request)
+    services.logcopy_download_record(copy=found, by=request.user, request=request)
     suffix = PurePath(found.file.name).suffix or ".zip"
     filename = f"vigil-log-copy-{member.organization.account_id}-{found.public_id}{suffix}"
     # FileResponse streams the file in chunks and sets Content-Length from it.
