@@ -97,9 +97,19 @@ def _watch(request, context: BrowserContext) -> None:
         if message.type == "error":
             problems.append(f"console error: {message.text} ({message.location.get('url')})")
 
+    downloads: set[str] = set()
+
     def on_response(response):
         if response.status >= 400:
             problems.append(f"HTTP {response.status} for {response.url}")
+        if response.headers.get("content-disposition", "").startswith("attachment"):
+            downloads.add(response.url)
+
+    def on_request_failed(req):
+        # Chromium aborts a navigation that turns into a download: expected, not a
+        # problem. Any other aborted request is one.
+        if req.url not in downloads:
+            problems.append(f"request failed: {req.url}")
 
     def on_csp_violation(violation):
         problems.append(f"CSP violation: {violation}")
@@ -109,7 +119,7 @@ def _watch(request, context: BrowserContext) -> None:
     context.on("console", on_console)
     context.on("weberror", lambda error: problems.append(f"uncaught exception: {error.error}"))
     context.on("response", on_response)
-    context.on("requestfailed", lambda req: problems.append(f"request failed: {req.url}"))
+    context.on("requestfailed", on_request_failed)
 
 
 @pytest.fixture
