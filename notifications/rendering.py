@@ -13,14 +13,16 @@ Values come from two places, both frozen before any message leaves:
 
 import re
 from dataclasses import dataclass
+from datetime import date, timedelta
 from email.utils import formataddr, parseaddr
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone, translation
 from django.utils.html import escape
 
 # name -> what it is, as the template editor lists it.
@@ -130,13 +132,16 @@ def contact_snapshot(organization) -> dict[str, str]:
     }
 
 
-def campaign_context(*, organization, incident, contact: dict[str, str]) -> dict[str, str]:
+def campaign_context(*, organization, incident, contact: dict[str, str]) -> dict:
     """The values every recipient of a campaign shares."""
     zone = _zone(organization)
     return {
         "incident_title": incident.title,
+        # Dates, written out in each recipient's language by notice_render. The
+        # window's end is exclusive (midnight after the last day), so the last day
+        # is the one just before it.
         "exposure_start": _day(incident.window_start, zone),
-        "exposure_end": _day(incident.window_end, zone),
+        "exposure_end": _day(incident.window_end - timedelta(microseconds=1), zone),
         "account_name": organization.name,
         "contact_name": contact.get("name", ""),
         "contact_email": contact.get("email", ""),
@@ -163,7 +168,12 @@ def report_link(report_token: str) -> str:
 def notice_render(*, snapshot: dict, language: str, values: dict[str, Any]) -> RenderedNotice:
     """Render a frozen template (see template_snapshot) in the recipient's language
     with `values` (campaign_context, recipient_context and report_link)."""
-    words = snapshot["languages"][snapshot_language(snapshot, language)]
+    code = snapshot_language(snapshot, language)
+    words = snapshot["languages"][code]
+    values = {
+        name: _date_in(value, code) if isinstance(value, date) else value
+        for name, value in values.items()
+    }
     subject = _substitute(words["subject"], values, html=False)
     return RenderedNotice(
         # A header cannot hold a line break; a value with one would end the subject.
@@ -217,7 +227,14 @@ def _zone(organization):
         return zoneinfo.ZoneInfo("UTC")
 
 
-def _day(moment, zone) -> str:
+def _day(moment, zone) -> date | None:
     if moment is None:
-        return ""
-    return timezone.localtime(moment, zone).strftime("%-d %B %Y")
+        return None
+    return timezone.localtime(moment, zone).date()
+
+
+@lru_cache(maxsize=256)
+def _date_in(day: date, language: str) -> str:
+    """`day` as the language writes it: "1 mars 2024", "1. März 2024"."""
+    with translation.override(language):
+        return formats.date_format(day, "DATE_FORMAT")
