@@ -1,7 +1,250 @@
-"""Suspicion reports: the public form behind a notice's link, and the account's list."""
+"""Suspicion reports: the public form behind a notice's link, and the account's list,
+one report's page and its triage.
 
-from django.http import Http404
+The public form needs no sign-in: the unguessable token in the link is the only key,
+and it opens one delivery's form, nothing else. An unknown token gets the same 404
+page whoever's it might have been. Filing is rate-limited per link and per address,
+in the cache (shared by every web process), so a leaked link cannot flood an account.
+"""
+
+import hashlib
+import time
+
+from django.contrib import messages
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from notifications import reports
+from notifications.models import Delivery, SuspicionReport
+from notifications.report_forms import ReportForm, TriageForm
+from portal.accounts.gate import Member, account_view
+from portal.accounts.roles import Capability
+from portal.audit.selectors import organization_zone
+from portal.http import client_ip
+
+PAGE_SIZE = 50
+
+# Per hour. A person reporting a run of calls files a few; more than this through one
+# link, or from one address across links, is someone hammering the form.
+REPORTS_PER_TOKEN = 5
+REPORTS_PER_IP = 20
+RATE_WINDOW_SECONDS = 3600
 
 
+# Rate limits ------------------------------------------------------------------------
+
+
+def _rate_keys(token: str, ip: str | None) -> dict[str, int]:
+    # Hashed: the cache holds neither a usable link nor an address.
+    window = int(time.time() // RATE_WINDOW_SECONDS)
+
+    def digest(value: str) -> str:
+        return hashlib.sha256(value.encode()).hexdigest()[:32]
+
+    return {
+        f"report-rate:token:{digest(token)}:{window}": REPORTS_PER_TOKEN,
+        f"report-rate:ip:{digest(ip or 'unknown')}:{window}": REPORTS_PER_IP,
+    }
+
+
+def _rate_reached(keys: dict[str, int]) -> bool:
+    counts = cache.get_many(list(keys))
+    return any(counts.get(key, 0) >= limit for key, limit in keys.items())
+
+
+def _rate_take(keys: dict[str, int]) -> bool:
+    """Count one report against every limit; False if one is over. Incremented before
+    the check, so two submissions at once cannot both slip under a limit."""
+    over = False
+    for key, limit in keys.items():
+        cache.add(key, 0, timeout=RATE_WINDOW_SECONDS + 60)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=RATE_WINDOW_SECONDS + 60)
+            count = 1
+        over = over or count > limit
+    return not over
+
+
+# The public form --------------------------------------------------------------------
+
+
+def _delivery(token: str) -> Delivery | None:
+    return (
+        Delivery.objects.select_related("campaign", "organization")
+        .filter(report_token=token)
+        .first()
+    )
+
+
+@never_cache
+@csrf_protect
+@require_http_methods(["GET", "HEAD", "POST"])
 def report_form(request, token: str):
-    raise Http404("not built yet")
+    delivery = _delivery(token)
+    if delivery is None:
+        return render(request, "notifications/report_unknown.html", status=404)
+    organization = delivery.organization
+    zone = organization_zone(organization)
+    context = {
+        "organization": organization,
+        "contact": reports.report_contact(delivery),
+        "zone": zone,
+    }
+    if request.method != "POST" and request.GET.get("filed"):
+        return render(request, "notifications/report_thanks.html", context)
+    keys = _rate_keys(token, client_ip(request))
+    if _rate_reached(keys):
+        return render(request, "notifications/report_rate_limited.html", context, status=429)
+    form = ReportForm(request.POST if request.method == "POST" else None, zone=zone)
+    if request.method == "POST" and form.is_valid():
+        if not _rate_take(keys):
+            return render(request, "notifications/report_rate_limited.html", context, status=429)
+        data = form.cleaned_data
+        try:
+            reports.suspicion_report_file(
+                delivery=delivery,
+                channel=data["channel"],
+                occurred_at=data["occurred_at"],
+                asked_for=data["asked_for"],
+                contact_detail=data["contact_detail"],
+                description=data["description"],
+                request=request,
+            )
+        except ValidationError as error:
+            for message in error.messages:
+                form.add_error(None, message)
+        else:
+            # Redirect after the POST, so a reload does not file the report twice.
+            return redirect(f"{request.path}?filed=1")
+    return render(
+        request,
+        "notifications/report_form.html",
+        {**context, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+# The account's reports --------------------------------------------------------------
+
+
+def _report(member: Member, public_id) -> SuspicionReport:
+    return member.get(
+        SuspicionReport.objects.select_related(
+            "incident", "triaged_by", "delivery__campaign", "delivery__directory_user"
+        ),
+        public_id=public_id,
+    )
+
+
+def _detail_url(member: Member, report: SuspicionReport) -> str:
+    return reverse(
+        "reports:detail",
+        kwargs={"org": member.organization.public_id, "report": report.public_id},
+    )
+
+
+def _campaign_url(member: Member, report: SuspicionReport) -> str:
+    # The campaign pages are built alongside these; until their URL exists the report
+    # names the campaign without a link.
+    if report.delivery is None:
+        return ""
+    try:
+        return reverse(
+            "campaigns:detail",
+            kwargs={
+                "org": member.organization.public_id,
+                "campaign": report.delivery.campaign.public_id,
+            },
+        )
+    except NoReverseMatch:
+        return ""
+
+
+@account_view(Capability.VIEW_REPORTS)
+@require_GET
+def report_list(request, member: Member):
+    status = request.GET.get("status", "")
+    if status not in SuspicionReport.Status.values:
+        status = ""
+    everything = member.scoped(SuspicionReport)
+    counts = dict(
+        everything.order_by()
+        .values_list("status")
+        .annotate(count=Count("id"))
+        .values_list("status", "count")
+    )
+    shown = everything.filter(status=status) if status else everything
+    shown = shown.select_related("incident", "delivery__directory_user").order_by(
+        "-created_at", "-id"
+    )
+    page = Paginator(shown, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "notifications/report_list.html",
+        {
+            "member": member,
+            "organization": member.organization,
+            "page": page,
+            "status": status,
+            "statuses": [
+                (value, label, counts.get(value, 0))
+                for value, label in SuspicionReport.Status.choices
+            ],
+            "total": sum(counts.values()),
+            "zone": organization_zone(member.organization),
+        },
+    )
+
+
+def _detail_page(request, member: Member, report: SuspicionReport, form: TriageForm, status=200):
+    return render(
+        request,
+        "notifications/report_detail.html",
+        {
+            "member": member,
+            "organization": member.organization,
+            "report": report,
+            "form": form,
+            "campaign_url": _campaign_url(member, report),
+            "zone": organization_zone(member.organization),
+        },
+        status=status,
+    )
+
+
+@account_view(Capability.VIEW_REPORTS)
+@require_GET
+def report_detail(request, member: Member, report):
+    found = _report(member, report)
+    return _detail_page(request, member, found, TriageForm(report=found))
+
+
+@account_view(Capability.VIEW_REPORTS)
+@require_POST
+def report_triage(request, member: Member, report):
+    found = _report(member, report)
+    form = TriageForm(request.POST, report=found)
+    if not form.is_valid():
+        return _detail_page(request, member, found, form, status=400)
+    try:
+        reports.suspicion_report_triage(
+            report=found,
+            status=form.cleaned_data["status"],
+            note=form.cleaned_data["note"],
+            by=request.user,
+            request=request,
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"The report is now {found.get_status_display().lower()}.")
+    return redirect(_detail_url(member, found))

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from portal.accounts import views
+from portal.accounts import settings_views, views
 
 app_name = "accounts"
 
@@ -19,4 +19,5 @@ urlpatterns = [
         views.invitation_revoke,
         name="invitation_revoke",
     ),
+    path("settings/", settings_views.account_settings, name="settings"),
 ]

@@ -35,6 +35,7 @@ from portal.audit.services import audit_record
 from portal.incidents.imports.services import ImportRefusedError, import_batch_create
 from portal.incidents.models import Exposure, ImportBatch, Incident
 from portal.incidents.operator_forms import IncidentForm, UploadForm
+from portal.incidents.services import incident_publish
 from portal.incidents.tasks import import_batch_run
 
 PAGE_SIZE = 50
@@ -74,23 +75,6 @@ def incident_update(
             details={"changed": sorted(changes)},
         )
     return incident
-
-
-def incident_publish(*, incident: Incident, by: User, request: HttpRequest) -> bool:
-    """Draft to published. False if it was not a draft (any more): the conditional
-    update makes two clicks, or two operators, publish it once."""
-    now = timezone.now()
-    with transaction.atomic():
-        published = (
-            Incident.objects.filter(pk=incident.pk, status=Incident.Status.DRAFT).update(
-                status=Incident.Status.PUBLISHED, published_at=now
-            )
-            == 1
-        )
-        if published:
-            incident.status, incident.published_at = Incident.Status.PUBLISHED, now
-            audit_record(action="incident.publish", actor=by, target=incident, request=request)
-    return published
 
 
 def incident_close(*, incident: Incident, by: User, request: HttpRequest) -> bool:
@@ -359,7 +343,11 @@ def incident_edit(request, incident):
 def incident_publish_view(request, incident):
     incident = get_object_or_404(Incident, public_id=incident)
     if incident_publish(incident=incident, by=request.user, request=request):
-        messages.success(request, f"“{incident.title}” is published: customers now see it.")
+        messages.success(
+            request,
+            f"“{incident.title}” is published: customers now see it, and the owners and "
+            "admins of each affected account are being emailed.",
+        )
     else:
         incident.refresh_from_db(fields=["status"])
         messages.error(

@@ -9,7 +9,10 @@ from collections.abc import Iterable
 
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
+from django.utils import timezone
 
+from notifications.scheduled import customer_notices_create
+from portal.audit.services import audit_record
 from portal.incidents.models import (
     DirectoryPhone,
     Exposure,
@@ -167,3 +170,36 @@ def exposure_match_directory(*, organization_ids: Iterable[int]) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, organization_ids)
         return cursor.rowcount
+
+
+# --- Publishing ------------------------------------------------------------------------
+
+
+def incident_publish(*, incident: Incident, by, request=None) -> bool:
+    """Draft to published, and the customer notice to every affected account.
+
+    False if it was not a draft (any more): the conditional update makes two clicks, or
+    two operators, publish it once. The customer-notice rows are made in the same
+    transaction, so a published incident always has them (ScheduledEmail is the
+    outbox); their sending is queued once it commits, and the minute sweep sends any
+    that a lost message left behind.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        published = (
+            Incident.objects.filter(pk=incident.pk, status=Incident.Status.DRAFT).update(
+                status=Incident.Status.PUBLISHED, published_at=now
+            )
+            == 1
+        )
+        if published:
+            incident.status, incident.published_at = Incident.Status.PUBLISHED, now
+            notices = customer_notices_create(incident=incident)
+            audit_record(
+                action="incident.publish",
+                actor=by,
+                target=incident,
+                request=request,
+                details={"customer_notices": len(notices)},
+            )
+    return published

@@ -1,0 +1,224 @@
+"""Suspicion reports (DESIGN.md flow 8): a person who got a vigilance notice reports a
+suspicious call or message through the notice's own link; the account triages it.
+
+The link names a delivery (its `report_token`), so a report knows its account, its
+incident and who filed it without asking the person for any of that, and without a
+sign-in. The designated contact the notice named hears of it by email; the email is
+a convenience, never the record: the row is saved first and a failed send only logs.
+"""
+
+import logging
+import re
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from notifications.models import Delivery, SuspicionReport
+from portal.audit.selectors import organization_zone
+from portal.audit.services import audit_record
+
+logger = logging.getLogger(__name__)
+
+# A phone whose clock runs a little ahead of ours still gets to say "just now".
+FUTURE_SLACK = timedelta(minutes=5)
+Status = SuspicionReport.Status
+
+# Where a report may go from each status. Going back to "new" is not offered: once
+# someone looked at a report, it has been looked at. A closed report can be reopened.
+TRIAGE_MOVES: dict[str, tuple[str, ...]] = {
+    Status.NEW: (Status.TRIAGED, Status.CLOSED),
+    Status.TRIAGED: (Status.TRIAGED, Status.CLOSED),
+    Status.CLOSED: (Status.TRIAGED,),
+}
+
+
+class ReportRefusedError(ValidationError):
+    """A report or a triage step that cannot be taken; the message says why, for a person."""
+
+
+def report_contact(delivery: Delivery) -> dict[str, str]:
+    """Whom a report through this delivery goes to: the designated contact the notice
+    named (the campaign's snapshot), field by field else the account's current one."""
+    snapshot = delivery.campaign.contact_snapshot or {}
+    organization = delivery.organization
+    current = {
+        "name": organization.contact_name,
+        "email": organization.contact_email,
+        "phone": organization.contact_phone,
+        "url": organization.contact_url,
+    }
+    return {key: (snapshot.get(key) or value or "") for key, value in current.items()}
+
+
+def suspicion_report_file(
+    *,
+    delivery: Delivery,
+    channel: str,
+    occurred_at,
+    asked_for: str = "",
+    contact_detail: str = "",
+    description: str = "",
+    request=None,
+) -> SuspicionReport:
+    """Store a report filed through a notice's link, audit it, and email the designated
+    contact once it is committed.
+
+    The campaign's status does not matter: a notice that went out before its campaign
+    was cancelled still reached someone who may be called tomorrow.
+    """
+    if channel not in SuspicionReport.Channel.values:
+        raise ReportRefusedError(f"Unknown channel {channel!r}.")
+    if occurred_at is None or timezone.is_naive(occurred_at):
+        raise ReportRefusedError("Say when it happened, with a time zone.")
+    if occurred_at > timezone.now() + FUTURE_SLACK:
+        raise ReportRefusedError("The time it happened cannot be in the future.")
+    with transaction.atomic():
+        report = SuspicionReport.objects.create(
+            organization_id=delivery.organization_id,
+            delivery=delivery,
+            incident_id=delivery.campaign.incident_id,
+            channel=channel,
+            occurred_at=occurred_at,
+            asked_for=asked_for.strip(),
+            contact_detail=contact_detail.strip(),
+            description=description.strip(),
+        )
+        # The actor is "system": the person has no account here. What they wrote stays
+        # in the report; the audit trail says only that one was filed, and through what.
+        audit_record(
+            action="report.filed",
+            organization=delivery.organization_id,
+            target=report,
+            request=request,
+            details={"channel": channel, "delivery": delivery.pk},
+        )
+        transaction.on_commit(lambda: _email_after_commit(report.pk))
+    return report
+
+
+def _email_after_commit(report_id: int) -> None:
+    report = (
+        SuspicionReport.objects.select_related(
+            "organization", "incident", "delivery__campaign", "delivery__directory_user"
+        )
+        .filter(pk=report_id)
+        .first()
+    )
+    if report is not None:
+        suspicion_report_email_send(report=report)
+
+
+_ADDRESS = re.compile(r"[^\s<>@,;:\"']+@[^\s<>@,;:\"']+")
+
+
+def error_without_addresses(error: BaseException) -> str:
+    """An exception as text fit for a log line or a stored error: its kind and SMTP code,
+    and its message with every email address taken out (mail servers quote them)."""
+    text = _ADDRESS.sub("[address]", str(error))
+    code = getattr(error, "smtp_code", None)
+    prefix = f"{type(error).__name__}" + (f" {code}" if code else "")
+    return f"{prefix}: {text}"[:500] if text else prefix
+
+
+def report_page_url(report: SuspicionReport) -> str:
+    return settings.SITE_URL + reverse(
+        "reports:detail",
+        kwargs={"org": report.organization.public_id, "report": report.public_id},
+    )
+
+
+def suspicion_report_email_send(*, report: SuspicionReport) -> bool:
+    """Email the report to the designated contact. Returns whether a mail left.
+
+    Never raises: the report is stored and listed for the account whatever happens
+    here. Nothing personal goes to the log, only the report's id and the error's kind.
+    """
+    delivery = report.delivery
+    contact = (
+        report_contact(delivery)
+        if delivery is not None
+        else {"name": report.organization.contact_name, "email": report.organization.contact_email}
+    )
+    if not contact.get("email"):
+        logger.info("report %s: the account has no designated contact email", report.public_id)
+        return False
+    zone = organization_zone(report.organization)
+    context = {
+        "report": report,
+        "organization": report.organization,
+        "incident": report.incident,
+        "reporter": delivery.directory_user if delivery is not None else None,
+        "contact": contact,
+        "zone": zone,
+        "occurred_at": timezone.localtime(report.occurred_at, zone),
+        "url": report_page_url(report),
+    }
+    subject = " ".join(render_to_string("emails/report-filed-subject.txt", context).split())
+    body = render_to_string("emails/report-filed-body.txt", context)
+    message = EmailMessage(
+        subject=subject,
+        body=body,
+        to=[contact["email"]],
+        headers={"Auto-Submitted": "auto-generated"},
+    )
+    try:
+        message.send()
+    except Exception as error:  # any failure: the report is kept anyway
+        logger.warning(
+            "report %s: the email to the designated contact could not be sent (%s)",
+            report.public_id,
+            type(error).__name__,
+        )
+        return False
+    return True
+
+
+def suspicion_report_triage(
+    *, report: SuspicionReport, status: str, note: str, by, request=None
+) -> SuspicionReport:
+    """Move a report on (new -> triaged -> closed, or reopen a closed one) with a note.
+
+    The move is a conditional update on the status the person saw, so two people
+    triaging at once do not overwrite each other silently: the second is told.
+    """
+    note = (note or "").strip()
+    if status not in TRIAGE_MOVES.get(report.status, ()):
+        raise ReportRefusedError(
+            f"A report that is {report.get_status_display().lower()} cannot be marked "
+            f"{Status(status).label.lower() if status in Status.values else status}."
+        )
+    if status == Status.CLOSED and not note:
+        raise ReportRefusedError("Say what was done before closing the report.")
+    if status == report.status and note == report.triage_note:
+        raise ReportRefusedError("Nothing changed: the status and the note are as they were.")
+    now = timezone.now()
+    previous = report.status
+    with transaction.atomic():
+        moved = SuspicionReport.objects.filter(pk=report.pk, status=previous).update(
+            status=status, triage_note=note, triaged_by=by, triaged_at=now
+        )
+        if moved != 1:
+            raise ReportRefusedError(
+                "Someone else changed this report meanwhile. Reload the page to see it."
+            )
+        report.status, report.triage_note, report.triaged_by, report.triaged_at = (
+            status,
+            note,
+            by,
+            now,
+        )
+        audit_record(
+            action="report.triage",
+            actor=by,
+            organization=report.organization_id,
+            target=report,
+            request=request,
+            details={"from": previous, "to": status, "note": bool(note)},
+        )
+    return report

@@ -1,0 +1,100 @@
+"""The account settings form: the designated contact, how notices are sent, retention,
+the daily reminder."""
+
+import zoneinfo
+
+from django import forms
+from django.core.validators import MaxValueValidator
+
+from portal.accounts.models import Organization
+
+# Bounds a person can mean: a year of log copies kept, and more notices a minute than
+# any mail server we know of takes from one sender.
+MAX_RETENTION_DAYS = 365
+MAX_NOTICES_PER_MINUTE = 100_000
+
+SETTINGS_FIELDS = (
+    "contact_name",
+    "contact_email",
+    "contact_phone",
+    "contact_url",
+    "notice_sender_name",
+    "notice_reply_to",
+    "time_zone",
+    "log_copy_retention_days",
+    "notice_rate_per_minute",
+    "daily_reminder_enabled",
+)
+
+
+def _zone_choices() -> list[tuple[str, str]]:
+    return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
+
+
+class AccountSettingsForm(forms.ModelForm):
+    time_zone = forms.ChoiceField(
+        label="Time zone",
+        help_text="Pages, scheduled notices and the daily reminder use it.",
+    )
+
+    class Meta:
+        model = Organization
+        fields = SETTINGS_FIELDS
+        labels = {
+            "contact_name": "Name",
+            "contact_email": "Email",
+            "contact_phone": "Phone",
+            "contact_url": "Web page",
+            "notice_sender_name": "Sender name",
+            "notice_reply_to": "Reply-to address",
+            "log_copy_retention_days": "Keep log copies for (days)",
+            "notice_rate_per_minute": "Notices per minute, at most",
+            "daily_reminder_enabled": "Send the daily reminder",
+        }
+        help_texts = {
+            "contact_name": "A person or a team, like “IT service desk”.",
+            "contact_email": "Reports from your users are emailed here.",
+            "contact_phone": "In international form, like +1 212 555 0143.",
+            "notice_sender_name": "Shown as the sender of the notices, like “Acme IT "
+            "Security”. Empty: Vigil.",
+            "notice_reply_to": "Where replies to a notice go. Empty: the contact's email.",
+            "log_copy_retention_days": f"A ready copy is deleted after this many days "
+            f"(1 to {MAX_RETENTION_DAYS}).",
+            "notice_rate_per_minute": "Slows sending to what your users' mail servers "
+            "accept without marking the notices as spam.",
+            "daily_reminder_enabled": "Owners and admins get an email each morning while "
+            "exposed users who can be reached by email have not been notified.",
+        }
+        widgets = {
+            "contact_phone": forms.TextInput(attrs={"autocomplete": "off", "inputmode": "tel"}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = _zone_choices()
+        current = self.instance.time_zone
+        if current and current not in zoneinfo.available_timezones():
+            # A zone dropped from a later tzdata still shows, so the page opens; saving
+            # asks for a valid one.
+            choices.insert(0, (current, f"{current} (no longer known)"))
+        self.fields["time_zone"].choices = choices
+        self.fields["log_copy_retention_days"].validators.append(
+            MaxValueValidator(MAX_RETENTION_DAYS)
+        )
+        self.fields["log_copy_retention_days"].widget.attrs["max"] = MAX_RETENTION_DAYS
+        self.fields["notice_rate_per_minute"].validators.append(
+            MaxValueValidator(MAX_NOTICES_PER_MINUTE)
+        )
+        self.fields["notice_rate_per_minute"].widget.attrs["max"] = MAX_NOTICES_PER_MINUTE
+
+    def clean(self):
+        data = super().clean()
+        missing = not data.get("contact_email") and not data.get("contact_phone")
+        # Not on top of an error the field already has (an email that is not one).
+        if missing and not {"contact_email", "contact_phone"} & self.errors.keys():
+            self.add_error(
+                "contact_email",
+                "Give an email or a phone (or both): every notice tells your users how "
+                "to reach this contact.",
+            )
+        return data
