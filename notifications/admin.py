@@ -1,6 +1,12 @@
 from django.contrib import admin
 
-from notifications.models import Delivery, NoticeCampaign, NoticeTemplate, SuspicionReport
+from notifications.models import (
+    Delivery,
+    NoticeCampaign,
+    NoticeTemplate,
+    ScheduledEmail,
+    SuspicionReport,
+)
 
 
 @admin.register(NoticeTemplate)
@@ -40,3 +46,12 @@ class SuspicionReportAdmin(admin.ModelAdmin):
     list_display = ["public_id", "organization", "channel", "occurred_at", "status"]
     list_filter = ["status", "channel"]
     list_select_related = ["organization"]
+
+
+@admin.register(ScheduledEmail)
+class ScheduledEmailAdmin(admin.ModelAdmin):
+    list_display = ["kind", "key", "organization", "status", "attempts", "sent_at", "created_at"]
+    list_filter = ["kind", "status"]
+    list_select_related = ["organization"]
+    search_fields = ["key"]
+    readonly_fields = ["kind", "key", "organization", "incident", "sent_at", "created_at"]

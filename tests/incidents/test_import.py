@@ -656,3 +656,23 @@ def test_it_rolls_back_when_the_publisher_fails(pipelined, monkeypatch):
     assert "RuntimeError" in batch.failure
     assert not MessageLogRecord.objects.exists()
     assert AuditEvent.objects.filter(action="import.failed").count() == 1
+
+
+def test_it_sends_the_customer_notice_to_an_account_an_import_brings_into_a_published_incident(
+    breach, acme, globex, mailoutbox, django_capture_on_commit_callbacks
+):
+    from notifications.models import ScheduledEmail
+
+    factories.member(globex, "owner@globex.example", "owner")
+    breach.status = breach.Status.PUBLISHED
+    breach.save(update_fields=["status"])
+    globex_row = "g-1,DA3HN8WQ1C,2024-03-01T08:00:00Z,+12125550143,Verizon,US,NY,sms\n"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        imported(breach, HEADER + globex_row)
+    with django_capture_on_commit_callbacks(execute=True):
+        imported(breach, HEADER + globex_row.replace("g-1", "g-2"))  # nothing new to say
+
+    notices = ScheduledEmail.objects.filter(kind="customer_notice", incident=breach)
+    assert list(notices.values_list("organization__name", "status")) == [("Globex", "sent")]
+    assert [message.to for message in mailoutbox] == [["owner@globex.example"]]

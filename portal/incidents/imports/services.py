@@ -31,6 +31,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from notifications.scheduled import customer_notices_create
 from portal.accounts.models import Organization
 from portal.audit.services import audit_record
 from portal.incidents.imports.errors import ErrorReport, ImportRefusedError
@@ -380,6 +381,10 @@ class _Run:
                 clock.lap(f"exposures of {len(accounts)} accounts rebuilt")
                 exposure_match_directory(organization_ids=accounts)
                 clock.lap("exposures matched to the directories")
+                if batch.incident.status == Incident.Status.PUBLISHED:
+                    # An account this import brings into a published incident gets the
+                    # customer notice the others got at publication (idempotent).
+                    customer_notices_create(incident=batch.incident)
             now = timezone.now()
             counts = {
                 "seen": self.seen,
