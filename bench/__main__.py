@@ -13,6 +13,7 @@ BENCHMARKS = {
     "import": "bench.imports",
     "pages": "bench.pages",
     "export": "bench.export",
+    "notices": "bench.notices",
 }
 
 

@@ -94,9 +94,7 @@ class AudienceCount:
 
 def audience_count(campaign: NoticeCampaign) -> AudienceCount:
     """How many the campaign would reach now, and how many it would skip and why."""
-    users = DirectoryUser.objects.filter(
-        pk__in=campaign_recipients(campaign).order_by().values("pk")
-    )
+    users = _audience_users(campaign)
     total = users.count()
     without_email = users.filter(email="").count()
     return AudienceCount(recipients=total - without_email, skipped_no_email=without_email)
@@ -115,16 +113,63 @@ class Recipient:
 
 
 def recipients_iter(campaign: NoticeCampaign, *, chunk_size: int = 2000) -> Iterator[Recipient]:
-    """Every recipient of the campaign, read in chunks (constant memory)."""
-    rows = campaign_recipients(campaign).values_list(
-        "pk",
-        "name",
-        "username",
-        "email",
-        "language",
-        "top_phone",
-        "top_exposure_id",
-        "message_count",
+    """Every recipient of the campaign, in directory order, read in chunks (constant
+    memory).
+
+    Not campaign_recipients' annotations: each is a subquery per person, and right
+    after an import, before PostgreSQL has statistics for the new exposures, it
+    planned them as a scan of the account's exposures per person (10,000 recipients:
+    57 s; 0.1 s once analyzed). Here each chunk of people costs one more query, over
+    the exposure table's directory-user index, whatever the statistics say.
+    """
+    users = (
+        _audience_users(campaign)
+        .order_by("pk")
+        .values_list("pk", "name", "username", "email", "language")
     )
-    for row in rows.iterator(chunk_size=chunk_size):
-        yield Recipient(*row)
+    chunk: list[tuple] = []
+    for row in users.iterator(chunk_size=chunk_size):
+        chunk.append(row)
+        if len(chunk) >= chunk_size:
+            yield from _with_exposures(campaign, chunk)
+            chunk = []
+    if chunk:
+        yield from _with_exposures(campaign, chunk)
+
+
+def _audience_users(campaign: NoticeCampaign) -> QuerySet[DirectoryUser]:
+    users = DirectoryUser.objects.filter(
+        organization_id=campaign.organization_id,
+        pk__in=campaign_exposures(campaign).values("directory_user_id"),
+    )
+    if campaign.audience == NoticeCampaign.Audience.NOT_NOTIFIED:
+        users = users.exclude(
+            pk__in=Exposure.objects.filter(
+                organization_id=campaign.organization_id,
+                incident_id=campaign.incident_id,
+                directory_user__isnull=False,
+                last_notified_at__isnull=False,
+            ).values("directory_user_id")
+        )
+    return users
+
+
+def _with_exposures(campaign: NoticeCampaign, chunk: list[tuple]) -> Iterator[Recipient]:
+    """The chunk's people with their top phone and message count in the incident."""
+    top: dict[int, tuple[str, int]] = {}
+    totals: dict[int, int] = {}
+    exposures = (
+        Exposure.objects.filter(
+            organization_id=campaign.organization_id,
+            incident_id=campaign.incident_id,
+            directory_user_id__in=[row[0] for row in chunk],
+        )
+        .order_by("directory_user_id", "-message_count", "phone")
+        .values_list("directory_user_id", "phone", "pk", "message_count")
+    )
+    for user_id, phone, exposure_id, count in exposures:
+        top.setdefault(user_id, (phone, exposure_id))
+        totals[user_id] = totals.get(user_id, 0) + count
+    for pk, name, username, email, language in chunk:
+        phone, exposure_id = top.get(pk, ("", None))
+        yield Recipient(pk, name, username, email, language, phone, exposure_id, totals.get(pk, 0))

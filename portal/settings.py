@@ -295,6 +295,21 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
+# --- Vigilance notices (notifications.sending) --------------------------------------
+# A worker claims this many deliveries at once and sends them over one SMTP connection.
+NOTICE_BATCH_SIZE = env_int("NOTICE_BATCH_SIZE", 200, minimum=100)
+if NOTICE_BATCH_SIZE > 500:
+    raise ImproperlyConfigured(f"NOTICE_BATCH_SIZE must be at most 500, not {NOTICE_BATCH_SIZE}.")
+# How many sender tasks work on one campaign at once (about the notices workers' count).
+NOTICE_SENDERS = env_int("NOTICE_SENDERS", 4, minimum=1)
+# A transient SMTP error is retried after NOTICE_RETRY_SECONDS, then twice as long each
+# time; the attempt that reaches NOTICE_MAX_ATTEMPTS fails for good.
+NOTICE_MAX_ATTEMPTS = env_int("NOTICE_MAX_ATTEMPTS", 5, minimum=1)
+NOTICE_RETRY_SECONDS = env_int("NOTICE_RETRY_SECONDS", 60, minimum=1)
+# A sender task hands over to a fresh task after this long, so one campaign never holds
+# a worker from the others for good.
+NOTICE_TASK_SECONDS = env_int("NOTICE_TASK_SECONDS", 60, minimum=1)
+
 # --- Cache --------------------------------------------------------------------------
 # Shared by every process: allauth keeps used TOTP codes and rate limits here, and a
 # per-process cache would let a code be replayed against another gunicorn worker.
