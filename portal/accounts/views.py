@@ -63,6 +63,9 @@ def account_home(request, member: Member):
             "can_log_copies": member.can(Capability.REQUEST_LOG_COPY)
             or member.can(Capability.DOWNLOAD_LOG_COPY),
             "can_manage_team": member.can(Capability.MANAGE_TEAM),
+            "can_view_reports": member.can(Capability.VIEW_REPORTS),
+            "can_manage_settings": member.can(Capability.MANAGE_SETTINGS),
+            "can_manage_notices": member.can(Capability.MANAGE_NOTICES),
             "allowed": [label for value, label in Capability.choices if member.can(value)],
         },
     )

@@ -75,6 +75,7 @@ def _page_context(member: Member, incident: Incident, **extra) -> dict:
         "incident": incident,
         "can_reveal": member.can(Capability.REVEAL_PHONE),
         "can_manage_directory": member.can(Capability.MANAGE_DIRECTORY),
+        "can_manage_notices": member.can(Capability.MANAGE_NOTICES),
         # Row links are this plus the exposure's id (`<exposed>/<exposure>/`): one
         # reverse() per page rather than two per row.
         "exposed_url": reverse("incidents:exposed", kwargs=kwargs),

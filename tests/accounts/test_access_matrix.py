@@ -98,6 +98,47 @@ MATRIX: dict[str, Row] = {
     "invitations:accept": Row("token"),
     # Notices (issue 6). Objects: "template", "campaign", "report" (see _object_ids).
     "report_form:form": Row("public"),
+    "notice_templates:list": Row("account"),
+    "notice_templates:create": Row("account"),
+    "notice_templates:preview": Row("account", ("template",)),
+    "notice_templates:edit": Row("account", ("template",)),
+    "notice_templates:frame": Row("account", ("template",)),
+    "notice_templates:delete": Row("account", ("template",), write=True),
+    "notice_templates:copy": Row("account", ("template",), write=True),
+    "notice_templates:test_send": Row("account", ("template",), write=True),
+    "operator_notices:list": Row("staff"),
+    "operator_notices:create": Row("staff"),
+    "operator_notices:edit": Row("staff", ("default_template",)),
+    "operator_notices:frame": Row("staff", ("default_template",)),
+    "operator_notices:delete": Row("staff", ("default_template",), write=True),
+    "reports:list": Row("account"),
+    "reports:detail": Row("account", ("report",)),
+    "reports:triage": Row(
+        "account", ("report",), write=True, data={"status": "triaged", "note": "Checked"}
+    ),
+    "accounts:settings": Row(
+        "account",
+        write=True,
+        data={
+            "contact_name": "Mallory",
+            "contact_email": "mallory@evil.example",
+            "time_zone": "UTC",
+            "log_copy_retention_days": "14",
+            "notice_rate_per_minute": "600",
+        },
+    ),
+    "campaigns:list": Row("account"),
+    "campaigns:new": Row("account"),
+    "campaigns:detail": Row("account", ("campaign",)),
+    "campaigns:edit": Row("account", ("campaign",)),
+    "campaigns:review": Row("account", ("campaign",)),
+    "campaigns:preview_html": Row("account", ("campaign",)),
+    "campaigns:launch": Row("account", ("campaign",), write=True),
+    "campaigns:progress": Row("account", ("campaign",)),
+    "campaigns:pause": Row("account", ("campaign",), write=True),
+    "campaigns:resume": Row("account", ("campaign",), write=True),
+    "campaigns:cancel": Row("account", ("campaign",), write=True),
+    "campaigns:retry": Row("account", ("campaign",), write=True),
 }
 
 
@@ -149,6 +190,8 @@ class World:
     batch: ImportBatch
     copy: LogCopyRequest
     template: NoticeTemplate
+    # An operator default (no account): the console's template pages edit only these.
+    default_template: NoticeTemplate
     campaign: NoticeCampaign
     report: SuspicionReport
 
@@ -218,6 +261,9 @@ def world(media_root):
     )
     return World(
         template=template,
+        default_template=NoticeTemplate.objects.create(
+            name="Matrix default", subject="Default", body_text="{{ report_link }}"
+        ),
         campaign=campaign,
         report=report,
         copy=copy,
@@ -246,6 +292,7 @@ def _object_ids(world: World) -> dict:
         "batch": world.batch.public_id,
         "copy": world.copy.public_id,
         "template": world.template.public_id,
+        "default_template": world.default_template.public_id,
         "campaign": world.campaign.public_id,
         "report": world.report.public_id,
         # Made for Acme's owner: a valid link that is nobody else's.
@@ -276,7 +323,9 @@ def _state(world: World):
         sorted(DirectoryImport.objects.values_list("public_id", "status")),
         DirectoryUser.objects.count(),
         sorted(LogCopyRequest.objects.values_list("public_id", "status", "download_count")),
-        sorted(Organization.objects.values_list("public_id", "log_copy_auto_approve")),
+        sorted(
+            Organization.objects.values_list("public_id", "log_copy_auto_approve", "contact_email")
+        ),
         sorted(NoticeTemplate.objects.values_list("public_id", "subject", "updated_at")),
         sorted(NoticeCampaign.objects.values_list("public_id", "status", "name")),
         sorted(Delivery.objects.values_list("pk", "status")),
