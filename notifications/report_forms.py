@@ -6,7 +6,7 @@ from django import forms
 from django.utils import timezone
 
 from notifications.models import SuspicionReport
-from notifications.reports import FUTURE_SLACK, TRIAGE_MOVES
+from notifications.reports import FUTURE_SLACK, TRIAGE_MOVES, report_version
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 # What the triage form proposes, from each status.
@@ -118,6 +118,9 @@ class TriageForm(forms.Form):
         "the person who reported does not.",
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+    # The report as the person saw it when the page was drawn (see
+    # reports.report_version): a save over someone else's meanwhile is refused.
+    seen = forms.CharField(widget=forms.HiddenInput, required=False)
 
     def __init__(self, *args, report: SuspicionReport, **kwargs):
         super().__init__(*args, **kwargs)
@@ -130,6 +133,7 @@ class TriageForm(forms.Form):
                 (SuspicionReport.Status.TRIAGED, "Reopen: it needs more work")
             ]
         if not self.is_bound:
+            self.initial.setdefault("seen", report_version(report))
             self.initial.setdefault("note", report.triage_note)
             self.initial.setdefault("status", NEXT_STEP.get(report.status))
 

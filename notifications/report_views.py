@@ -241,6 +241,7 @@ def report_triage(request, member: Member, report):
             status=form.cleaned_data["status"],
             note=form.cleaned_data["note"],
             by=request.user,
+            seen=form.cleaned_data["seen"] or None,
             request=request,
         )
     except ValidationError as error:

@@ -159,12 +159,20 @@ def suspicion_report_email_send(*, report: SuspicionReport) -> bool:
         "occurred_at": timezone.localtime(report.occurred_at, zone),
         "url": report_page_url(report),
     }
-    subject = " ".join(render_to_string("emails/report-filed-subject.txt", context).split())
-    body = render_to_string("emails/report-filed-body.txt", context)
+    # Rendered in the account's zone: |date shows an aware time in the active one.
+    with timezone.override(zone):
+        subject = " ".join(render_to_string("emails/report-filed-subject.txt", context).split())
+        body = render_to_string("emails/report-filed-body.txt", context)
+    # The contact the notice named, and the account's contact today if it changed
+    # since: the settings page promises reports go there.
+    to = [contact["email"]]
+    current = report.organization.contact_email
+    if current and current.casefold() != contact["email"].casefold():
+        to.append(current)
     message = EmailMessage(
         subject=subject,
         body=body,
-        to=[contact["email"]],
+        to=to,
         headers={"Auto-Submitted": "auto-generated"},
     )
     try:
@@ -179,14 +187,27 @@ def suspicion_report_email_send(*, report: SuspicionReport) -> bool:
     return True
 
 
+def report_version(report: SuspicionReport) -> str:
+    """What a triage form remembers of the report it was drawn for."""
+    moment = report.triaged_at.isoformat() if report.triaged_at else ""
+    return f"{report.status}|{moment}"
+
+
+_CHANGED_MEANWHILE = "Someone else changed this report meanwhile. Reload the page to see it."
+
+
 def suspicion_report_triage(
-    *, report: SuspicionReport, status: str, note: str, by, request=None
+    *, report: SuspicionReport, status: str, note: str, by, seen: str | None = None, request=None
 ) -> SuspicionReport:
     """Move a report on (new -> triaged -> closed, or reopen a closed one) with a note.
 
-    The move is a conditional update on the status the person saw, so two people
-    triaging at once do not overwrite each other silently: the second is told.
+    `seen` is report_version() of the report as the person's page showed it: a step
+    taken over someone else's since then is refused, and the update itself is
+    conditional on the status and triage time loaded here, so two people triaging at
+    once do not overwrite each other silently: the second is told.
     """
+    if seen is not None and seen != report_version(report):
+        raise ReportRefusedError(_CHANGED_MEANWHILE)
     note = (note or "").strip()
     if status not in TRIAGE_MOVES.get(report.status, ()):
         raise ReportRefusedError(
@@ -200,13 +221,11 @@ def suspicion_report_triage(
     now = timezone.now()
     previous = report.status
     with transaction.atomic():
-        moved = SuspicionReport.objects.filter(pk=report.pk, status=previous).update(
-            status=status, triage_note=note, triaged_by=by, triaged_at=now
-        )
+        moved = SuspicionReport.objects.filter(
+            pk=report.pk, status=previous, triaged_at=report.triaged_at
+        ).update(status=status, triage_note=note, triaged_by=by, triaged_at=now)
         if moved != 1:
-            raise ReportRefusedError(
-                "Someone else changed this report meanwhile. Reload the page to see it."
-            )
+            raise ReportRefusedError(_CHANGED_MEANWHILE)
         report.status, report.triage_note, report.triaged_by, report.triaged_at = (
             status,
             note,

@@ -15,7 +15,7 @@ import logging
 import smtplib
 import zoneinfo
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 from urllib.parse import urlsplit
 
@@ -207,6 +207,8 @@ def scheduled_emails_send_due(*, now: datetime | None = None) -> int:
 
 def scheduled_emails_send(*, email_ids, now: datetime | None = None) -> int:
     """Send these rows, those still pending, over one connection. Returns how many left."""
+    if not email_ids:
+        return 0  # no connection to open every minute for nothing
     now = now or timezone.now()
     sent = 0
     mailer = mailers.default
@@ -341,13 +343,13 @@ def _compose(row: ScheduledEmail, *, now: datetime) -> _Email:
 
 
 def _render(name: str, context: dict, recipients: list[str]) -> _Email:
-    subject = render_to_string(f"emails/{name}-subject.txt", context)
-    return _Email(
-        recipients=recipients,
-        # A header cannot hold a line break.
-        subject=" ".join(subject.split()),
-        body=render_to_string(f"emails/{name}-body.txt", context),
-    )
+    # In the account's zone where there is one: |date shows an aware time in the
+    # active zone, which is UTC otherwise.
+    with timezone.override(context.get("zone") or UTC):
+        subject = render_to_string(f"emails/{name}-subject.txt", context)
+        body = render_to_string(f"emails/{name}-body.txt", context)
+    # A header cannot hold a line break.
+    return _Email(recipients=recipients, subject=" ".join(subject.split()), body=body)
 
 
 def _account_recipients(organization_id: int) -> list[str]:
@@ -392,8 +394,12 @@ def _customer_notice(row: ScheduledEmail) -> _Email:
         "organization": organization,
         "incident": incident,
         "zone": zone,
-        "window_start": timezone.localtime(incident.window_start, zone),
-        "window_end": timezone.localtime(incident.window_end, zone),
+        # Days, not times: the window's stored end is exclusive (midnight after its
+        # last day), so the last day is the one just before it.
+        "window_start": timezone.localtime(incident.window_start, zone).date(),
+        "window_end": timezone.localtime(
+            incident.window_end - timedelta(microseconds=1), zone
+        ).date(),
         "phones": counts["phones"],
         "messages": counts["messages"] or 0,
         "people": counts["people"],

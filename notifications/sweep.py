@@ -3,10 +3,9 @@
 from notifications.dispatch import campaigns_dispatch_due, deliveries_requeue_stale
 from notifications.scheduled import scheduled_emails_send_due
 
-
-def notices_sweep_due() -> dict[str, int]:
-    return {
-        "campaigns_dispatched": campaigns_dispatch_due(),
-        "deliveries_requeued": deliveries_requeue_stale(),
-        "scheduled_emails_sent": scheduled_emails_send_due(),
-    }
+# name in the sweep's result -> the step; each returns how many things it moved on.
+NOTICE_STEPS = {
+    "campaigns_dispatched": campaigns_dispatch_due,
+    "deliveries_requeued": deliveries_requeue_stale,
+    "scheduled_emails_sent": scheduled_emails_send_due,
+}

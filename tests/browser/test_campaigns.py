@@ -19,9 +19,9 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from notifications.models import NoticeCampaign, NoticeTemplate
-from notifications.sweep import notices_sweep_due
 from portal.accounts.roles import Role
 from portal.audit.models import AuditEvent
+from portal.tasks import sweep_due_work
 from tests import factories
 from tests.accounts.auth import signed_in
 
@@ -167,7 +167,7 @@ def test_a_campaign_is_composed_previewed_scheduled_launched_and_completes(
 
     # Its time comes: the minute sweep dispatches it, and the senders run with it.
     NoticeCampaign.objects.filter(pk=campaign.pk).update(scheduled_at=timezone.now())
-    assert notices_sweep_due()["campaigns_dispatched"] == 1
+    assert sweep_due_work()["campaigns_dispatched"] == 1
 
     # The page, polling, reloads itself once the status moves on.
     expect(progress.locator("[data-status]")).to_have_text("Completed", timeout=15_000)

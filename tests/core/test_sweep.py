@@ -50,3 +50,21 @@ def test_it_leaves_an_import_that_is_making_progress(media_root):
     )
 
     assert sweep_due_work.apply().get()["import_batches_requeued"] == 0
+
+
+def test_it_runs_every_step_when_one_fails(monkeypatch, caplog):
+    from portal import tasks
+
+    def broken():
+        raise RuntimeError("a bad row")
+
+    steps = dict(tasks.SWEEP_STEPS)
+    steps["log_copies_expired"] = broken  # the first step
+    monkeypatch.setattr(tasks, "SWEEP_STEPS", steps)
+
+    done = sweep_due_work.apply().get()
+
+    assert done["log_copies_expired"] is None
+    assert set(done) == set(steps)
+    assert all(count == 0 for name, count in done.items() if name != "log_copies_expired")
+    assert "sweep: log_copies_expired failed" in caplog.text

@@ -188,9 +188,11 @@ def test_it_sends_nothing_before_the_commit(delivery, django_capture_on_commit_c
     assert len(callbacks) == 1
 
 
-def test_it_writes_to_the_contact_the_notice_named_rather_than_todays(
+def test_it_writes_to_the_contact_the_notice_named_and_to_todays(
     acme, django_capture_on_commit_callbacks
 ):
+    # The notice told the person "Night desk"; the settings page says reports go to
+    # the account's contact of today. Both hear of it.
     delivery = a_delivery(
         acme, contact={"name": "Night desk", "email": "night@acme.example", "phone": ""}
     )
@@ -198,7 +200,7 @@ def test_it_writes_to_the_contact_the_notice_named_rather_than_todays(
     with django_capture_on_commit_callbacks(execute=True):
         file(delivery)
 
-    assert mail.outbox[0].to == ["night@acme.example"]
+    assert mail.outbox[0].to == ["night@acme.example", acme.contact_email]
     assert mail.outbox[0].body.startswith("Hello Night desk,")
 
 
@@ -458,6 +460,23 @@ def test_it_triages_from_the_report_page(client, acme, bob, delivery):
     report.refresh_from_db()
     assert (report.status, report.triaged_by) == (Status.TRIAGED, bob)
     assert AuditEvent.objects.filter(action="report.triage").count() == 1
+
+
+def test_it_refuses_a_triage_drawn_before_someone_elses(client, acme, bob, delivery):
+    report = a_report(delivery)
+    signed_in(client, bob)
+    page = client.get(detail_url(report)).content.decode()
+    seen = page.split('name="seen" value="', 1)[1].split('"', 1)[0]
+    # Meanwhile a colleague triages it.
+    reports.suspicion_report_triage(report=report, status="triaged", note="Calling Jane", by=bob)
+
+    response = client.post(
+        triage_url(report), {"status": "closed", "note": "False alarm", "seen": seen}, follow=True
+    )
+
+    assert "Someone else changed this report meanwhile" in response.content.decode()
+    report.refresh_from_db()
+    assert (report.status, report.triage_note) == (Status.TRIAGED, "Calling Jane")
 
 
 def test_it_asks_for_a_note_before_closing_from_the_page(client, acme, bob, delivery):
