@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 from django.db.models import Exists, IntegerField, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
-from notifications.models import NoticeCampaign
+from notifications.models import Delivery, NoticeCampaign
 from portal.incidents.models import DirectoryUser, Exposure
 from portal.incidents.selectors import ExposureFilters, exposures_filtered
 
@@ -150,6 +150,22 @@ def _audience_users(campaign: NoticeCampaign) -> QuerySet[DirectoryUser]:
                 directory_user__isnull=False,
                 last_notified_at__isnull=False,
             ).values("directory_user_id")
+        )
+        # Nor those another campaign of the incident is already sending to: their
+        # exposures are stamped only once it is sent, and a second "not yet
+        # notified" campaign launched meanwhile would write to them twice.
+        users = users.exclude(
+            pk__in=Delivery.objects.filter(
+                organization_id=campaign.organization_id,
+                campaign__incident_id=campaign.incident_id,
+                status__in=[
+                    Delivery.Status.PENDING,
+                    Delivery.Status.SENDING,
+                    Delivery.Status.SENT,
+                ],
+            )
+            .exclude(campaign_id=campaign.pk)
+            .values("directory_user_id")
         )
     return users
 

@@ -237,7 +237,7 @@ def notice_campaign_launch(*, campaign: NoticeCampaign, by, request=None) -> Not
         # A campaign due now goes out without waiting for the minute sweep; for one due
         # later the dispatcher finds nothing yet, and the sweep finds it when it is due
         # (never a long broker ETA, which Redis would redeliver).
-        transaction.on_commit(_dispatch_soon)
+        transaction.on_commit(_dispatch_soon, robust=True)
     return locked
 
 

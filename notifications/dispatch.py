@@ -9,11 +9,12 @@ import logging
 from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from notifications import rendering
 from notifications.audience import SKIP_NO_EMAIL, recipients_iter
+from notifications.controls import CANCELLED_REASON
 from notifications.models import Delivery, NoticeCampaign
 from notifications.sending import (
     SENDING_STALE_AFTER,
@@ -205,6 +206,7 @@ def deliveries_requeue_stale(
         ).update(status=Status.PENDING, claimed_at=None)
         logger.warning("notices: %d deliveries stuck in sending returned to pending", requeued)
     stale_campaigns = {campaign_id for _, campaign_id in stale}
+    _skip_left_by_cancelled()
 
     due_pending = Delivery.objects.filter(campaign_id=OuterRef("pk"), status=Status.PENDING).filter(
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
@@ -236,3 +238,24 @@ def deliveries_requeue_stale(
     if restarted:
         logger.warning("notices: senders queued again for %d campaigns", restarted)
     return requeued
+
+
+def _skip_left_by_cancelled() -> int:
+    """Deliveries of a cancelled campaign that came back to pending after the cancel (a
+    batch on its way met a transient error, or was handed back above) are skipped like
+    the rest: no sender claims them any more, and they would show pending forever."""
+    left = dict(
+        Delivery.objects.filter(status=Status.PENDING, campaign__status=CampaignStatus.CANCELLED)
+        .values_list("campaign_id")
+        .annotate(count=Count("pk"))
+        .values_list("campaign_id", "count")
+    )
+    for campaign_id in left:
+        with transaction.atomic():
+            skipped = Delivery.objects.filter(
+                campaign_id=campaign_id, status=Status.PENDING
+            ).update(status=Status.SKIPPED, skip_reason=CANCELLED_REASON, next_attempt_at=None)
+            NoticeCampaign.objects.filter(pk=campaign_id).update(
+                skipped_count=F("skipped_count") + skipped
+            )
+    return sum(left.values())

@@ -93,7 +93,7 @@ def customer_notices_create(*, incident: Incident) -> list[int]:
     )
     if ids:
         # The sweep would find them within a minute anyway; this only spares the wait.
-        transaction.on_commit(lambda: scheduled_emails_send_task.delay(ids))
+        transaction.on_commit(lambda: scheduled_emails_send_task.delay(ids), robust=True)
     return ids
 
 

@@ -7,7 +7,9 @@ each recipient gets the language of their directory entry). An owner is an accou
 or nobody for the operator's defaults.
 """
 
+import logging
 import re
+import smtplib
 import uuid
 from dataclasses import dataclass
 
@@ -58,6 +60,8 @@ _SCRIPT = re.compile(r"<\s*/?\s*script\b", re.IGNORECASE)
 _HANDLER = re.compile(r"<[^>]*\son[a-z]+\s*=", re.IGNORECASE)
 _JAVASCRIPT_URL = re.compile(r"""(href|src|action)\s*=\s*["']?\s*javascript:""", re.IGNORECASE)
 _REPORT_LINK = re.compile(r"{{\s*report_link\s*}}")
+
+logger = logging.getLogger(__name__)
 
 
 class NoticeTestSendRefusedError(ValidationError):
@@ -535,7 +539,16 @@ def notice_test_send(
         contact=contact,
         message_id=message_id_for_test(),
     )
-    message.send()
+    try:
+        message.send()
+    except (smtplib.SMTPException, OSError) as error:
+        # Said to the person, who can try again; the attempt still counts against
+        # the limit, so a broken server is not hammered from this button.
+        logger.warning("notice test send failed (%s)", type(error).__name__)
+        raise NoticeTestSendRefusedError(
+            "The mail server did not take the test email. Try again in a few minutes; "
+            "if it keeps failing, tell the operator."
+        ) from error
     template = preview.template
     audit_record(
         action="notice.test_send",

@@ -133,7 +133,7 @@ def import_upload(
             },
         )
         # After commit, so the worker never looks for a row it cannot see yet.
-        transaction.on_commit(lambda: import_batch_run.delay(batch.pk))
+        transaction.on_commit(lambda: import_batch_run.delay(batch.pk), robust=True)
     return batch
 
 
@@ -159,7 +159,7 @@ def import_retry(*, batch: ImportBatch, by: User, request: HttpRequest) -> bool:
                 request=request,
                 details={"failure": batch.failure[:500]},
             )
-            transaction.on_commit(lambda: import_batch_run.delay(batch.pk))
+            transaction.on_commit(lambda: import_batch_run.delay(batch.pk), robust=True)
     return queued
 
 

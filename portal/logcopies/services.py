@@ -198,7 +198,7 @@ def _approve(copy: LogCopyRequest, *, by, reason: str, request) -> None:
         request=request,
         details={"reason": reason},
     )
-    transaction.on_commit(lambda: _after_approval(copy.pk))
+    transaction.on_commit(lambda: _after_approval(copy.pk), robust=True)
 
 
 def _after_approval(copy_id: int) -> None:
@@ -268,7 +268,7 @@ def logcopy_retry(*, copy: LogCopyRequest, by, request=None) -> LogCopyRequest:
             target=copy,
             request=request,
         )
-        transaction.on_commit(lambda: generate_task.delay(copy.pk))
+        transaction.on_commit(lambda: generate_task.delay(copy.pk), robust=True)
     return copy
 
 

@@ -20,6 +20,7 @@ from notifications.audience import SKIP_NO_EMAIL
 from notifications.models import Delivery, NoticeCampaign, NoticeTemplate
 from portal.accounts.roles import Role
 from portal.audit.models import AuditEvent
+from portal.incidents.models import DirectoryUser
 from tests import factories
 from tests.accounts.auth import signed_in
 from tests.core.test_layout import assert_nothing_inline_without_the_nonce
@@ -367,6 +368,23 @@ def test_it_finds_chosen_people_by_username_or_email(client, acme, breach, templ
     assert response.status_code == 302
     chosen = NoticeCampaign.objects.get().chosen_users.order_by("username")
     assert [person.username for person in chosen] == ["jane", "luc"]
+
+
+def test_it_finds_a_chosen_email_whatever_its_case_in_the_directory(
+    client, acme, breach, template, alice
+):
+    DirectoryUser.objects.filter(organization=acme, username="luc").update(
+        email="Luc.Martin@Acme.example"
+    )
+    signed_in(client, alice)
+
+    response = client.post(
+        url("new", acme),
+        form(breach, template, audience="chosen", chosen="luc.martin@acme.example"),
+    )
+
+    assert response.status_code == 302
+    assert [p.username for p in NoticeCampaign.objects.get().chosen_users.all()] == ["luc"]
 
 
 def test_it_names_chosen_people_it_does_not_know(client, acme, breach, template, alice):

@@ -297,3 +297,37 @@ def test_it_runs_from_the_minute_sweep(queued):
     assert done["campaigns_dispatched"] == 1
     assert done["deliveries_requeued"] == 0
     assert Delivery.objects.count() == 2
+
+
+def test_it_leaves_out_of_a_not_yet_notified_campaign_those_another_is_sending_to(queued):
+    world = campaign_world(3)
+    dispatch.campaigns_dispatch_due()  # the first campaign: all three, not sent yet
+    second = NoticeCampaign.objects.create(
+        organization=world.organization,
+        incident=world.incident,
+        audience=NoticeCampaign.Audience.NOT_NOTIFIED,
+        template_snapshot=world.campaign.template_snapshot,
+        contact_snapshot=world.campaign.contact_snapshot,
+        status=NoticeCampaign.Status.SCHEDULED,
+        scheduled_at=timezone.now(),
+    )
+
+    dispatch.campaigns_dispatch_due()
+
+    second.refresh_from_db()
+    assert second.recipients_total == 0
+    assert not Delivery.objects.filter(campaign=second).exists()
+
+
+def test_it_skips_what_came_back_to_pending_after_a_cancel(queued):
+    world = campaign_world(3)
+    dispatch.campaigns_dispatch_due()
+    campaign = world.campaign
+    # A batch on its way when the campaign was cancelled met a 4xx: back to pending.
+    NoticeCampaign.objects.filter(pk=campaign.pk).update(status=NoticeCampaign.Status.CANCELLED)
+
+    dispatch.deliveries_requeue_stale()
+
+    campaign.refresh_from_db()
+    assert not Delivery.objects.filter(campaign=campaign, status=Status.PENDING).exists()
+    assert campaign.skipped_count == 3

@@ -550,6 +550,25 @@ def test_it_sends_a_test_to_oneself_only(client, adam, acme, own, amelie, mailou
     assert message.reply_to == ["security@acme.example"]
 
 
+def test_it_says_so_when_the_mail_server_refuses_a_test(
+    client, adam, acme, own, amelie, monkeypatch
+):
+    import smtplib
+
+    def refused(self, *args, **kwargs):
+        raise smtplib.SMTPServerDisconnected("gone")
+
+    monkeypatch.setattr("django.core.mail.EmailMultiAlternatives.send", refused)
+    signed_in(client, adam)
+
+    response = client.post(
+        url("test_send", acme, own), {"user": str(amelie.public_id)}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert "The mail server did not take the test email." in response.content.decode()
+
+
 def test_it_audits_a_test_send_without_any_address(client, adam, acme, own, amelie, breach):
     signed_in(client, adam)
 
