@@ -89,12 +89,13 @@ class AccountSettingsForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        missing = not data.get("contact_email") and not data.get("contact_phone")
-        # Not on top of an error the field already has (an email that is not one).
-        if missing and not {"contact_email", "contact_phone"} & self.errors.keys():
-            self.add_error(
-                "contact_email",
-                "Give an email or a phone (or both): every notice tells your users how "
-                "to reach this contact.",
-            )
+        # The same rule campaigns apply (notifications.campaigns.contact_missing): a
+        # notice names the contact, and reports and replies go to the email.
+        for name, words in (("contact_name", "a name"), ("contact_email", "an email address")):
+            if not (data.get(name) or "").strip() and name not in self.errors:
+                self.add_error(
+                    name,
+                    f"Give {words}: every notice tells your users whom to contact, and "
+                    "their reports are emailed to this address.",
+                )
         return data

@@ -149,13 +149,17 @@ def test_it_refuses_values_out_of_bounds(client, acme_with_contact, alice, field
     assert not AuditEvent.objects.filter(action="account.settings").exists()
 
 
-def test_it_wants_a_way_to_reach_the_contact(client, acme_with_contact, alice):
+@pytest.mark.parametrize(
+    ("field", "words"), [("contact_email", "an email address"), ("contact_name", "a name")]
+)
+def test_it_wants_the_contact_a_campaign_needs(client, acme_with_contact, alice, field, words):
+    # The rule campaigns apply: saving what they would refuse would block every one.
     signed_in(client, alice)
 
-    response = client.post(settings_url(acme_with_contact), form_data(contact_email=""))
+    response = client.post(settings_url(acme_with_contact), form_data(**{field: ""}))
 
     assert response.status_code == 400
-    assert "Give an email or a phone (or both)" in response.content.decode()
+    assert f"Give {words}: every notice tells your users" in response.content.decode()
 
 
 def test_it_asks_to_reauthenticate_before_saving_when_sign_in_is_stale(
