@@ -14,14 +14,14 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
-from django.db.models import F, Sum
+from django.db.models import F
 from django.utils import timezone
 
 from portal.accounts.models import Organization
 from portal.audit.services import audit_record
 from portal.csvsafe import FORMULA_STARTS, safe_row
 from portal.incidents.imports.phones import phone_normalized
-from portal.incidents.models import Exposure, MessageLogRecord
+from portal.incidents.models import MessageLogRecord
 from portal.logcopies.emails import logcopy_email_send
 from portal.logcopies.models import LogCopyRequest
 
@@ -354,19 +354,6 @@ def logcopy_generate(*, copy: LogCopyRequest) -> LogCopyRequest:
     return copy
 
 
-def _total_rows(copy: LogCopyRequest, records) -> int:
-    """How many rows the copy will hold, for its progress bar. The whole account's
-    count is the sum of its exposures' (rebuilt from these rows by every import), an
-    index probe instead of counting a million rows before writing any."""
-    if copy.scope == LogCopyRequest.Scope.ACCOUNT:
-        summed = Exposure.objects.filter(
-            organization_id=copy.organization_id, incident_id=copy.incident_id
-        ).aggregate(total=Sum("message_count"))["total"]
-        if summed:
-            return summed
-    return records.count()
-
-
 def _zip_path(copy: LogCopyRequest, folder: Path) -> tuple[Path, str | None]:
     """Where to write the zip, and its name in storage when it is written there.
 
@@ -411,7 +398,7 @@ def _write_zip(
 
 def _generate(copy: LogCopyRequest, folder: Path) -> None:
     records = logcopy_scoped_records(copy)
-    total = _total_rows(copy, records)
+    total = records.count()
     LogCopyRequest.objects.filter(pk=copy.pk).update(total_rows=total)
     copy.total_rows = total
     data_name = DATA_NAMES[copy.format]
