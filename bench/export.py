@@ -53,7 +53,6 @@ def _measure(rows: int, work: Path) -> dict:
     from django.db import connection
 
     from portal.accounts.models import Organization
-    from portal.incidents.services import exposure_rebuild
 
     acme = Organization.objects.create(name="Acme Corp", account_id="DABENCH0001")
     globex = Organization.objects.create(name="Globex", account_id="DABENCH0002")
@@ -66,9 +65,6 @@ def _measure(rows: int, work: Path) -> dict:
         _load(small, acme, small_rows, "s")
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE incidents_messagelogrecord")
-        # As an import leaves them: the copy's progress total comes from these.
-        exposure_rebuild(incident=big, organization_ids=[acme.pk, globex.pk])
-        exposure_rebuild(incident=small, organization_ids=[acme.pk])
 
     baseline_runs, project_runs = [], []
     for _ in range(2):
