@@ -5,26 +5,44 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_log_copy_auto_approve'),
-        ('incidents', '0002_import_phase_and_directory_imports'),
+        ("accounts", "0003_log_copy_auto_approve"),
+        ("incidents", "0002_import_phase_and_directory_imports"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='messagelogrecord',
-            name='import_batch',
-            field=models.ForeignKey(db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='incidents.importbatch'),
+            model_name="messagelogrecord",
+            name="import_batch",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="incidents.importbatch",
+            ),
         ),
         migrations.AlterField(
-            model_name='messagelogrecord',
-            name='incident',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='incidents.incident'),
+            model_name="messagelogrecord",
+            name="incident",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="incidents.incident",
+            ),
         ),
         migrations.AlterField(
-            model_name='messagelogrecord',
-            name='organization',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.organization'),
+            model_name="messagelogrecord",
+            name="organization",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="accounts.organization",
+            ),
         ),
     ]
