@@ -267,3 +267,23 @@ def test_it_counts_only_the_scoped_rows_of_the_table(acme, breach, rows):
     copy = LogCopyRequest(organization=acme, incident=breach, scope="account")
     assert services.logcopy_scoped_records(copy).count() == 6
     assert MessageLogRecord.objects.count() == 7
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_it_records_a_database_error_in_the_middle_of_the_copy_and_goes_on(
+    acme, breach, alice, rows, media_root, monkeypatch
+):
+    # A column whose value fails on the server for one row: the COPY breaks off after
+    # rows have already arrived.
+    failing = (*services.CSV_COLUMNS, ("boom", "1 / (credits - 2)", False))
+    monkeypatch.setattr(services, "CSV_COLUMNS", failing)
+    copy = approved(acme, breach, alice)
+
+    with pytest.raises(Exception, match="division by zero"):
+        logcopy_generate(copy=copy)
+
+    copy.refresh_from_db()  # the connection works again
+    assert copy.status == LogCopyRequest.Status.FAILED
+    assert "unexpected error" in copy.failure
+    assert not list(Path(media_root).rglob("*.zip"))
