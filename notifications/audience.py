@@ -14,7 +14,7 @@ carries a stamp.
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 
-from django.db.models import Exists, IntegerField, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import IntegerField, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from notifications.models import Delivery, NoticeCampaign
@@ -59,27 +59,25 @@ def campaign_recipients(campaign: NoticeCampaign) -> QuerySet[DirectoryUser]:
         incident_id=campaign.incident_id,
         directory_user_id=OuterRef("pk"),
     )
-    users = DirectoryUser.objects.filter(
-        organization_id=campaign.organization_id,
-        pk__in=campaign_exposures(campaign).values("directory_user_id"),
-    )
-    if campaign.audience == NoticeCampaign.Audience.NOT_NOTIFIED:
-        users = users.exclude(Exists(in_incident.filter(last_notified_at__isnull=False)))
     top = in_incident.order_by("-message_count", "phone")
-    return users.annotate(
-        message_count=Coalesce(
-            Subquery(
-                in_incident.order_by()
-                .values("directory_user_id")
-                .annotate(total=Sum("message_count"))
-                .values("total"),
-                output_field=IntegerField(),
+    return (
+        _audience_users(campaign)
+        .annotate(
+            message_count=Coalesce(
+                Subquery(
+                    in_incident.order_by()
+                    .values("directory_user_id")
+                    .annotate(total=Sum("message_count"))
+                    .values("total"),
+                    output_field=IntegerField(),
+                ),
+                0,
             ),
-            0,
-        ),
-        top_phone=Subquery(top.values("phone")[:1]),
-        top_exposure_id=Subquery(top.values("pk")[:1]),
-    ).order_by("pk")
+            top_phone=Subquery(top.values("phone")[:1]),
+            top_exposure_id=Subquery(top.values("pk")[:1]),
+        )
+        .order_by("pk")
+    )
 
 
 @dataclass(frozen=True)

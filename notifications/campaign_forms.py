@@ -15,7 +15,7 @@ from notifications.selectors import (
     campaign_incidents,
     templates_for_campaign,
 )
-from portal.incidents.forms import ANY, QuickSelect
+from portal.incidents.forms import MESSAGE_TYPE_CHOICES, NOTIFIED_CHOICES, QuickSelect
 from portal.incidents.models import DirectoryUser
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
@@ -46,21 +46,10 @@ class CampaignForm(forms.Form):
     region = forms.ChoiceField(label="Region", required=False, widget=QuickSelect)
     carrier = forms.ChoiceField(label="Carrier", required=False, widget=QuickSelect)
     message_type = forms.ChoiceField(
-        label="Messages",
-        required=False,
-        widget=QuickSelect,
-        choices=[
-            ("", "SMS or voice"),
-            ("sms", "Got SMS"),
-            ("voice", "Got voice calls"),
-            ("both", "Got both"),
-        ],
+        label="Messages", required=False, widget=QuickSelect, choices=MESSAGE_TYPE_CHOICES
     )
     notified = forms.ChoiceField(
-        label="Notified",
-        required=False,
-        widget=QuickSelect,
-        choices=[ANY, ("yes", "Notified"), ("no", "Not yet")],
+        label="Notified", required=False, widget=QuickSelect, choices=NOTIFIED_CHOICES
     )
     chosen = forms.CharField(
         label="People",

@@ -25,6 +25,8 @@ from django.urls import reverse
 from django.utils import formats, timezone, translation
 from django.utils.html import escape
 
+from portal.audit.selectors import organization_zone
+
 # name -> what it is, as the template editor lists it.
 PLACEHOLDERS: dict[str, str] = {
     "recipient_name": "The recipient's name from the directory (their username if it has none)",
@@ -134,7 +136,7 @@ def contact_snapshot(organization) -> dict[str, str]:
 
 def campaign_context(*, organization, incident, contact: dict[str, str]) -> dict:
     """The values every recipient of a campaign shares."""
-    zone = _zone(organization)
+    zone = organization_zone(organization)
     return {
         "incident_title": incident.title,
         # Dates, written out in each recipient's language by notice_render. The
@@ -216,15 +218,6 @@ def _mail_domain() -> str:
     address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
     domain = address.rpartition("@")[2]
     return domain or urlsplit(settings.SITE_URL).hostname or "localhost"
-
-
-def _zone(organization):
-    import zoneinfo
-
-    try:
-        return zoneinfo.ZoneInfo(organization.time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
 
 
 def _day(moment, zone) -> date | None:

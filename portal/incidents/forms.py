@@ -9,6 +9,14 @@ from django.utils.safestring import mark_safe
 from portal.incidents.selectors import DEFAULT_SORT, ExposureFilters, FilterChoices
 
 ANY = ("", "Any")
+# Shared with the campaign form's audience filter: the same filters, the same words.
+MESSAGE_TYPE_CHOICES = [
+    ("", "SMS or voice"),
+    ("sms", "Got SMS"),
+    ("voice", "Got voice calls"),
+    ("both", "Got both"),
+]
+NOTIFIED_CHOICES = [ANY, ("yes", "Notified"), ("no", "Not yet")]
 
 
 class QuickSelect(forms.Select):
@@ -45,15 +53,7 @@ class ExposureFilterForm(forms.Form):
     region = forms.ChoiceField(label="Region", required=False, widget=QuickSelect)
     carrier = forms.ChoiceField(label="Carrier", required=False, widget=QuickSelect)
     message_type = forms.ChoiceField(
-        label="Messages",
-        required=False,
-        widget=QuickSelect,
-        choices=[
-            ("", "SMS or voice"),
-            ("sms", "Got SMS"),
-            ("voice", "Got voice calls"),
-            ("both", "Got both"),
-        ],
+        label="Messages", required=False, widget=QuickSelect, choices=MESSAGE_TYPE_CHOICES
     )
     matched = forms.ChoiceField(
         label="Directory",
@@ -62,10 +62,7 @@ class ExposureFilterForm(forms.Form):
         choices=[ANY, ("yes", "Matched"), ("no", "No match")],
     )
     notified = forms.ChoiceField(
-        label="Notified",
-        required=False,
-        widget=QuickSelect,
-        choices=[ANY, ("yes", "Notified"), ("no", "Not yet")],
+        label="Notified", required=False, widget=QuickSelect, choices=NOTIFIED_CHOICES
     )
     sort = forms.ChoiceField(
         label="Sort by",
