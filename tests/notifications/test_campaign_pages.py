@@ -18,7 +18,6 @@ from notifications import campaigns as services
 from notifications import rendering
 from notifications.audience import SKIP_NO_EMAIL
 from notifications.models import Delivery, NoticeCampaign, NoticeTemplate
-from portal.accounts.roles import Role
 from portal.audit.models import AuditEvent
 from portal.incidents.models import DirectoryUser
 from tests import factories
@@ -38,26 +37,6 @@ def acme():
         contact_name="Acme Security Desk",
         contact_email="security@acme.example",
     )
-
-
-@pytest.fixture
-def alice(acme):
-    return factories.member(acme, "alice@acme.example", Role.OWNER)
-
-
-@pytest.fixture
-def adam(acme):
-    return factories.member(acme, "adam@acme.example", Role.ADMIN)
-
-
-@pytest.fixture
-def sam(acme):
-    return factories.member(acme, "sam@acme.example", Role.SECURITY)
-
-
-@pytest.fixture
-def vic(acme):
-    return factories.member(acme, "vic@acme.example", Role.VIEWER)
 
 
 @pytest.fixture

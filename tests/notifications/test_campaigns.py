@@ -12,7 +12,6 @@ from django.core.exceptions import ValidationError
 from notifications import campaigns as services
 from notifications.audience import audience_count
 from notifications.models import NoticeCampaign, NoticeTemplate
-from portal.accounts.roles import Role
 from portal.audit.models import AuditEvent
 from portal.incidents.models import Incident
 from tests import factories
@@ -36,11 +35,6 @@ def acme():
 @pytest.fixture
 def globex():
     return factories.organization("Globex", contact_name="G", contact_email="g@globex.example")
-
-
-@pytest.fixture
-def alice(acme):
-    return factories.member(acme, "alice@acme.example", Role.OWNER)
 
 
 @pytest.fixture

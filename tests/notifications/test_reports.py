@@ -88,16 +88,6 @@ def bob(acme):
 
 
 @pytest.fixture
-def sam(acme):
-    return factories.member(acme, "sam@acme.example", Role.SECURITY)
-
-
-@pytest.fixture
-def vic(acme):
-    return factories.member(acme, "vic@acme.example", Role.VIEWER)
-
-
-@pytest.fixture
 def charlie():
     return factories.member(factories.organization("Globex"), "charlie@globex.example", Role.OWNER)
 

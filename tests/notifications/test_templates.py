@@ -52,26 +52,6 @@ def acme():
 
 
 @pytest.fixture
-def alice(acme):
-    return factories.member(acme, "alice@acme.example", Role.OWNER)
-
-
-@pytest.fixture
-def adam(acme):
-    return factories.member(acme, "adam@acme.example", Role.ADMIN)
-
-
-@pytest.fixture
-def sam(acme):
-    return factories.member(acme, "sam@acme.example", Role.SECURITY)
-
-
-@pytest.fixture
-def vic(acme):
-    return factories.member(acme, "vic@acme.example", Role.VIEWER)
-
-
-@pytest.fixture
 def globex():
     return factories.organization("Globex")
 
