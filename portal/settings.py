@@ -18,6 +18,7 @@ from portal.env import (
     env_bool,
     env_choice,
     env_database,
+    env_float,
     env_int,
     env_list,
     env_str,
@@ -294,6 +295,16 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- Imports (portal.incidents.imports) ---------------------------------------------
+# A dump with more of its rows rejected than this (percent of the rows seen) is held for
+# the operator's review instead of published: a file mis-read that badly is more likely
+# the wrong file, or a reading the importer gets wrong, than a provider's few bad rows.
+# Not below IMPORT_HOLD_MIN_REJECTED rows: one bad line of eight is a bad line.
+IMPORT_HOLD_REJECTED_PERCENT = env_float(
+    "IMPORT_HOLD_REJECTED_PERCENT", 1.0, minimum=0.0, maximum=100.0
+)
+IMPORT_HOLD_MIN_REJECTED = env_int("IMPORT_HOLD_MIN_REJECTED", 10, minimum=1)
 
 # --- Vigilance notices (notifications.sending) --------------------------------------
 # A worker claims this many deliveries at once and sends them over one SMTP connection.

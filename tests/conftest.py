@@ -15,11 +15,19 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from hypothesis import settings as hypothesis_settings
 
 from portal.celery import app as celery_app
 
 CI = os.environ.get("CI", "").lower() == "true"
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Property-based tests explore new inputs on every run on a developer's machine, and the
+# same ones in CI, so that a CI run is repeatable (a failure found at a desk is kept by
+# Hypothesis' example database and added as an @example).
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+if CI:
+    hypothesis_settings.load_profile("ci")
 
 
 def pytest_configure(config):

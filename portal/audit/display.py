@@ -60,6 +60,9 @@ ACTION_LABELS: dict[str, str] = {
     "import.failed": "A log import failed",
     "import.errors_download": "Downloaded an import error report",
     "import.retry": "Retried a log import",
+    "import.held": "A log import was held: too many rows rejected",
+    "import.accept_problems": "Published a held log import despite its rejected rows",
+    "import.discard": "Discarded a held log import",
     "exposure.export": "Exported exposed users",
 }
 

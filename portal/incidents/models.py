@@ -23,6 +23,15 @@ class Incident(models.Model):
     disclosed_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     published_at = models.DateTimeField(null=True, blank=True)
+    sent_at_tolerance_hours = models.PositiveIntegerField(
+        "tolerance around the window (hours)",
+        default=48,
+        help_text=(
+            "Log rows sent this long before the window starts or after it ends still "
+            "belong to the incident (providers' clocks and time zones slip); rows "
+            "further out are rejected with their line."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -52,6 +61,8 @@ class ImportBatch(models.Model):
         PENDING = "pending", "Waiting for a worker"
         RUNNING = "running", "Importing"
         COMPLETED = "completed", "Completed"
+        HELD = "held", "Held for review: too many rows rejected"
+        DISCARDED = "discarded", "Discarded"
         FAILED = "failed", "Failed"
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -68,6 +79,9 @@ class ImportBatch(models.Model):
     original_name = models.CharField(max_length=300)
     sha256 = models.CharField(max_length=64, db_index=True)
     format = models.CharField(max_length=8, choices=Format.choices)
+    encoding = models.CharField(
+        max_length=32, blank=True, help_text="The file's text encoding, found on upload."
+    )
 
     class Phase(models.TextChoices):
         QUEUED = "queued", "Waiting for a worker"
@@ -87,7 +101,19 @@ class ImportBatch(models.Model):
     unknown_account = models.BigIntegerField(default=0)
     error_report = models.FileField(upload_to="import-errors/%Y/%m/", blank=True, max_length=300)
     first_errors = models.JSONField(default=list, blank=True)
+    error_groups = models.JSONField(
+        default=list, blank=True, help_text="[{reason, count, line}]: why rows were not imported"
+    )
     failure = models.TextField(blank=True, help_text="Why the whole batch failed, if it did.")
+    problems_accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who let a held batch publish although many of its rows were rejected.",
+    )
+    problems_accepted_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )

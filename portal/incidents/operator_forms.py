@@ -1,6 +1,7 @@
 """Forms of the operator console's incident pages: the incident itself, and an upload."""
 
 from django import forms
+from django.core.validators import MaxValueValidator
 from django.utils.text import slugify
 
 from portal.accounts.models import Organization
@@ -18,6 +19,10 @@ class _UTCDateTimeInput(forms.DateTimeInput):
         super().__init__(attrs, format=_PICKER_FORMAT)
 
 
+DEFAULT_TOLERANCE_HOURS = Incident._meta.get_field("sent_at_tolerance_hours").default
+MAX_TOLERANCE_HOURS = 24 * 31  # a month: more, and the window means nothing
+
+
 class IncidentForm(forms.ModelForm):
     class Meta:
         model = Incident
@@ -30,6 +35,7 @@ class IncidentForm(forms.ModelForm):
             "window_end",
             "became_aware_at",
             "disclosed_at",
+            "sent_at_tolerance_hours",
         ]
         labels = {
             "slug": "Short name",
@@ -38,6 +44,7 @@ class IncidentForm(forms.ModelForm):
             "window_end": "Exposure window end (UTC)",
             "became_aware_at": "Became aware (UTC)",
             "disclosed_at": "Disclosed (UTC)",
+            "sent_at_tolerance_hours": "Tolerance around the window (hours)",
         }
         help_texts = {
             "slug": "Letters, digits and dashes. Left empty, it is made from the title.",
@@ -45,6 +52,11 @@ class IncidentForm(forms.ModelForm):
             "window_end": "The first moment after the stolen logs end.",
             "became_aware_at": "When the vendor learnt of the breach.",
             "disclosed_at": "When it was, or will be, disclosed. Customers see the time since.",
+            "sent_at_tolerance_hours": (
+                "Rows sent this long before or after the window are still imported "
+                "(providers' clocks and time zones slip); rows further out, or in the "
+                "future, are rejected with their line. Empty: 48 hours."
+            ),
         }
         widgets = {
             "summary": forms.Textarea(attrs={"rows": 4}),
@@ -60,6 +72,16 @@ class IncidentForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["slug"].required = False
+        tolerance = self.fields["sent_at_tolerance_hours"]
+        tolerance.required = False
+        tolerance.max_value = MAX_TOLERANCE_HOURS
+        tolerance.widget.attrs.update(min=0, max=MAX_TOLERANCE_HOURS)
+        tolerance.validators.append(MaxValueValidator(MAX_TOLERANCE_HOURS))
+
+    def clean_sent_at_tolerance_hours(self) -> int:
+        # Left empty: the default (two days), not an error.
+        hours = self.cleaned_data.get("sent_at_tolerance_hours")
+        return DEFAULT_TOLERANCE_HOURS if hours is None else hours
 
     def _others(self):
         others = Incident.objects.all()

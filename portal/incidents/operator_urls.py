@@ -18,4 +18,6 @@ urlpatterns = [
     path("batches/<uuid:batch>/progress/", views.batch_progress, name="batch_progress"),
     path("batches/<uuid:batch>/errors.csv", views.batch_errors, name="batch_errors"),
     path("batches/<uuid:batch>/retry/", views.batch_retry, name="batch_retry"),
+    path("batches/<uuid:batch>/publish/", views.batch_accept_problems, name="batch_publish"),
+    path("batches/<uuid:batch>/discard/", views.batch_discard, name="batch_discard"),
 ]

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import PurePath
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
@@ -32,7 +33,12 @@ from portal.accounts.models import Organization, User
 from portal.accounts.reauth import reauthentication_if_stale
 from portal.accounts.selectors import SubqueryCount
 from portal.audit.services import audit_record
-from portal.incidents.imports.services import ImportRefusedError, import_batch_create
+from portal.incidents.imports.services import (
+    ImportRefusedError,
+    import_batch_accept_problems,
+    import_batch_create,
+    import_batch_discard,
+)
 from portal.incidents.models import Exposure, ImportBatch, Incident
 from portal.incidents.operator_forms import IncidentForm, UploadForm
 from portal.incidents.services import incident_publish
@@ -194,7 +200,9 @@ def _incident_or_404(public_id) -> Incident:
 
 def _batch_or_404(public_id) -> ImportBatch:
     return get_object_or_404(
-        ImportBatch.objects.select_related("incident", "organization", "created_by"),
+        ImportBatch.objects.select_related(
+            "incident", "organization", "created_by", "problems_accepted_by"
+        ),
         public_id=public_id,
     )
 
@@ -218,6 +226,21 @@ class BatchProgress:
             return 0
         # Rounded down: "100%" only once the last byte is read.
         return min(100, batch.bytes_read * 100 // batch.bytes_total)
+
+    @property
+    def readable(self) -> int:
+        """Rows read that a held batch would publish (less duplicates, found later)."""
+        batch = self.batch
+        return max(0, batch.seen - batch.rejected - batch.unknown_account)
+
+    @property
+    def hold_limit(self) -> float:
+        return settings.IMPORT_HOLD_REJECTED_PERCENT
+
+    @property
+    def rejected_percent(self) -> float:
+        batch = self.batch
+        return batch.rejected * 100 / batch.seen if batch.seen else 0.0
 
     @property
     def elapsed(self) -> timedelta | None:
@@ -439,12 +462,50 @@ def batch_errors(request, batch):
     return FileResponse(report, as_attachment=True, filename=filename, content_type="text/csv")
 
 
+def _batch_action(request, batch, action, *, done: str, refused: str):
+    """One button on a batch's page: the service answers whether it applied."""
+    batch = _batch_or_404(batch)
+    if action(batch=batch, by=request.user, request=request):
+        messages.success(request, done)
+    else:
+        messages.error(request, refused)
+    return redirect(_batch_url(batch))
+
+
 @staff_view
 @require_POST
 def batch_retry(request, batch):
-    batch = _batch_or_404(batch)
-    if import_retry(batch=batch, by=request.user, request=request):
-        messages.success(request, "The import is queued again.")
-    else:
-        messages.error(request, "Only a failed import can be retried.")
-    return redirect(_batch_url(batch))
+    return _batch_action(
+        request,
+        batch,
+        import_retry,
+        done="The import is queued again.",
+        refused="Only a failed import can be retried.",
+    )
+
+
+@staff_view
+@require_POST
+def batch_accept_problems(request, batch):
+    return _batch_action(
+        request,
+        batch,
+        import_batch_accept_problems,
+        done=(
+            "The import runs again and will publish the rows it can read; the rejected "
+            "rows stay in its error report."
+        ),
+        refused="Only an import held for review can be published this way.",
+    )
+
+
+@staff_view
+@require_POST
+def batch_discard(request, batch):
+    return _batch_action(
+        request,
+        batch,
+        import_batch_discard,
+        done="The import is discarded: none of its rows were published.",
+        refused="Only an import held for review can be discarded.",
+    )

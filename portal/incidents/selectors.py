@@ -440,7 +440,9 @@ def messages_per_day(
     organization: Organization, incident: Incident, *, zone: tzinfo, messages: int
 ) -> list[DayCount]:
     """Every day of the exposure window in the account's time zone, with its SMS and
-    voice messages (zero where none), and any day with messages outside it."""
+    voice messages (zero where none), and the days with messages in the tolerance on
+    either side of it. Never further: a row dated 2099 that an older import let in
+    must not draw 75 years of empty days."""
     key = f"incidents:per-day:v1:{organization.public_id}:{incident.public_id}:{zone}:{messages}"
     counts = cache.get(key)
     if counts is None:
@@ -448,8 +450,12 @@ def messages_per_day(
         cache.set(key, counts, PER_DAY_SECONDS)
     first = incident.window_start.astimezone(zone).date()
     last = (incident.window_end - timedelta(microseconds=1)).astimezone(zone).date()
-    if counts:
-        first, last = min(first, *counts), max(last, *counts)
+    tolerance = timedelta(hours=incident.sent_at_tolerance_hours)
+    earliest = (incident.window_start - tolerance).astimezone(zone).date()
+    latest = (incident.window_end + tolerance).astimezone(zone).date()
+    inside = [day for day in counts if earliest <= day <= latest]
+    if inside:
+        first, last = min(first, *inside), max(last, *inside)
     days = []
     day = first
     while day <= last:

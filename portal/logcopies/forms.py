@@ -114,7 +114,7 @@ class LogCopyRequestForm(forms.Form):
         problems: list[str] = []
         for entry in entries:
             if entry.startswith("+") or entry[0].isdigit():
-                phone, _country, problem = phone_normalized(entry, "")
+                phone, _country, problem, _note = phone_normalized(entry, "")
                 if problem:
                     problems.append(problem)
                 else:

@@ -160,7 +160,7 @@ def _phones_normalized(raw_phones) -> list[str]:
         raw = str(raw).strip()
         if not raw:
             continue
-        e164, _, problem = phone_normalized(raw, "")
+        e164, _, problem, _ = phone_normalized(raw, "")
         if problem:
             raise LogCopyRefusedError(
                 f"{problem}. Write phones in international form, like +12125550143."

@@ -79,6 +79,8 @@ MATRIX: dict[str, Row] = {
     "operator_incidents:batch_progress": Row("staff", ("batch",)),
     "operator_incidents:batch_errors": Row("staff", ("batch",)),
     "operator_incidents:batch_retry": Row("staff", ("batch",), write=True),
+    "operator_incidents:batch_publish": Row("staff", ("batch",), write=True),
+    "operator_incidents:batch_discard": Row("staff", ("batch",), write=True),
     "audit:export": Row("account"),
     "operator:account": Row("staff", ("org",)),
     "logcopies:list": Row("account"),

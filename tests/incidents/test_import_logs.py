@@ -127,3 +127,36 @@ def test_it_exits_non_zero_when_the_import_fails(breach, accounts, tmp_path, mon
         run(str(dump), "--incident", "march-2024")
 
     assert ImportBatch.objects.get().status == ImportBatch.Status.FAILED
+
+
+def _mostly_wrong(tmp_path):
+    rows = "".join(
+        f"h-{n},DA7QK4M2ZP,2024-03-01T08:00:00Z,{'12' if n < 12 else f'+1212555{n:04d}'},V,US,NY,sms\n"
+        for n in range(40)
+    )
+    dump = tmp_path / "mostly-wrong.csv"
+    dump.write_text(HEADER + rows)
+    return dump
+
+
+def test_it_holds_a_dump_with_too_many_rejected_rows_and_says_how_to_publish(
+    breach, accounts, tmp_path
+):
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="Held for review, nothing published: 12 of 40"):
+        call_command(
+            "import_logs", str(_mostly_wrong(tmp_path)), "--incident", "march-2024",
+            stdout=out, stderr=io.StringIO(),
+        )  # fmt: skip
+
+    assert json.loads(out.getvalue())["rejected"] == 12
+    assert ImportBatch.objects.get().status == ImportBatch.Status.HELD
+    assert not MessageLogRecord.objects.exists()
+
+
+def test_it_publishes_a_dump_with_many_rejected_rows_when_told_to(breach, accounts, tmp_path):
+    out, err = run(str(_mostly_wrong(tmp_path)), "--incident", "march-2024", "--accept-rejected")
+
+    assert json.loads(out)["imported"] == 28
+    assert "12  phone “…” is too short for US (first: line 2)" in err
+    assert ImportBatch.objects.get().status == ImportBatch.Status.COMPLETED

@@ -65,6 +65,7 @@ def form_data(**overrides) -> dict:
         "window_end": "2024-05-01T00:00",
         "became_aware_at": "2024-05-03T09:30",
         "disclosed_at": "",
+        "sent_at_tolerance_hours": "48",
     }
     return {**data, **overrides}
 

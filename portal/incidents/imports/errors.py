@@ -18,8 +18,10 @@ from django.core.files import File
 from portal.csvsafe import safe_row
 
 FIRST_ERRORS = 20
+MAX_GROUPS = 50  # kinds of reason kept apart; a file wrong in more ways is wrong enough
 REPORT_HEADER = ("line", "message_id", "account_id", "reason")
 _DIGIT = re.compile(r"\d")
+_QUOTED = re.compile(r'"[^"]*"')
 
 
 class ImportRefusedError(Exception):
@@ -67,6 +69,8 @@ class ErrorReport:
         self.item_label = item_label
         self.count = 0
         self.first: list[dict[str, Any]] = []
+        # reason with the quoted values taken out -> [count, first line]
+        self._groups: dict[str, list] = {}
         # Bytes underneath, so any storage backend (S3 included) can stream it.
         self._file = tempfile.TemporaryFile("w+b")  # noqa: SIM115 (kept open until the report is stored)
         self._text = io.TextIOWrapper(self._file, encoding="utf-8", newline="")
@@ -78,6 +82,14 @@ class ErrorReport:
         message_id = short(message_id or "", 100)
         account_id = short(account_id or "", 40)
         self.count += 1
+        kind = _QUOTED.sub("“…”", reason)
+        group = self._groups.get(kind)
+        if group is not None:
+            group[0] += 1
+        elif len(self._groups) < MAX_GROUPS:
+            self._groups[kind] = [1, where]
+        else:
+            self._groups.setdefault("other reasons", [0, where])[0] += 1
         if len(self.first) < FIRST_ERRORS:
             self.first.append(
                 {
@@ -89,6 +101,13 @@ class ErrorReport:
             )
         # Cells come from the dump: made safe against spreadsheet formulas.
         self._writer.writerow(safe_row((where, message_id, account_id, reason)))
+
+    @property
+    def groups(self) -> list[dict[str, Any]]:
+        """Why rows were not imported, grouped by reason, the most common first: each
+        with its count and the first line it was seen on."""
+        ranked = sorted(self._groups.items(), key=lambda item: -item[1][0])
+        return [{"reason": kind, "count": count, "line": line} for kind, (count, line) in ranked]
 
     def as_file(self) -> File:
         """The whole report, rewound, for the storage API to stream."""

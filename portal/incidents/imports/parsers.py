@@ -5,8 +5,10 @@ not grow with the file. Each reader yields `Row` tuples (the fields as written, 
 the line, or for Duo the item, they came from) and `Problem`s for what cannot be read
 at all; `RowChecker` then turns a row into the values loaded, or into a problem.
 
-Text is decoded as UTF-8 a chunk at a time; a chunk that does not decode is decoded
-line by line instead, so one line in Latin-1 is reported as that line, not as the file.
+The readers see UTF-8: a file in another encoding is found out on upload and handed
+to them through `encodings.Utf8Reader`. A line that is still not UTF-8 (a batch stored
+before encodings were detected) refuses the whole file rather than drop the line: a
+dump that lost its accented rows would look complete and be wrong.
 """
 
 import codecs
@@ -17,7 +19,7 @@ import itertools
 import json
 import re
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from typing import Any, BinaryIO, NamedTuple
 
@@ -43,6 +45,7 @@ OPTIONAL = ("context", "credits")
 DUO_REQUIRED = ("telephony_id", "ts", "phone", "type")
 DUO_FIELDS = (*DUO_REQUIRED, "context", "credits")
 
+PHONE_NOTE = "vigil_phone_note"  # in `extra`, why a number only possible was kept
 MESSAGE_TYPES = {"sms": "sms", "voice": "voice", "phone": "voice"}
 MAX_TEXT = 100  # provider_message_id, carrier, region and context columns
 MAX_CREDITS = 2**31 - 1
@@ -104,7 +107,7 @@ class LineSource:
         lines_before = 0
         first = True
         while data := self.stream.read(self.chunk_size):
-            self.bytes_read += len(data)
+            self.bytes_read = getattr(self.stream, "bytes_read", self.bytes_read + len(data))
             if pending:
                 data = pending + data
             if first and len(data) >= len(BOM):
@@ -138,11 +141,12 @@ class LineSource:
             try:
                 line = part.decode("utf-8")
             except UnicodeDecodeError:
-                self.bad_lines.append((number, "not UTF-8 text"))
-                line = part.decode("utf-8", "replace")
-            else:
-                if "\x00" in line:
-                    self.bad_lines.append((number, "holds NUL bytes: binary data, not text"))
+                raise ImportRefusedError(
+                    f"Line {number} is not UTF-8 text, although the file was read as UTF-8: "
+                    "nothing was loaded. Upload the file again, so its encoding is found."
+                ) from None
+            if "\x00" in line:
+                self.bad_lines.append((number, "holds NUL bytes: binary data, not text"))
             lines.append(line.replace("\x00", "\ufffd"))
         return io.StringIO("\n".join(lines), newline="\n")
 
@@ -370,7 +374,7 @@ class _JsonStream:
             ) from None
         if not self.bytes_read:
             text = text.removeprefix("\ufeff")
-        self.bytes_read += len(data)
+        self.bytes_read = getattr(self.stream, "bytes_read", self.bytes_read + len(data))
         self.eof = not data
         self.buffer = self.buffer[self.position :] + text
         self.position = 0
@@ -581,8 +585,9 @@ def check_head(format: str, stream: BinaryIO) -> None:
 
 
 def sent_at_parsed(value: Any) -> datetime | str:
-    """An aware datetime from ISO 8601 with an offset (or Z), or from Unix seconds;
-    else the reason it is neither."""
+    """An aware datetime from ISO 8601 with an offset (or Z), or from Unix time in
+    seconds or milliseconds (told apart by size: 2000-2100 in seconds is ten digits, in
+    milliseconds thirteen); else the reason it is none of them."""
     if isinstance(value, str):
         if value.isascii() and value.isdigit():
             return _from_epoch(value, int(value))
@@ -594,7 +599,7 @@ def sent_at_parsed(value: Any) -> datetime | str:
             except ValueError:
                 return (
                     f'sent_at "{short(value)}" is not a date and time in ISO 8601 '
-                    "(2024-03-01T08:14:02+00:00) or Unix seconds"
+                    "(2024-03-01T08:14:02+00:00) or Unix time"
                 )
         if parsed.tzinfo is None:
             return (
@@ -606,14 +611,46 @@ def sent_at_parsed(value: Any) -> datetime | str:
         return parsed
     if isinstance(value, int | float) and not isinstance(value, bool):
         return _from_epoch(value, value)
-    return f"sent_at {short(value)!r} is not a date and time"
+    return f'sent_at "{short(value)}" is not a date and time'
 
 
 def _from_epoch(written: Any, seconds: float) -> datetime | str:
+    if EPOCH_MIN * 1000 <= seconds < EPOCH_MAX * 1000:
+        seconds /= 1000  # milliseconds
     if not EPOCH_MIN <= seconds < EPOCH_MAX:
-        hint = " (milliseconds?)" if EPOCH_MIN * 1000 <= seconds < EPOCH_MAX * 1000 else ""
-        return f"sent_at {short(written)} is not Unix seconds between 2000 and 2100{hint}"
+        return f'sent_at "{short(written)}" is not Unix time (seconds or milliseconds) between 2000 and 2100'
     return datetime.fromtimestamp(seconds, UTC)
+
+
+class SentAtWindow:
+    """The times a row of the incident may have: its exposure window widened by the
+    incident's tolerance on each side (providers' clocks and time zones slip), and
+    never after the import began."""
+
+    def __init__(self, *, start: datetime, end: datetime, tolerance: timedelta, now: datetime):
+        self.earliest = start - tolerance
+        self.latest = min(end + tolerance, now)
+        self.now = now
+        self.described = (
+            f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC, give or take "
+            f"{_duration(tolerance)}"
+        )
+
+    def problem(self, when: datetime, written: Any) -> str:
+        """Why a row sent at `when` does not belong to the incident, or ""."""
+        if self.earliest <= when <= self.latest:
+            return ""
+        if when > self.now:
+            return f'sent_at "{short(written)}" is in the future'
+        return f'sent_at "{short(written)}" is outside the exposure window ({self.described})'
+
+
+def _duration(delta: timedelta) -> str:
+    hours = int(delta.total_seconds() // 3600)
+    if hours and not hours % 24:
+        days = hours // 24
+        return f"{days} day{'s' if days != 1 else ''}"
+    return f"{hours} hour{'s' if hours != 1 else ''}"
 
 
 class RowChecker:
@@ -621,12 +658,20 @@ class RowChecker:
 
     The values: (line, organization id, provider message id, sent_at, E.164 phone,
     carrier, country, region, region code, message type, context, credits, extra).
-    `accounts` maps the vendor's account id to the organization's primary key. On
-    SQLite sent_at is written the way Django stores it there (naive UTC text).
+    `accounts` maps the vendor's account id to the organization's primary key;
+    `window` bounds sent_at (none: any time from 2000 to 2100). On SQLite sent_at is
+    written the way Django stores it there (naive UTC text).
     """
 
-    def __init__(self, *, accounts: dict[str, int], sqlite: bool = False):
+    def __init__(
+        self,
+        *,
+        accounts: dict[str, int],
+        window: SentAtWindow | None = None,
+        sqlite: bool = False,
+    ):
         self.accounts = accounts
+        self.window = window
         self.sqlite = sqlite
 
     def check(self, row: Row) -> tuple | Problem:
@@ -655,6 +700,10 @@ class RowChecker:
         when = sent_at_parsed(sent_at)
         if type(when) is str:
             return Problem(line, message_id, account_id, when)
+        if self.window is not None:
+            outside = self.window.problem(when, sent_at)
+            if outside:
+                return Problem(line, message_id, account_id, outside)
         message_type = MESSAGE_TYPES.get(kind)
         if message_type is None:
             message_type = MESSAGE_TYPES.get(str(kind).strip().casefold())
@@ -682,11 +731,14 @@ class RowChecker:
             country = country.upper()
         if type(phone) is not str:
             phone = "" if phone is None else str(phone)
-        e164, own_country, problem = phone_normalized(phone, country)
+        e164, own_country, problem, note = phone_normalized(phone, country)
         if problem:
             return Problem(line, message_id, account_id, problem)
         if not country:
             country = own_country
+        if note:
+            # Kept although only possible: the row says so, for whoever reads the copy.
+            extra = json.dumps({**json.loads(extra), PHONE_NOTE: note})
         carrier = "" if carrier is None else str(carrier)
         region = "" if region is None else str(region)
         context = "" if context is None else str(context)

@@ -1,22 +1,69 @@
-"""Phone numbers as the dump writes them, normalized to E.164.
+"""Phone numbers as the dump writes them, normalized to E.164: the one phone rule.
 
-Parsing with phonenumbers costs some 15 µs a number, and a month of logs sends each
-phone ten messages or more, so results are cached by (number as written, country
-hint). The cache is bounded, so memory stays flat however long the dump is; a phone
-evicted and met again is normalized again, which for a number already written in
-E.164 (what providers log, mostly) takes the fast path below, five times cheaper.
+A provider writes the same number many ways: `+12015183375`, `+1 (201) 518-3375`,
+`0012015183375`, `01112015183375` (the US's own international prefix),
+`12015183375`, `(201) 518-3375`. The row's country column is a hint, not a truth.
+Each way written gives one or more *readings*, and one reading is kept:
+
+- Written with `+` (or `tel:+`), with `00`, or with the hint country's own
+  international prefix (from phonenumbers' metadata: `011` US and CA, `010` JP,
+  `0011` AU, `00` most of the world): the number is international, read after the
+  prefix. One reading (two when `00` and the hint's own prefix both match).
+- Digits with no prefix: read both ways, as a full international number
+  (`4915123495004` → +49 1512 3495004) and as a national number under the hint,
+  trunk prefix and all (`2015550123` under US → +1 201 555 0123).
+- A reading that is valid (in an assigned range, `is_valid_number`) beats one that is
+  only possible (the right length). Between two valid readings, the one in the hint's
+  country wins (so `2015550123` under US never becomes an Egyptian +20 number), then
+  the one with the hint's calling code (a Canadian number in a row that says US), then
+  the international one.
+- A reading that is only possible is kept only when no reading is valid, and only when
+  the writer said its country: written international, or a reading in the hint's
+  country; the row keeps why (`PhoneReading.note`, stored in its `extra`). Anything
+  else, too short or too long for every reading, is rejected with the reason.
+
+Parsing costs some 30 µs a number, and a month of logs sends each phone ten messages
+or more, so results are cached by (number as written, country hint). The cache is
+bounded, so memory stays flat however long the dump is; a phone evicted and met again
+is normalized again, which for a number already written in E.164 (what providers log,
+mostly) takes the fast path below, a few times cheaper.
 """
 
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
+from typing import NamedTuple
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat
+from phonenumbers import ValidationResult as Possible
 
 from portal.incidents.imports.errors import phone_masked
 
-CACHE_SIZE = 100_000  # about 40 MB when full
+CACHE_SIZE = 100_000  # about 50 MB when full
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+# What may surround the digits: spaces (any), dashes (any), dots, slashes, brackets.
+_PUNCTUATION = re.compile(r"[\s\-\u2010-\u2015\u2212.\u00b7/()\[\]]+")
+_PLUS = ("+", "\uff0b")  # and the full-width plus of East Asian keyboards
+_LETTER = re.compile(r"[^\W\d_]")
+_FLOAT_TAIL = re.compile(r"(\d)\.0+$")  # 12015550123.0: a spreadsheet's number
+_TOO_SHORT = (Possible.TOO_SHORT, Possible.IS_POSSIBLE_LOCAL_ONLY, Possible.INVALID_LENGTH)
+# ITU-T E.164: at most 15 digits, calling code included. phonenumbers' metadata allows
+# some regions' special numbers longer than that; no SMS reaches them.
+E164_MAX_DIGITS = 15
+
+
+class PhoneReading(NamedTuple):
+    """What became of a phone as written.
+
+    `e164` is empty when the number is rejected, and `problem` says why. `country` is
+    the number's own country, worked out only when the row names none (Duo logs).
+    `note` is set when the number is kept although it is only possible, not valid.
+    """
+
+    e164: str
+    country: str
+    problem: str
+    note: str = ""
 
 
 def _literal_national_prefixes() -> dict[int, str]:
@@ -58,38 +105,179 @@ def _e164_fast(raw: str) -> PhoneNumber | None:
     return None
 
 
-@lru_cache(maxsize=CACHE_SIZE)
-def phone_normalized(raw: str, country: str) -> tuple[str, str, str]:
-    """(E.164, the number's own country, problem) for a phone as written and the
-    row's country (ISO 3166-1 alpha-2, may be empty) as the hint for national numbers.
-
-    The problem is empty when the number is usable. A number that is possible (right
-    length for its country) but not valid (say, a range not yet assigned) is kept:
-    the provider did send a message to it. The number's own country is only worked
-    out when the row names none (Duo logs), since that costs a parse's worth again.
-    """
-    number = _e164_fast(raw)
-    if number is None or not phonenumbers.is_possible_number(number):
-        return _parsed(raw, country)
-    return raw, "" if country else _own_country(number), ""
+@cache
+def _international_prefix(region: str) -> re.Pattern | None:
+    """The region's own international (IDD) prefix as a pattern anchored at the start
+    of the digits: `011` for US, `010` for JP, `001[14-689]|...0011` for AU."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if metadata is None or not metadata.international_prefix:
+        return None
+    return re.compile(f"(?:{metadata.international_prefix})")
 
 
-def _parsed(raw: str, country: str) -> tuple[str, str, str]:
+class _Reading(NamedTuple):
+    number: PhoneNumber
+    international: bool  # written (or read) as a full international number
+
+
+def _digits_only(text: str) -> str | None:
+    """The digits of a number written without `+`, or None when anything but digits
+    and punctuation is in it (letters: not a phone, nor a vanity number in a log)."""
+    text = _FLOAT_TAIL.sub(r"\1", text)
+    rest = _PUNCTUATION.sub("", text)
+    if not rest or not rest.isdigit():
+        return None
+    # Any script's digits (full-width ones included) as ASCII.
+    return phonenumbers.normalize_digits_only(rest)
+
+
+def _readings(text: str, hint: str) -> tuple[list[_Reading], bool] | str:
+    """The ways `text` can be read, and whether the writer said it is international;
+    or why it is no phone number at all."""
+    if text.startswith(_PLUS):
+        if _LETTER.search(text) or not phonenumbers.normalize_digits_only(text):
+            return "is not a phone number"
+        number = _parsed(text)
+        return ([_Reading(number, True)] if number is not None else []), True
+    digits = _digits_only(text)
+    if not digits:
+        return "is not a phone number"
+    international: list[str] = []
+    if digits.startswith("00"):
+        international.append(digits[2:])
+    own = _international_prefix(hint) if hint else None
+    if own is not None and (match := own.match(digits)) and match.end():
+        rest = digits[match.end() :]
+        if rest not in international:
+            international.insert(0, rest)  # the hint's own prefix first, on a tie
+    readings: list[_Reading] = []
+    if international:
+        for rest in international:
+            number = _parsed("+" + rest)
+            if number is not None:
+                readings.append(_Reading(number, True))
+        return readings, True
+    number = _parsed("+" + digits)
+    if number is not None:
+        readings.append(_Reading(number, True))
+    if hint:
+        number = _parsed(digits, hint)
+        if number is not None:
+            readings.append(_Reading(number, False))
+    return readings, False
+
+
+def _parsed(text: str, region: str | None = None) -> PhoneNumber | None:
     try:
-        number = phonenumbers.parse(raw, country or None)
+        number = phonenumbers.parse(text, region)
+        # The number its E.164 form reads back as: a national reading can keep a
+        # leading zero ("011000" in CC) that E.164 then loses, so that what is stored
+        # would read as another number. Judged as it reads back, it cannot. (The fast
+        # path tells, for most numbers, that it reads back as it is, without a parse.)
+        e164 = _e164(number)
+        same = _e164_fast(e164)
+        if same is not None and not number.italian_leading_zero:
+            return same
+        return phonenumbers.parse(e164, None)
     except NumberParseException:
-        if (
-            country
-            and not raw.lstrip().startswith("+")
-            and phonenumbers.country_code_for_region(country) == 0
-        ):
-            return "", "", f"{_written(raw)} has no country code, and {country} is no country"
-        return "", "", f"{_written(raw)} is not a phone number"
-    if not phonenumbers.is_possible_number(number):
-        where = f" for {country}" if country and not raw.lstrip().startswith("+") else ""
-        return "", "", f"{_written(raw)} is an impossible number{where}"
-    e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
-    return e164, "" if country else _own_country(number), ""
+        return None
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def phone_normalized(raw: str, country: str) -> PhoneReading:
+    """The phone as written and the row's country (ISO 3166-1 alpha-2, may be empty)
+    as the hint, read by the rule in this module's docstring."""
+    number = _e164_fast(raw)
+    if number is not None and phonenumbers.is_valid_number(number):
+        return PhoneReading(raw, "" if country else _own_country(number), "")
+    return _normalized(raw, country)
+
+
+def _normalized(raw: str, country: str) -> PhoneReading:
+    text = raw.strip().removeprefix("'").strip()
+    if text[:4].casefold() == "tel:":
+        text = text[4:].strip()
+    hint = country if country and phonenumbers.country_code_for_region(country) else ""
+    if country and not hint and not text.startswith((*_PLUS, "00")):
+        return _rejected(raw, f"has no country code, and {country} is no country")
+    found = _readings(text, hint)
+    if isinstance(found, str):
+        return _rejected(raw, found)
+    readings, written_international = found
+    hint_code = phonenumbers.country_code_for_region(hint) if hint else 0
+
+    def affinity(reading: _Reading) -> int:
+        number = reading.number
+        if hint and phonenumbers.region_code_for_number(number) == hint:
+            return 2
+        return 1 if number.country_code == hint_code else 0
+
+    valid = [
+        reading
+        for reading in readings
+        if _fits(reading.number) and phonenumbers.is_valid_number(reading.number)
+    ]
+    if valid:
+        # max() keeps the first of equals: the international reading, as listed.
+        best = max(valid, key=affinity).number
+        return PhoneReading(_e164(best), "" if country else _own_country(best), "")
+    possible = [
+        reading
+        for reading in readings
+        if _possible(reading.number) == Possible.IS_POSSIBLE
+        and (written_international or affinity(reading))
+    ]
+    if possible:
+        best = max(possible, key=affinity).number
+        region = _own_country(best)
+        return PhoneReading(
+            _e164(best),
+            "" if country else region,
+            "",
+            f"possible but not valid: the number is the right length for "
+            f"{region or '+' + str(best.country_code)} but in no range assigned there",
+        )
+    return _rejected(raw, _why_not(readings, hint, written_international))
+
+
+def _fits(number: PhoneNumber) -> bool:
+    digits = len(str(number.country_code)) + len(phonenumbers.national_significant_number(number))
+    return digits <= E164_MAX_DIGITS
+
+
+def _possible(number: PhoneNumber) -> Possible:
+    if not _fits(number):
+        return Possible.TOO_LONG
+    return phonenumbers.is_possible_number_with_reason(number)
+
+
+def _why_not(readings: list[_Reading], hint: str, written_international: bool) -> str:
+    if not written_international and not hint:
+        return "has no country code, and the row names no country"
+    if not readings:
+        return "has no valid country code" if written_international else "is not a phone number"
+    results = [_possible(reading.number) for reading in readings]
+    where = f" for {hint}" if hint and not written_international else ""
+    if all(result in _TOO_SHORT for result in results):
+        return f"is too short{where}"
+    if all(result == Possible.TOO_LONG for result in results):
+        return f"is too long{where}"
+    if all(result == Possible.INVALID_COUNTRY_CODE for result in results):
+        return "has no valid country code"
+    if not written_international and any(result == Possible.IS_POSSIBLE for result in results):
+        return (
+            f"is not a valid number{where}, and as an international number it is only "
+            "possible, not valid: too uncertain to keep"
+        )
+    return f"is an impossible number{where}"
+
+
+def _e164(number: PhoneNumber) -> str:
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+def _rejected(raw: str, why: str) -> PhoneReading:
+    return PhoneReading("", "", f"{_written(raw)} {why}")
 
 
 def _own_country(number: PhoneNumber) -> str:

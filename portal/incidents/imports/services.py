@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path, PurePath
 
 from django.conf import settings
@@ -34,6 +35,13 @@ from django.utils import timezone
 from notifications.scheduled import customer_notices_create
 from portal.accounts.models import Organization
 from portal.audit.services import audit_record
+from portal.incidents.imports.encodings import (
+    UTF8,
+    EncodingSniffer,
+    encoding_checked,
+    encoding_label,
+    utf8_stream,
+)
 from portal.incidents.imports.errors import ErrorReport, ImportRefusedError
 from portal.incidents.imports.loader import (
     StageWriter,
@@ -43,14 +51,22 @@ from portal.incidents.imports.loader import (
     stage_drop,
     stage_publish,
 )
-from portal.incidents.imports.parsers import Problem, RowChecker, RowStream, check_head
+from portal.incidents.imports.parsers import (
+    Problem,
+    RowChecker,
+    RowStream,
+    SentAtWindow,
+    check_head,
+)
 from portal.incidents.models import ImportBatch, Incident
 from portal.incidents.services import exposure_match_directory, exposure_rebuild
 
 __all__ = [
     "ImportProgress",
     "ImportRefusedError",
+    "import_batch_accept_problems",
     "import_batch_create",
+    "import_batch_discard",
     "import_batch_run",
 ]
 
@@ -95,9 +111,10 @@ def import_batch_create(
 ) -> ImportBatch:
     """Store the upload as a pending batch, or raise ImportRefusedError saying why not.
 
-    Reads the head first (empty, required columns, the Duo shape), then streams the
-    whole file once for its sha256 and size and once more into storage. Does not
-    enqueue the run: the caller does, after its transaction commits.
+    Streams the whole file once for its sha256, size and encoding (and once more when
+    it is not UTF-8, to check all of it decodes), reads the head (empty, required
+    columns, the Duo shape), then streams it into storage. Does not enqueue the run:
+    the caller does, after its transaction commits.
     """
     if format not in Format.values:
         raise ImportRefusedError(f"Unknown format {format!r}: choose csv, jsonl or duo.")
@@ -109,12 +126,19 @@ def import_batch_create(
             "dump names its own account_id."
         )
     upload.seek(0)
-    check_head(format, upload)
     digest = hashlib.sha256()
+    sniffer = EncodingSniffer()
     size = 0
     for chunk in upload.chunks(HASH_CHUNK):
         digest.update(chunk)
+        sniffer.feed(chunk)
         size += len(chunk)
+    encoding = sniffer.encoding()
+    if encoding != UTF8:
+        upload.seek(0)
+        encoding_checked(upload, encoding)
+    upload.seek(0)
+    check_head(format, utf8_stream(upload, encoding))
     upload.seek(0)
     name = PurePath(original_name).name or "upload"
     batch = ImportBatch(
@@ -123,6 +147,7 @@ def import_batch_create(
         original_name=name[:300],
         sha256=digest.hexdigest(),
         format=format,
+        encoding=encoding,
         bytes_total=size,
         created_by=by,
     )
@@ -130,13 +155,72 @@ def import_batch_create(
     batch.upload.save(name, upload, save=False)
     batch.save()
     logger.info(
-        "import batch %s created: %s, %d bytes, sha256 %s",
+        "import batch %s created: %s in %s, %d bytes, sha256 %s",
         batch.public_id,
         batch.format,
+        encoding_label(encoding),
         size,
         batch.sha256,
     )
     return batch
+
+
+# --- Held batches -------------------------------------------------------------------
+
+
+def import_batch_accept_problems(*, batch: ImportBatch, by, request=None) -> bool:
+    """Let a batch held for its rejected rows publish what it could read: it is run
+    again (the file is read afresh, the rejected rows reported as before) and published
+    whatever its share of rejected rows. False when the batch is no longer held."""
+    now = timezone.now()
+    with transaction.atomic():
+        accepted = ImportBatch.objects.filter(pk=batch.pk, status=Status.HELD).update(
+            status=Status.PENDING,
+            phase=Phase.QUEUED,
+            problems_accepted_by=by,
+            problems_accepted_at=now,
+            # The stale-batch sweep would otherwise see an old stamp and queue it twice.
+            progress_at=now,
+        )
+        if not accepted:
+            return False
+        audit_record(
+            action="import.accept_problems",
+            actor=by,
+            organization=batch.organization_id,
+            target=batch,
+            request=request,
+            details={
+                "incident": batch.incident.slug,
+                "seen": batch.seen,
+                "rejected": batch.rejected,
+            },
+        )
+        # Imported here, not at the top: the tasks module imports this one.
+        from portal.incidents import tasks
+
+        transaction.on_commit(lambda: tasks.import_batch_run.delay(batch.pk), robust=True)
+    return True
+
+
+def import_batch_discard(*, batch: ImportBatch, by, request=None) -> bool:
+    """Leave a held batch unpublished for good (the operator will upload a better
+    file). Its counts and error report stay, for the record. False when not held."""
+    with transaction.atomic():
+        discarded = ImportBatch.objects.filter(pk=batch.pk, status=Status.HELD).update(
+            status=Status.DISCARDED
+        )
+        if not discarded:
+            return False
+        audit_record(
+            action="import.discard",
+            actor=by,
+            organization=batch.organization_id,
+            target=batch,
+            request=request,
+            details={"incident": batch.incident.slug, "rejected": batch.rejected},
+        )
+    return True
 
 
 # --- Running a batch --------------------------------------------------------------
@@ -208,7 +292,7 @@ def _claim(batch: ImportBatch):
     )
     claimed = (
         ImportBatch.objects.filter(pk=batch.pk)
-        .exclude(status=Status.COMPLETED)
+        .exclude(status__in=(Status.COMPLETED, Status.HELD, Status.DISCARDED))
         .update(
             status=Status.RUNNING,
             phase=Phase.READING,
@@ -223,6 +307,7 @@ def _claim(batch: ImportBatch):
             rejected=0,
             unknown_account=0,
             first_errors=[],
+            error_groups=[],
             error_report="",
         )
     )
@@ -300,19 +385,68 @@ class _Run:
         except BaseException:
             publisher.abort()
             raise
+        if self._too_many_rejected():
+            publisher.abort()  # rolls back what it published so far
+            self._hold()
+            return
         publisher.finish()
+
+    def _too_many_rejected(self) -> bool:
+        limit = settings.IMPORT_HOLD_REJECTED_PERCENT
+        return (
+            self.batch.problems_accepted_at is None
+            and self.rejected >= settings.IMPORT_HOLD_MIN_REJECTED
+            and self.rejected * 100 > limit * self.seen
+        )
+
+    def _hold(self) -> None:
+        """Stop short of publishing: too many rows were rejected for the file to be
+        trusted as read. The operator sees why, grouped, and publishes it or not."""
+        batch = self.batch
+        counts = self._finish(Status.HELD, inserted=0)
+        share = self.rejected * 100 / self.seen
+        audit_record(
+            action="import.held",
+            actor=batch.created_by,
+            organization=batch.organization_id,
+            target=batch,
+            details={
+                **counts,
+                "incident": batch.incident.slug,
+                "rejected_percent": round(share, 2),
+                "limit_percent": settings.IMPORT_HOLD_REJECTED_PERCENT,
+            },
+        )
+        logger.warning(
+            "import batch %s: held for review: %.2f%% of %d rows rejected (limit %s%%)",
+            batch.public_id,
+            share,
+            self.seen,
+            settings.IMPORT_HOLD_REJECTED_PERCENT,
+        )
 
     # Reading ------------------------------------------------------------------
 
     def _read(self, publisher: "_Publisher") -> None:
         batch = self.batch
-        checker = RowChecker(accounts=self._accounts(), sqlite=connection.vendor == "sqlite")
+        incident = batch.incident
+        checker = RowChecker(
+            accounts=self._accounts(),
+            window=SentAtWindow(
+                start=incident.window_start,
+                end=incident.window_end,
+                tolerance=timedelta(hours=incident.sent_at_tolerance_hours),
+                now=timezone.now(),
+            ),
+            sqlite=connection.vendor == "sqlite",
+        )
         check = checker.check
         writer = StageWriter(batch)
         staged, flush_rows = writer.rows, writer.flush_rows
         errors = self.errors
         account_id = batch.organization.account_id if batch.organization_id else ""
-        with batch.upload.storage.open(batch.upload.name, "rb") as stream:
+        with batch.upload.storage.open(batch.upload.name, "rb") as stored:
+            stream = utf8_stream(stored, batch.encoding)
             rows = RowStream(batch.format, stream, account_id=account_id)
             seen = 0
             for row in rows:
@@ -385,26 +519,7 @@ class _Run:
                     # An account this import brings into a published incident gets the
                     # customer notice the others got at publication (idempotent).
                     customer_notices_create(incident=batch.incident)
-            now = timezone.now()
-            counts = {
-                "seen": self.seen,
-                "imported": inserted,
-                "duplicate": self.valid - inserted,
-                "rejected": self.rejected,
-                "unknown_account": self.unknown_account,
-            }
-            done = self._mine().update(
-                status=Status.COMPLETED,
-                phase=Phase.DONE,
-                bytes_read=batch.bytes_total,
-                first_errors=self.errors.first,
-                error_report=self.report_name,
-                progress_at=now,
-                finished_at=now,
-                **counts,
-            )
-            if not done:
-                raise _SupersededError
+            counts = self._finish(Status.COMPLETED, inserted=inserted)
             audit_record(
                 action="import.completed",
                 actor=batch.created_by,
@@ -425,6 +540,32 @@ class _Run:
             counts,
         )
 
+    def _finish(self, status: str, *, inserted: int) -> dict[str, int]:
+        """Write the run's outcome, status, phase and counts in one update (so the page
+        never shows a finished batch in an earlier phase); returns the counts."""
+        now = timezone.now()
+        counts = {
+            "seen": self.seen,
+            "imported": inserted,
+            "duplicate": self.valid - inserted if status == Status.COMPLETED else 0,
+            "rejected": self.rejected,
+            "unknown_account": self.unknown_account,
+        }
+        finished = self._mine().update(
+            status=status,
+            phase=Phase.DONE,
+            bytes_read=self.batch.bytes_total,
+            first_errors=self.errors.first,
+            error_groups=self.errors.groups,
+            error_report=self.report_name,
+            progress_at=now,
+            finished_at=now,
+            **counts,
+        )
+        if not finished:
+            raise _SupersededError
+        return counts
+
     # Progress and failure -----------------------------------------------------
 
     def _mine(self):
@@ -444,6 +585,7 @@ class _Run:
             rejected=self.rejected,
             unknown_account=self.unknown_account,
             first_errors=self.errors.first,
+            error_groups=self.errors.groups,
             progress_at=timezone.now(),
         )
         if not written:
@@ -476,7 +618,7 @@ class _Run:
             # Not a batch the publisher completed while this thread was interrupted.
             if (
                 self._mine()
-                .exclude(status=Status.COMPLETED)
+                .exclude(status__in=(Status.COMPLETED, Status.HELD))
                 .update(
                     status=Status.FAILED,
                     failure=reason,
@@ -484,6 +626,7 @@ class _Run:
                     rejected=self.rejected,
                     unknown_account=self.unknown_account,
                     first_errors=self.errors.first,
+                    error_groups=self.errors.groups,
                     progress_at=now,
                     finished_at=now,
                 )

@@ -6,10 +6,13 @@ import json
 import sys
 from pathlib import Path
 
+from django.conf import settings
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from portal.accounts.models import Organization
+from portal.incidents.imports.encodings import encoding_label
 from portal.incidents.imports.services import (
     ImportProgress,
     ImportRefusedError,
@@ -47,8 +50,16 @@ class Command(BaseCommand):
             choices=ImportBatch.Format.values,
             help="default: from the file name (.csv/.tsv csv, .jsonl jsonl, .json duo)",
         )
+        parser.add_argument(
+            "--accept-rejected",
+            action="store_true",
+            help=(
+                "publish even if more rows are rejected than IMPORT_HOLD_REJECTED_PERCENT "
+                "(otherwise such a file is held for review, unpublished)"
+            ),
+        )
 
-    def handle(self, *args, file: Path, incident: str, account, format, **options):
+    def handle(self, *args, file: Path, incident: str, account, format, accept_rejected, **options):
         if not file.is_file():
             raise CommandError(f"No such file: {file}")
         format = format or _FORMAT_BY_SUFFIX.get(file.suffix.lower())
@@ -76,12 +87,28 @@ class Command(BaseCommand):
                 )
         except ImportRefusedError as error:
             raise CommandError(f"Refused: {error.message}") from None
-        self.stderr.write(f"Importing as batch {batch.public_id}")
+        self.stderr.write(
+            f"Importing as batch {batch.public_id} (read as {encoding_label(batch.encoding)})"
+        )
+        if accept_rejected:
+            ImportBatch.objects.filter(pk=batch.pk).update(problems_accepted_at=timezone.now())
+            batch.refresh_from_db()
         batch = import_batch_run(batch=batch, on_progress=self._progress)
         self.stderr.write("")
         self.stdout.write(json.dumps({name: getattr(batch, name) for name in COUNTS}))
+        for group in batch.error_groups:
+            self.stderr.write(
+                f"{group['count']:>10,}  {group['reason']} (first: line {group['line']})"
+            )
         if batch.error_report:
             self.stderr.write(f"Error report: {batch.error_report.name} (in the file storage)")
+        if batch.status == ImportBatch.Status.HELD:
+            raise CommandError(
+                f"Held for review, nothing published: {batch.rejected:,} of {batch.seen:,} "
+                f"rows rejected, more than {settings.IMPORT_HOLD_REJECTED_PERCENT}%. Publish "
+                "it from the batch's page in the operator console, or run again with "
+                "--accept-rejected."
+            )
         if batch.status != ImportBatch.Status.COMPLETED:
             raise CommandError(f"The import failed: {batch.failure}")
 
