@@ -21,11 +21,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("name", choices=[*BENCHMARKS, "all"])
     parser.add_argument("--rows", type=int, help="scale the benchmark down (or up)")
+    parser.add_argument(
+        "--empty",
+        action="store_true",
+        help="import: into an empty database (default: a second incident on a busy table)",
+    )
     args = parser.parse_args(argv)
     if args.name == "all":
         return _run_all(args.rows)
     module = importlib.import_module(BENCHMARKS[args.name])
-    outcome = module.run(args.rows) if args.rows else module.run()
+    options = {"empty": True} if args.empty else {}
+    if options and args.name != "import":
+        parser.error("--empty is for the import benchmark")
+    outcome = module.run(args.rows, **options) if args.rows else module.run(**options)
     print(json.dumps(outcome), flush=True)
     return 0
 

@@ -8,11 +8,17 @@ some national with the country column as the only hint); sent_at as ISO 8601 wit
 or an offset, or as Unix seconds; two extra columns. A few rows repeat a message id,
 name an unknown account or hold no phone number, as real dumps do.
 
-- project: `import_batch_run` on the stored dump, in a fresh database: read, check,
-  normalize, stage, publish into the big table, rebuild the exposures, commit.
+The case measured is the one an operator meets on a Tuesday: the database already
+holds an incident of the same size (imported first, untimed, and analyzed, as
+autovacuum would have), and the dump goes into a second incident. `--empty` measures
+the first import into an empty database instead.
+
+- project: `import_batch_run` on the stored dump: read, check, normalize, stage,
+  publish into the big table, rebuild the exposures, commit.
 - baseline: the rows the import ends up loading, already normalized, COPYed from a
   file into a table of the big table's shape and indexes
-  (`LIKE incidents_messagelogrecord INCLUDING ALL`, which has no foreign keys).
+  (`LIKE incidents_messagelogrecord INCLUDING ALL`, which has no foreign keys) that
+  holds the same rows the big table held before the import (none with `--empty`).
 
 ratio = project rows/s / baseline rows/s; the goal is >= 0.5. Needs DATABASE_URL on
 PostgreSQL; uses (and drops) a database of its own, `vigil_bench_import_<pid>`.
@@ -43,6 +49,7 @@ DATABASE_NAME = "vigil_bench_import"
 DEFAULT_ROWS = 1_000_000
 SEED = 2024
 INCIDENT_SLUG = "bench-import"
+BUSY_INCIDENT_SLUG = "bench-already-there"
 DUPLICATE_SHARE = 0.002
 UNKNOWN_ACCOUNT_SHARE = 0.001
 NOT_A_PHONE_SHARE = 0.001
@@ -183,38 +190,47 @@ def _written_phone(rng: random.Random, phonenumbers, e164: str) -> str:
 # --- The run ----------------------------------------------------------------------
 
 
-def run(rows: int = DEFAULT_ROWS) -> dict:
+def run(rows: int = DEFAULT_ROWS, *, empty: bool = False) -> dict:
     postgres_server_url()  # refuses at once, not after generating the dump
     work = Path(tempfile.mkdtemp(prefix="vigil-bench-import-"))
     os.environ["MEDIA_ROOT"] = str(work / "media")
     try:
-        return _run(rows, work)
+        return _run(rows, work, empty=empty)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _run(rows: int, work: Path) -> dict:
-    dump, normalized = work / "dump.csv", work / "normalized.tsv"
+def _written(target, *args) -> None:
     # In a child process, so that the peak memory measured here is the import's.
+    child = multiprocessing.get_context("spawn").Process(target=target, args=args)
+    child.start()
+    child.join()
+    if child.exitcode:
+        raise SystemExit(f"bench: generating a dump failed ({child.exitcode})")
+
+
+def _run(rows: int, work: Path, *, empty: bool) -> dict:
+    dump, normalized = work / "dump.csv", work / "normalized.tsv"
     with Stopwatch() as generating:
-        child = multiprocessing.get_context("spawn").Process(
-            target=write_dump, args=(dump, rows, normalized)
-        )
-        child.start()
-        child.join()
-        if child.exitcode:
-            raise SystemExit(f"bench: generating the dump failed ({child.exitcode})")
+        _written(write_dump, dump, rows, normalized)
+    busy_dump = None
+    if not empty:
+        # The incident already there: as many rows, other phones and message ids.
+        busy_dump = work / "already-there.csv"
+        _written(write_dump, busy_dump, rows, None, SEED + 1)
     # One database per run: two runs at once (two people's `make bench`) must not
     # drop each other's.
     database = f"{DATABASE_NAME}_{os.getpid()}"
     fresh_database(database)
     try:
-        return _measure(rows, dump, normalized, generating.seconds)
+        return _measure(rows, dump, normalized, generating.seconds, busy_dump)
     finally:
         drop_database(database)
 
 
-def _measure(rows: int, dump: Path, normalized: Path, generating_seconds: float) -> dict:
+def _measure(
+    rows: int, dump: Path, normalized: Path, generating_seconds: float, busy_dump: Path | None
+) -> dict:
     from datetime import UTC, datetime
 
     from django.core.files import File
@@ -229,23 +245,42 @@ def _measure(rows: int, dump: Path, normalized: Path, generating_seconds: float)
         organization = Organization.objects.create(name=account.name, account_id=account.account_id)
         # A fresh database: primary keys 1, 2, 3, as the normalized file has them.
         assert organization.pk == number
-    incident = Incident.objects.create(
-        slug=INCIDENT_SLUG,
-        title="Benchmark breach",
-        provider="the telephony provider",
-        window_start=datetime(2024, 3, 1, tzinfo=UTC),
-        window_end=datetime(2024, 4, 1, tzinfo=UTC),
-    )
+
+    def incident_named(slug: str) -> Incident:
+        return Incident.objects.create(
+            slug=slug,
+            title="Benchmark breach",
+            provider="the telephony provider",
+            window_start=datetime(2024, 3, 1, tzinfo=UTC),
+            window_end=datetime(2024, 4, 1, tzinfo=UTC),
+        )
+
+    def stored(path: Path, incident: Incident):
+        with path.open("rb") as stream:
+            return import_batch_create(
+                incident=incident, upload=File(stream, name=path.name),
+                original_name=path.name, format="csv",
+            )  # fmt: skip
+
+    rows_before = 0
+    if busy_dump is not None:
+        busy = incident_named(BUSY_INCIDENT_SLUG)
+        loaded = import_batch_run(batch=stored(busy_dump, busy))
+        if loaded.status != "completed":
+            raise SystemExit(f"bench: loading the incident already there failed: {loaded.failure}")
+        with connection.cursor() as cursor:
+            # What autovacuum would have done by the time the next dump comes in.
+            cursor.execute("VACUUM ANALYZE incidents_messagelogrecord")
+            cursor.execute("VACUUM ANALYZE incidents_exposure")
+        rows_before = MessageLogRecord.objects.count()
+    incident = incident_named(INCIDENT_SLUG)
     # The baseline runs before and after the import, and the faster of the two counts:
     # the machine may be busy with something else for a while, and the ratio should
     # not flatter the import when the baseline is what got slowed down.
-    before, loaded = _baseline(incident.pk, normalized, "bench_baseline_before")
+    before, loaded_rows = _baseline(incident.pk, normalized, "bench_baseline_before")
 
-    with Stopwatch() as storing, dump.open("rb") as stream:
-        batch = import_batch_create(
-            incident=incident, upload=File(stream, name=dump.name), original_name=dump.name,
-            format="csv",
-        )  # fmt: skip
+    with Stopwatch() as storing:
+        batch = stored(dump, incident)
     with connection.cursor() as cursor:
         cursor.execute("CHECKPOINT")
     phases: dict[str, float] = {}
@@ -260,7 +295,7 @@ def _measure(rows: int, dump: Path, normalized: Path, generating_seconds: float)
     after, _ = _baseline(incident.pk, normalized, "bench_baseline_after")
 
     baseline_seconds = min(before, after)
-    baseline_rate = loaded / baseline_seconds
+    baseline_rate = loaded_rows / baseline_seconds
     project_rate = rows / project.seconds
     return result(
         "import",
@@ -268,14 +303,18 @@ def _measure(rows: int, dump: Path, normalized: Path, generating_seconds: float)
         baseline_rate,
         "rows/s",
         goal_ratio=0.5,
+        case="empty database" if busy_dump is None else "second incident on a busy table",
+        project_rows_per_second=round(project_rate),
+        baseline_rows_per_second=round(baseline_rate),
         rows=rows,
         imported=batch.imported,
         duplicate=batch.duplicate,
         rejected=batch.rejected,
         unknown_account=batch.unknown_account,
-        baseline_rows=loaded,
+        baseline_rows=loaded_rows,
+        log_rows_before=rows_before,
         log_rows=MessageLogRecord.objects.count(),
-        exposures=Exposure.objects.count(),
+        exposures=Exposure.objects.filter(incident=incident).count(),
         project_seconds=round(project.seconds, 2),
         project_reading_seconds=round(reading_seconds, 2),
         project_publishing_seconds=round(project.seconds - reading_seconds, 2),
@@ -290,7 +329,8 @@ def _measure(rows: int, dump: Path, normalized: Path, generating_seconds: float)
 
 def _baseline(incident_id: int, normalized: Path, table: str) -> tuple[float, int]:
     """COPY the normalized rows into a new table of the big table's shape and indexes
-    (LIKE ... INCLUDING ALL copies no foreign keys); returns (seconds, rows)."""
+    (LIKE ... INCLUDING ALL copies no foreign keys) that already holds the rows of the
+    other incidents, analyzed; returns (seconds, rows)."""
     from django.db import connection
 
     columns = (
@@ -298,7 +338,16 @@ def _baseline(incident_id: int, normalized: Path, table: str) -> tuple[float, in
         " region, region_code, message_type, context, credits, extra"
     )
     with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
         cursor.execute(f"CREATE TABLE {table} (LIKE incidents_messagelogrecord INCLUDING ALL)")
+        # Not the ids: the copy's identity column counts from 1 on its own.
+        cursor.execute(
+            f"INSERT INTO {table} (import_batch_id, {columns}) "
+            f"SELECT import_batch_id, {columns} FROM incidents_messagelogrecord "
+            "WHERE incident_id <> %s",
+            [incident_id],
+        )
+        cursor.execute(f"VACUUM ANALYZE {table}")
         cursor.execute("CHECKPOINT")
     loaded = 0
     prefix = f"{incident_id}\t".encode()
@@ -311,6 +360,8 @@ def _baseline(incident_id: int, normalized: Path, table: str) -> tuple[float, in
         for line in source:
             copy.write(prefix + line)
             loaded += 1
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {table}")
     return baseline.seconds, loaded
 
 
