@@ -137,7 +137,10 @@ def _readings(text: str, hint: str) -> tuple[list[_Reading], bool] | str:
     if text.startswith(_PLUS):
         if _LETTER.search(text) or not phonenumbers.normalize_digits_only(text):
             return "is not a phone number"
-        number = _parsed(text)
+        digits = _digits_only(text[1:])
+        # "+1 (212) 555-0143" is "+12125550143": the fast path, no parse. A "(0)"
+        # after the code, or anything else unusual, goes to phonenumbers.
+        number = _international(digits) if digits and "(0)" not in text else _parsed(text)
         return ([_Reading(number, True)] if number is not None else []), True
     digits = _digits_only(text)
     if not digits:
@@ -153,18 +156,44 @@ def _readings(text: str, hint: str) -> tuple[list[_Reading], bool] | str:
     readings: list[_Reading] = []
     if international:
         for rest in international:
-            number = _parsed("+" + rest)
+            number = _international(rest)
             if number is not None:
                 readings.append(_Reading(number, True))
         return readings, True
-    number = _parsed("+" + digits)
-    if number is not None:
-        readings.append(_Reading(number, True))
-    if hint:
-        number = _parsed(digits, hint)
+    national = _parsed(digits, hint) if hint else None
+    # The international reading can only win if the digits start with a calling code
+    # whose number is valid where the national one is not, or is in the hint's
+    # country too: when the national reading is valid in the hint's country and the
+    # digits do not start with the hint's calling code, it cannot, and is not parsed.
+    if not (
+        national is not None
+        and not digits.startswith(str(national.country_code))
+        and _valid_region(national, hint) == hint
+    ):
+        number = _international(digits)
         if number is not None:
-            readings.append(_Reading(number, False))
+            readings.append(_Reading(number, True))
+    if national is not None:
+        readings.append(_Reading(national, False))
     return readings, False
+
+
+def _international(digits: str) -> PhoneNumber | None:
+    """`digits` read as a full international number (calling code first)."""
+    return _e164_fast("+" + digits) or _parsed("+" + digits)
+
+
+def _valid_region(number: PhoneNumber, hint: str) -> str | None:
+    """The region in which `number` is valid (the hint's first: one check instead of a
+    search through every region of a shared calling code), or None."""
+    if not _fits(number):
+        return None
+    if hint and phonenumbers.is_valid_number_for_region(number, hint):
+        return hint
+    region = phonenumbers.region_code_for_number(number)
+    if region and phonenumbers.is_valid_number_for_region(number, region):
+        return region
+    return None
 
 
 def _parsed(text: str, region: str | None = None) -> PhoneNumber | None:
@@ -175,6 +204,8 @@ def _parsed(text: str, region: str | None = None) -> PhoneNumber | None:
         # would read as another number. Judged as it reads back, it cannot. (The fast
         # path tells, for most numbers, that it reads back as it is, without a parse.)
         e164 = _e164(number)
+        if e164 == text:
+            return number  # E.164 in, the same E.164 out: it reads back as itself
         same = _e164_fast(e164)
         if same is not None and not number.italian_leading_zero:
             return same
@@ -188,8 +219,10 @@ def phone_normalized(raw: str, country: str) -> PhoneReading:
     """The phone as written and the row's country (ISO 3166-1 alpha-2, may be empty)
     as the hint, read by the rule in this module's docstring."""
     number = _e164_fast(raw)
-    if number is not None and phonenumbers.is_valid_number(number):
-        return PhoneReading(raw, "" if country else _own_country(number), "")
+    if number is not None:
+        region = _valid_region(number, country)
+        if region is not None:
+            return PhoneReading(raw, "" if country else _country_of(region), "")
     return _normalized(raw, country)
 
 
@@ -206,29 +239,29 @@ def _normalized(raw: str, country: str) -> PhoneReading:
     readings, written_international = found
     hint_code = phonenumbers.country_code_for_region(hint) if hint else 0
 
-    def affinity(reading: _Reading) -> int:
-        number = reading.number
-        if hint and phonenumbers.region_code_for_number(number) == hint:
+    def affinity(number: PhoneNumber, region: str | None) -> int:
+        if hint and region == hint:
             return 2
         return 1 if number.country_code == hint_code else 0
 
     valid = [
-        reading
+        (affinity(reading.number, region), reading.number, region)
         for reading in readings
-        if _fits(reading.number) and phonenumbers.is_valid_number(reading.number)
+        if (region := _valid_region(reading.number, hint)) is not None
     ]
     if valid:
         # max() keeps the first of equals: the international reading, as listed.
-        best = max(valid, key=affinity).number
-        return PhoneReading(_e164(best), "" if country else _own_country(best), "")
+        _, best, region = max(valid, key=lambda candidate: candidate[0])
+        return PhoneReading(_e164(best), "" if country else _country_of(region), "")
     possible = [
-        reading
+        reading.number
         for reading in readings
         if _possible(reading.number) == Possible.IS_POSSIBLE
-        and (written_international or affinity(reading))
+        and (written_international or reading.number.country_code == hint_code)
     ]
     if possible:
-        best = max(possible, key=affinity).number
+        # The hint's calling code first; else the first listed (max keeps it).
+        best = max(possible, key=lambda number: number.country_code == hint_code)
         region = _own_country(best)
         return PhoneReading(
             _e164(best),
@@ -278,6 +311,11 @@ def _e164(number: PhoneNumber) -> str:
 
 def _rejected(raw: str, why: str) -> PhoneReading:
     return PhoneReading("", "", f"{_written(raw)} {why}")
+
+
+def _country_of(region: str) -> str:
+    # "001" for the non-geographic (+800, +882...): no country.
+    return region if len(region) == 2 and region.isalpha() and region != "ZZ" else ""
 
 
 def _own_country(number: PhoneNumber) -> str:
