@@ -145,7 +145,7 @@ def test_it_refuses_a_utf8_bom_on_a_file_that_is_not_utf8(breach, acme):
 def test_it_refuses_utf16_that_breaks_off_mid_character(breach, acme):
     content = (HEADER + ACCENTED).encode("utf-16") + b"\x41"
 
-    with pytest.raises(ImportRefusedError, match="is not UTF-16 either"):
+    with pytest.raises(ImportRefusedError, match="ends in the middle of a character"):
         created(breach, content)
 
 
@@ -340,3 +340,77 @@ def test_it_lets_no_one_but_staff_publish_or_discard_a_held_file(client, breach,
         assert response.status_code == 404
     batch.refresh_from_db()
     assert batch.status == ImportBatch.Status.HELD
+
+
+# --- CSV that goes wrong across lines -------------------------------------------------
+
+
+def test_it_names_every_line_a_quote_that_never_closes_took_with_it(breach, acme, settings):
+    settings.IMPORT_HOLD_REJECTED_PERCENT = 100
+    good = "q-{n},DA7QK4M2ZP,2024-03-01T08:00:00Z,+1212555{n:04d},Verizon,US,NY,sms\n"
+    content = (
+        HEADER
+        + good.format(n=2)
+        + 'q-3,DA7QK4M2ZP,2024-03-01T08:00:00Z,+12125550003,"Verizon,US,NY,sms\n'
+        + "".join(good.format(n=n) for n in range(4, 10))
+    )
+
+    batch = imported(breach, content)
+
+    assert (batch.seen, batch.imported, batch.rejected) == (2, 1, 1)
+    [problem] = report(batch)
+    assert problem["line"] == "3"
+    assert problem["reason"] == (
+        "lines 3-9 read as one record (a quoted field runs across them): cannot be read "
+        "as CSV (unexpected end of data)"
+    )
+
+
+def test_it_names_the_lines_a_stray_quote_joined_into_one_record(breach, acme, settings):
+    settings.IMPORT_HOLD_REJECTED_PERCENT = 100
+    good = "q-{n},DA7QK4M2ZP,2024-03-01T08:00:00Z,+1212555{n:04d},Verizon,US,NY,sms\n"
+    content = (
+        HEADER
+        + good.format(n=2)
+        + 'q-3,DA7QK4M2ZP,2024-03-01T08:00:00Z,+12125550003,"Verizon,US,NY,sms\n'
+        + 'q-4,DA7QK4M2ZP,2024-03-01T08:00:00Z,+12125550004,Verizon",US,NY,sms\n'
+        + good.format(n=5)
+    )
+
+    batch = imported(breach, content)
+
+    assert batch.imported == 2  # lines 2 and 5
+    [problem] = report(batch)
+    assert problem["reason"].startswith("lines 3-4 read as one record")
+
+
+def test_it_refuses_a_file_whose_lines_end_in_a_carriage_return_alone(breach, acme):
+    content = (HEADER + ACCENTED).replace("\n", "\r")
+
+    with pytest.raises(ImportRefusedError, match="carriage return alone"):
+        created(breach, content)
+
+
+# --- The country is the number's ------------------------------------------------------
+
+
+def test_it_files_a_row_under_its_numbers_country_and_keeps_the_hint_it_was_given(breach, acme):
+    content = (
+        HEADER
+        + "r-2,DA7QK4M2ZP,2024-03-01T08:00:00Z,+34612345678,Vodacom,ZA,Gauteng,sms\n"
+        + "r-3,DA7QK4M2ZP,2024-03-01T09:00:00Z,0049 1512 3000371,Singtel,SG,,sms\n"
+        + "r-4,DA7QK4M2ZP,2024-03-01T10:00:00Z,+34612345678,Movistar,ES,Madrid,sms\n"
+    )
+
+    imported(breach, content)
+
+    roaming = MessageLogRecord.objects.get(provider_message_id="r-2")
+    assert (roaming.country, roaming.extra["vigil_country_as_written"]) == ("ES", "ZA")
+    assert MessageLogRecord.objects.get(provider_message_id="r-3").phone == "+4915123000371"
+    home = MessageLogRecord.objects.get(provider_message_id="r-4")
+    assert (home.country, home.region_code) == ("ES", "")
+    assert "vigil_country_as_written" not in home.extra
+    assert set(Exposure.objects.values_list("phone", "country")) == {
+        ("+34612345678", "ES"),
+        ("+4915123000371", "DE"),
+    }

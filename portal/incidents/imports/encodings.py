@@ -139,12 +139,18 @@ def encoding_checked(stream: BinaryIO, encoding: str) -> None:
         while chunk := stream.read(CHUNK):
             decoder.decode(chunk)
             offset += len(chunk)
-        decoder.decode(b"", final=True)
     except UnicodeDecodeError as error:
-        raise ImportRefusedError(
+        raise ImproperlyEncodedError(
             f"The file is not UTF-8, and looks like {encoding_label(encoding)}, but byte "
             f"{offset + error.start + 1:,} is not {encoding_label(encoding)} either: save the "
             "file as UTF-8."
+        ) from None
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise ImproperlyEncodedError(
+            f"The file is {encoding_label(encoding)} but ends in the middle of a character "
+            f"(after byte {offset:,}): it looks cut short. Upload the whole file."
         ) from None
 
 

@@ -46,6 +46,7 @@ DUO_REQUIRED = ("telephony_id", "ts", "phone", "type")
 DUO_FIELDS = (*DUO_REQUIRED, "context", "credits")
 
 PHONE_NOTE = "vigil_phone_note"  # in `extra`, why a number only possible was kept
+COUNTRY_AS_WRITTEN = "vigil_country_as_written"  # in `extra`, a hint the number belies
 MESSAGE_TYPES = {"sms": "sms", "voice": "voice", "phone": "voice"}
 MAX_TEXT = 100  # provider_message_id, carrier, region and context columns
 MAX_CREDITS = 2**31 - 1
@@ -53,6 +54,12 @@ MAX_CREDITS = 2**31 - 1
 # not a time at all (and a year 1 with an offset would not even convert to UTC).
 EPOCH_MIN, EPOCH_MAX = 946_684_800, 4_102_444_800
 YEAR_MIN, YEAR_MAX = 2000, 2100
+
+
+_CR_ONLY = (
+    "The file's lines end with a carriage return alone (as classic Mac OS wrote them): "
+    "save it with LF or CRLF line endings and upload it again."
+)
 
 
 class Row(NamedTuple):
@@ -115,6 +122,8 @@ class LineSource:
                 data = data.removeprefix(BOM)
             cut = data.rfind(b"\n") + 1
             if not cut:
+                if b"\r" in data:
+                    raise ImportRefusedError(_CR_ONLY)
                 if len(data) > MAX_LINE:
                     raise ImportRefusedError(
                         f"Line {lines_before + 1} is longer than {MAX_LINE >> 20} MB: "
@@ -181,8 +190,14 @@ def csv_header(line: str) -> CsvHeader:
     line = line.rstrip("\r\n")
     if not line.strip():
         raise ImportRefusedError("The first line is empty: it should name the columns.")
+    if "\r" in line:
+        raise ImportRefusedError(_CR_ONLY)
     delimiter = "\t" if line.count("\t") > line.count(",") else ","
-    names = [name.strip().casefold() for name in next(csv.reader([line], delimiter=delimiter))]
+    try:
+        header = next(csv.reader([line], delimiter=delimiter, strict=True))
+    except csv.Error as error:
+        raise ImportRefusedError(f"The first line cannot be read as CSV ({error}).") from None
+    names = [name.strip().casefold() for name in header]
     missing = [name for name in REQUIRED if name not in names]
     if missing:
         hint = ""
@@ -213,7 +228,9 @@ def csv_header(line: str) -> CsvHeader:
 def csv_rows(source: LineSource) -> Iterator[Row | Problem]:
     lines = iter(source)
     header = csv_header(next(lines, ""))
-    reader = csv.reader(lines, delimiter=header.delimiter)
+    # strict: a quote that never closes is an error ("unexpected end of data"), not a
+    # field that silently swallows the rest of the file.
+    reader = csv.reader(lines, delimiter=header.delimiter, strict=True)
     width = header.width
     fields = header.fields
     # So that every row has context and credits, in that order, present or not.
@@ -241,10 +258,21 @@ def csv_rows(source: LineSource) -> Iterator[Row | Problem]:
                         first,
                         row[message_index] if len(row) > message_index else "",
                         row[account_index] if len(row) > account_index else "",
-                        f"has {len(row)} fields where the header has {width}",
+                        f"{_spanning(first, last)}has {len(row)} fields where the header "
+                        f"has {width}",
                     )
                     continue
                 values = fields(row)
+                if last > first and any("\n" in value for value in values[:8]):
+                    # A quote opened in one row and closed in another joins them; a
+                    # line break inside a required column is never the provider's.
+                    yield Problem(
+                        first,
+                        row[message_index],
+                        row[account_index],
+                        f"{_spanning(first, last)}a required column holds a line break",
+                    )
+                    continue
                 if context_only_missing:
                     values = (*values[:8], "", values[8])
                 elif absent:
@@ -267,7 +295,16 @@ def csv_rows(source: LineSource) -> Iterator[Row | Problem]:
         except csv.Error as error:
             first, last = last + 1, reader.line_num + 1
             source.bad_line_in(first, last)
-            yield Problem(first, "", "", f"cannot be read as CSV ({error})")
+            yield Problem(first, "", "", f"{_spanning(first, last)}cannot be read as CSV ({error})")
+
+
+def _spanning(first: int, last: int) -> str:
+    """Where one record took more than its line: a quote opened on `first` that closes
+    (or fails) on `last` takes every line between into the record, so the reason names
+    them all, and none of them goes missing without a word."""
+    if last <= first:
+        return ""
+    return f"lines {first}-{last} read as one record (a quoted field runs across them): "
 
 
 # --- JSON Lines -------------------------------------------------------------------
@@ -734,7 +771,11 @@ class RowChecker:
         e164, own_country, problem, note = phone_normalized(phone, country)
         if problem:
             return Problem(line, message_id, account_id, problem)
-        if not country:
+        if own_country != country and own_country:
+            # The country column is a hint: the row is the number's country's (what
+            # the dashboards count and filter by), and keeps what the provider wrote.
+            if country:
+                extra = json.dumps({**json.loads(extra), COUNTRY_AS_WRITTEN: country})
             country = own_country
         if note:
             # Kept although only possible: the row says so, for whoever reads the copy.

@@ -56,7 +56,8 @@ class PhoneReading(NamedTuple):
     """What became of a phone as written.
 
     `e164` is empty when the number is rejected, and `problem` says why. `country` is
-    the number's own country, worked out only when the row names none (Duo logs).
+    the number's own country (for a number only possible, its calling code's main
+    country; none for non-geographic numbers such as +800).
     `note` is set when the number is kept although it is only possible, not valid.
     """
 
@@ -152,7 +153,9 @@ def _readings(text: str, hint: str) -> tuple[list[_Reading], bool] | str:
     if own is not None and (match := own.match(digits)) and match.end():
         rest = digits[match.end() :]
         if rest not in international:
-            international.insert(0, rest)  # the hint's own prefix first, on a tie
+            # After 00, on a tie: "0049 1512 ..." in a row that says SG (whose own
+            # prefixes are 000 to 039) is German, not "+91 5123..." in India.
+            international.append(rest)
     readings: list[_Reading] = []
     if international:
         for rest in international:
@@ -222,7 +225,7 @@ def phone_normalized(raw: str, country: str) -> PhoneReading:
     if number is not None:
         region = _valid_region(number, country)
         if region is not None:
-            return PhoneReading(raw, "" if country else _country_of(region), "")
+            return PhoneReading(raw, _country_of(region), "")
     return _normalized(raw, country)
 
 
@@ -252,7 +255,7 @@ def _normalized(raw: str, country: str) -> PhoneReading:
     if valid:
         # max() keeps the first of equals: the international reading, as listed.
         _, best, region = max(valid, key=lambda candidate: candidate[0])
-        return PhoneReading(_e164(best), "" if country else _country_of(region), "")
+        return PhoneReading(_e164(best), _country_of(region), "")
     possible = [
         reading.number
         for reading in readings
@@ -265,12 +268,13 @@ def _normalized(raw: str, country: str) -> PhoneReading:
         region = _own_country(best)
         return PhoneReading(
             _e164(best),
-            "" if country else region,
+            region,
             "",
             f"possible but not valid: the number is the right length for "
             f"{region or '+' + str(best.country_code)} but in no range assigned there",
         )
-    return _rejected(raw, _why_not(readings, hint, written_international))
+    digit_count = len(phonenumbers.normalize_digits_only(text))
+    return _rejected(raw, _why_not(readings, hint, written_international, digit_count))
 
 
 def _fits(number: PhoneNumber) -> bool:
@@ -284,10 +288,14 @@ def _possible(number: PhoneNumber) -> Possible:
     return phonenumbers.is_possible_number_with_reason(number)
 
 
-def _why_not(readings: list[_Reading], hint: str, written_international: bool) -> str:
+def _why_not(
+    readings: list[_Reading], hint: str, written_international: bool, digit_count: int
+) -> str:
     if not written_international and not hint:
         return "has no country code, and the row names no country"
     if not readings:
+        if digit_count > E164_MAX_DIGITS + 4:  # longer than E.164 after any prefix
+            return "is too long"
         return "has no valid country code" if written_international else "is not a phone number"
     results = [_possible(reading.number) for reading in readings]
     where = f" for {hint}" if hint and not written_international else ""
