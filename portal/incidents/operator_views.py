@@ -33,6 +33,7 @@ from portal.accounts.models import Organization, User
 from portal.accounts.reauth import reauthentication_if_stale
 from portal.accounts.selectors import SubqueryCount
 from portal.audit.services import audit_record
+from portal.incidents.imports.encodings import encoding_label
 from portal.incidents.imports.services import (
     ImportRefusedError,
     import_batch_accept_problems,
@@ -424,7 +425,12 @@ def batch_detail(request, batch):
     return render(
         request,
         "operator/incidents/batch.html",
-        {"batch": batch, "incident": batch.incident, "progress": BatchProgress(batch)},
+        {
+            "batch": batch,
+            "incident": batch.incident,
+            "progress": BatchProgress(batch),
+            "encoding": encoding_label(batch.encoding),
+        },
     )
 
 

@@ -140,3 +140,41 @@ def test_it_polls_a_running_import_until_it_finishes(
     page.wait_for_timeout(2500)
     assert len(polls) == polled
     screenshot(page, "finished")
+
+
+def test_it_holds_a_file_with_too_many_rejected_rows_until_the_operator_publishes_it(
+    operator_page, live_server, incident, media_root, tmp_path, screenshot
+):
+    factories.organization("Northwind", account_id="DA7QK4M2ZP")
+    rows = "".join(
+        f"h-{n},DA7QK4M2ZP,2024-03-01T08:00:00Z,{'12' if n < 15 else f'+1212555{n:04d}'},"
+        "Verizon,US,NY,sms\n"
+        for n in range(60)
+    )
+    dump = tmp_path / "mostly-wrong.csv"
+    dump.write_text(
+        "message_id,account_id,sent_at,phone,carrier,country,state,message_type\n" + rows
+    )
+    page = operator_page
+
+    page.goto(f"{live_server.url}/operator/incidents/")
+    page.get_by_role("link", name="March 2024 SMS logs").click()
+    page.get_by_label("Format").select_option("csv")
+    page.get_by_label("File").set_input_files(dump)
+    page.get_by_role("button", name="Upload and import").click()
+
+    panel = page.locator("#batch-progress")
+    expect(panel).to_contain_text("Held for your review: nothing was published.")
+    expect(panel).to_contain_text("15 of 60 rows (25%) were rejected")
+    reasons = page.get_by_role("table", name="Reasons rows of mostly-wrong.csv were not imported")
+    expect(reasons.get_by_role("cell", name="phone “…” is too short for US")).to_be_visible()
+    assert counts(page)["imported"] == "0"
+    expect(page.get_by_text("Read as")).to_be_visible()
+    screenshot(page, "held")
+
+    page.get_by_role("button", name="Publish the 45 rows that could be read").click()
+
+    expect(page.get_by_role("alert").or_(page.get_by_role("status")).first).to_be_visible()
+    expect(panel).to_contain_text("Published although 15 rows were rejected")
+    assert counts(page)["imported"] == "45"
+    screenshot(page, "published")
