@@ -66,3 +66,27 @@ def test_it_never_stores_a_secret_or_a_full_phone_number():
 
     stored = AuditEvent.objects.get(pk=event.pk).details
     assert stored == {"phone": "***0143", "note": "called ***0123", "token": "[hidden]"}
+
+
+def test_it_cuts_a_phone_number_however_it_was_typed_in_any_detail():
+    event = audit_record(
+        action="exposure.export",
+        organization=factories.organization(),
+        details={
+            "filters": {"q": "9716281352", "country": "US"},
+            "note": "asked about (212) 555-0143, twice",
+            "last4": "0143",
+            "when": "2024-03-01 10:00:00",
+            "incident": "12345678-1234-4abc-8def-123456789abc",
+            "address": "192.168.100.200",
+        },
+    )
+
+    assert AuditEvent.objects.get(pk=event.pk).details == {
+        "filters": {"q": "***1352", "country": "US"},
+        "note": "asked about ***0143, twice",
+        "last4": "0143",
+        "when": "2024-03-01 10:00:00",
+        "incident": "12345678-1234-4abc-8def-123456789abc",
+        "address": "192.168.100.200",
+    }
