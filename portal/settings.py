@@ -18,6 +18,7 @@ from portal.env import (
     env_bool,
     env_choice,
     env_database,
+    env_database_owner,
     env_int,
     env_list,
     env_str,
@@ -143,6 +144,22 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-vigil.sqlite3")}
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+# Least privilege on PostgreSQL (docs/database-roles.md): web, worker and beat connect
+# as DATABASE_URL's role, which owns nothing and may only read and append to the audit
+# log; `migrate` connects as MIGRATE_DATABASE_URL's, the owner of the tables, and grants
+# the app's role what it needs. Unset (the embedded default, development): one role.
+_database_owner = env_database_owner("MIGRATE_DATABASE_URL", DATABASES["default"])
+DATABASE_ROLES = (
+    {
+        "owner": _database_owner,
+        "app": {
+            "USER": DATABASES["default"].get("USER") or "",
+            "PASSWORD": DATABASES["default"].get("PASSWORD") or "",
+        },
+    }
+    if _database_owner
+    else None
+)
 # The audit log is append-only (portal/audit/guard.py). Only the test suite, which
 # empties its own database after each test that commits, lets `flush` empty it too;
 # nothing in the environment can turn this on.
