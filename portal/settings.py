@@ -377,13 +377,24 @@ MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
 ACCOUNT_ADAPTER = "portal.accounts.adapter.AccountAdapter"
 MFA_ADAPTER = "portal.accounts.adapter.MFAAdapter"  # TOTP secrets encrypted at rest
 ACCOUNT_FORMS = {"login": "portal.accounts.forms.VigilLoginForm"}
+# Wrong codes count against the account from any address, and lock it like wrong
+# passwords do (portal.accounts.signin).
+MFA_FORMS = {
+    "authenticate": "portal.accounts.forms.VigilAuthenticateForm",
+    "reauthenticate": "portal.accounts.forms.VigilReauthenticateForm",
+}
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False  # a reset never signs in, so never skips the factor
 # Sensitive actions (revealing a phone, downloading a copy, launching a notice, changing
 # factors or roles) ask for the password or factor again after this long.
 ACCOUNT_REAUTHENTICATION_TIMEOUT = env_int("REAUTHENTICATION_MINUTES", 10, minimum=1) * 60
-# Our lockout (portal.accounts.signin) works on login name and address together;
-# allauth's per-address limit stays as the net for one address spraying many names.
-ACCOUNT_RATE_LIMITS = {"login_failed": "30/10m/ip"}
+# Our lockouts (portal.accounts.signin) work on login name and address together for
+# passwords, and on the account for second-factor codes. allauth's own limits on failed
+# sign-ins stay as they are by default, behind them: 10 a minute per address and 5 in
+# 5 minutes per key (per user for second-factor codes; for passwords the adapter makes
+# its key the login name and address, as our lockout is, so that a stranger cannot
+# lock a member out everywhere). Plus 30 in 10 minutes per address: the net for one
+# address spraying many names.
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/300s/key,30/10m/ip"}
 SIGNIN_LOCKOUT_FAILURES = env_int("SIGNIN_LOCKOUT_FAILURES", 5, minimum=1)
 SIGNIN_LOCKOUT_WINDOW_MINUTES = env_int("SIGNIN_LOCKOUT_WINDOW_MINUTES", 15, minimum=1)
 SIGNIN_LOCKOUT_MINUTES = env_int("SIGNIN_LOCKOUT_MINUTES", 15, minimum=1)

@@ -16,6 +16,7 @@ from django.apps import apps
 ACTION_LABELS: dict[str, str] = {
     "signin.success": "Signed in",
     "signin.failure": "Failed sign-in",
+    "signin.mfa_failed": "Wrong second-factor code",
     "signin.lockout": "Sign-in locked out",
     "signin.logout": "Signed out",
     "mfa.factor_added": "Added a second factor",
