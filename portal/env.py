@@ -124,3 +124,35 @@ def env_database(name: str, default: dict) -> dict:
     if config["ENGINE"] == "django.db.backends.postgresql" and not config.get("NAME"):
         raise ImproperlyConfigured(f"{name} must name a database (postgres://host/NAME).")
     return config
+
+
+def env_database_owner(name: str, database: dict) -> dict | None:
+    """The owner's credentials for `database` (the app's connection), from `name`, a URL
+    of the same database as another role; None when unset or naming the same role.
+
+    Only the role may differ: a migration run against another database than the one the
+    app uses would leave the app's schema behind.
+    """
+    value = _raw(name)
+    if value is None:
+        return None
+    owner = env_database(name, database)
+    if database["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(
+            f"{name} is for PostgreSQL, where migrations run as the owner of the tables "
+            "and the app as a role that owns nothing; DATABASE_URL is not a postgres:// URL."
+        )
+    for key, what in (
+        ("ENGINE", "engine"),
+        ("HOST", "host"),
+        ("PORT", "port"),
+        ("NAME", "database"),
+    ):
+        if str(owner.get(key) or "") != str(database.get(key) or ""):
+            raise ImproperlyConfigured(
+                f"{name} must name the same {what} as DATABASE_URL; only the user and "
+                "password may differ."
+            )
+    if owner.get("USER") == database.get("USER"):
+        return None
+    return {"USER": owner.get("USER") or "", "PASSWORD": owner.get("PASSWORD") or ""}

@@ -18,6 +18,7 @@ from portal.env import (
     env_bool,
     env_choice,
     env_database,
+    env_database_owner,
     env_float,
     env_int,
     env_list,
@@ -144,6 +145,26 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-vigil.sqlite3")}
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+# Least privilege on PostgreSQL (docs/database-roles.md): web, worker and beat connect
+# as DATABASE_URL's role, which owns nothing and may only read and append to the audit
+# log; `migrate` connects as MIGRATE_DATABASE_URL's, the owner of the tables, and grants
+# the app's role what it needs. Unset (the embedded default, development): one role.
+_database_owner = env_database_owner("MIGRATE_DATABASE_URL", DATABASES["default"])
+DATABASE_ROLES = (
+    {
+        "owner": _database_owner,
+        "app": {
+            "USER": DATABASES["default"].get("USER") or "",
+            "PASSWORD": DATABASES["default"].get("PASSWORD") or "",
+        },
+    }
+    if _database_owner
+    else None
+)
+# The audit log is append-only (portal/audit/guard.py). Only the test suite, which
+# empties its own database after each test that commits, lets `flush` empty it too;
+# nothing in the environment can turn this on.
+AUDIT_LOG_FLUSHABLE = False
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -367,13 +388,24 @@ MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
 ACCOUNT_ADAPTER = "portal.accounts.adapter.AccountAdapter"
 MFA_ADAPTER = "portal.accounts.adapter.MFAAdapter"  # TOTP secrets encrypted at rest
 ACCOUNT_FORMS = {"login": "portal.accounts.forms.VigilLoginForm"}
+# Wrong codes count against the account from any address, and lock it like wrong
+# passwords do (portal.accounts.signin).
+MFA_FORMS = {
+    "authenticate": "portal.accounts.forms.VigilAuthenticateForm",
+    "reauthenticate": "portal.accounts.forms.VigilReauthenticateForm",
+}
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False  # a reset never signs in, so never skips the factor
 # Sensitive actions (revealing a phone, downloading a copy, launching a notice, changing
 # factors or roles) ask for the password or factor again after this long.
 ACCOUNT_REAUTHENTICATION_TIMEOUT = env_int("REAUTHENTICATION_MINUTES", 10, minimum=1) * 60
-# Our lockout (portal.accounts.signin) works on login name and address together;
-# allauth's per-address limit stays as the net for one address spraying many names.
-ACCOUNT_RATE_LIMITS = {"login_failed": "30/10m/ip"}
+# Our lockouts (portal.accounts.signin) work on login name and address together for
+# passwords, and on the account for second-factor codes. allauth's own limits on failed
+# sign-ins stay as they are by default, behind them: 10 a minute per address and 5 in
+# 5 minutes per key (per user for second-factor codes; for passwords the adapter makes
+# its key the login name and address, as our lockout is, so that a stranger cannot
+# lock a member out everywhere). Plus 30 in 10 minutes per address: the net for one
+# address spraying many names.
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/300s/key,30/10m/ip"}
 SIGNIN_LOCKOUT_FAILURES = env_int("SIGNIN_LOCKOUT_FAILURES", 5, minimum=1)
 SIGNIN_LOCKOUT_WINDOW_MINUTES = env_int("SIGNIN_LOCKOUT_WINDOW_MINUTES", 15, minimum=1)
 SIGNIN_LOCKOUT_MINUTES = env_int("SIGNIN_LOCKOUT_MINUTES", 15, minimum=1)

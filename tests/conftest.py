@@ -18,6 +18,7 @@ from django.conf import settings
 from hypothesis import settings as hypothesis_settings
 
 from portal.celery import app as celery_app
+from portal.database import database_role_use
 
 CI = os.environ.get("CI", "").lower() == "true"
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -31,17 +32,41 @@ if CI:
 
 
 def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "app_role: needs PostgreSQL with two roles, MIGRATE_DATABASE_URL the owner's "
+        "(skips without, fails under CI=true)",
+    )
     # A cache of the test run's own: allauth keeps rate limits and used TOTP codes in
     # it, and one test's failed sign-ins must not count against the next.
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     # Real hashing costs a third of a second a password by design; tests make hundreds.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # The tests that commit leave audit events behind; the flush after each of them
+    # must empty the append-only log too, here and nowhere else (manage.py flush).
+    settings.AUDIT_LOG_FLUSHABLE = True
     if not settings.REDIS_URL:
         celery_app.conf.broker_url = "memory://"
         celery_app.conf.result_backend = "cache+memory://"
     # Unit tests run tasks inline; the tests that need a real worker switch this off.
     celery_app.conf.task_always_eager = True
     celery_app.conf.task_eager_propagates = True
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    # On PostgreSQL with two roles (MIGRATE_DATABASE_URL set, as CI has it) the owner
+    # creates and migrates the test database, and drops it after the run...
+    database_role_use("owner")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    # ...and the tests connect as the app's role, which owns nothing, as web, worker
+    # and beat do in production: what the app may not do fails here too.
+    database_role_use("app")
+    yield
+    database_role_use("owner")
 
 
 @pytest.fixture(autouse=True)
@@ -60,6 +85,11 @@ def _missing(reason: str) -> None:
 def pytest_runtest_setup(item):
     if item.get_closest_marker("postgres") and not settings.IS_POSTGRES:
         _missing("needs PostgreSQL: set DATABASE_URL=postgres://...")
+    if item.get_closest_marker("app_role") and not settings.DATABASE_ROLES:
+        _missing(
+            "needs PostgreSQL with two roles: DATABASE_URL the app's, MIGRATE_DATABASE_URL "
+            "the owner's (docs/database-roles.md)"
+        )
     if item.get_closest_marker("redis") and not settings.REDIS_URL:
         _missing("needs Redis: set REDIS_URL=redis://...")
 

@@ -8,6 +8,7 @@ from cryptography.fernet import Fernet, MultiFernet
 from django.conf import settings
 
 from portal.accounts.reauth import authenticated_recently
+from portal.http import client_ip
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -22,6 +23,14 @@ class AccountAdapter(DefaultAccountAdapter):
         if request is not None and authenticated_recently(request):
             return False
         return super().is_reauthentication_required(app=app, **kwargs)
+
+    def _get_login_attempts_cache_key(self, request, **credentials) -> str:
+        # allauth limits wrong passwords per login name from everywhere (5 in 5
+        # minutes), so any stranger could keep a member locked out by guessing. Keyed on
+        # the login name and the address, as our own lockout is (portal.accounts.signin).
+        # Its per-account limit on second-factor codes has its own key, per user, kept.
+        key = super()._get_login_attempts_cache_key(request, **credentials)
+        return f"{key}:{client_ip(request)}"
 
 
 def _fernet(secret: str) -> Fernet:

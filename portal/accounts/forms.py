@@ -1,15 +1,24 @@
 from allauth.account.forms import LoginForm
+from allauth.account.internal.stagekit import clear_login
+from allauth.core import context
+from allauth.mfa.base.forms import AuthenticateForm, ReauthenticateForm
 from django import forms
 from django.contrib.auth import password_validation
 
 from portal.accounts.models import User
 from portal.accounts.roles import Role
-from portal.accounts.signin import lockout_message, signin_locked_until
+from portal.accounts.signin import (
+    lockout_message,
+    second_factor_failure_record,
+    second_factor_locked_until,
+    signin_locked_until,
+)
 from portal.http import client_ip
 
 
 class VigilLoginForm(LoginForm):
-    """allauth's sign-in form, refusing a locked (login name, address) pair up front.
+    """allauth's sign-in form, refusing a locked (login name, address) pair, or an
+    account locked after wrong second-factor codes, up front.
 
     The refusal comes before the password is checked, so a locked pair learns nothing
     from further guesses, right or wrong.
@@ -22,6 +31,59 @@ class VigilLoginForm(LoginForm):
             if locked_until:
                 raise forms.ValidationError(lockout_message(locked_until), code="locked")
         return super().clean()
+
+
+class _SecondFactorLockout:
+    """allauth's form for a second-factor code (TOTP or recovery code), counting each
+    wrong code against the account, whatever the address, and refusing a locked
+    account before it checks the code, so that guesses during a lockout learn nothing.
+
+    allauth's own per-account limit (settings.ACCOUNT_RATE_LIMITS) stays behind it.
+    """
+
+    reauthentication = False
+
+    def clean_code(self):
+        self._refuse_if_locked(audit=True)
+        try:
+            return super().clean_code()
+        except forms.ValidationError as error:
+            if error.code == "incorrect_code":
+                second_factor_failure_record(
+                    user=self.user,
+                    request=context.request,
+                    reauthentication=self.reauthentication,
+                )
+                self._refuse_if_locked(audit=False)  # this code may have locked it
+            raise
+
+    def _refuse_if_locked(self, *, audit: bool) -> None:
+        locked_until = second_factor_locked_until(user=self.user)
+        if locked_until is None:
+            return
+        if audit:
+            second_factor_failure_record(
+                user=self.user,
+                request=context.request,
+                reauthentication=self.reauthentication,
+                refused=True,
+            )
+        if not self.reauthentication:
+            # Back to the sign-in form, which refuses the account too: no more codes
+            # from this attempt, and one audit event for it, not one per request.
+            # (allauth's internal API: the pending sign-in lives in the session.)
+            clear_login(context.request)
+        raise forms.ValidationError(lockout_message(locked_until), code="locked")
+
+
+class VigilAuthenticateForm(_SecondFactorLockout, AuthenticateForm):
+    """The second step of signing in (MFA_FORMS["authenticate"])."""
+
+
+class VigilReauthenticateForm(_SecondFactorLockout, ReauthenticateForm):
+    """Confirming who one is before a sensitive action (MFA_FORMS["reauthenticate"])."""
+
+    reauthentication = True
 
 
 class InvitationForm(forms.Form):

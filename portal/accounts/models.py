@@ -187,3 +187,24 @@ class SignInThrottle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.failures} failures, locked until {self.locked_until}"
+
+
+class SecondFactorThrottle(models.Model):
+    """Wrong second-factor codes for one account, from any address, and the lockout
+    they earn (the same length and the same message as a sign-in lockout).
+
+    Keyed on the account, not the address as SignInThrottle is: only someone who has
+    the password reaches the second factor, so a stranger cannot lock anyone out with
+    it, and a guesser who spreads codes over many addresses still counts against the
+    one account.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    failures = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.failures} wrong codes, locked until {self.locked_until}"

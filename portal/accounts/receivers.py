@@ -4,11 +4,13 @@ Each receiver only hands over to a service: what happens lives in the services.
 """
 
 from allauth.mfa.signals import authenticator_added, authenticator_removed, authenticator_reset
+from django.contrib import messages
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 from django.utils import timezone
 
 from portal.accounts.models import User
+from portal.accounts.selectors import last_sign_in_at, second_factor_failures
 from portal.accounts.sessions import SIGNED_IN_AT
 from portal.accounts.signin import signin_failure_record, signin_success_clear
 from portal.audit.services import audit_record
@@ -20,8 +22,27 @@ def on_signed_in(sender, request, user, **kwargs):
         return
     # The absolute session limit counts from here (portal.accounts.sessions).
     request.session[SIGNED_IN_AT] = timezone.now().timestamp()
-    signin_success_clear(login=user.email, request=request)
+    signin_success_clear(user=user, request=request)
+    _warn_of_wrong_codes(request, user)
     audit_record(action="signin.success", actor=user, request=request)
+
+
+def _warn_of_wrong_codes(request, user) -> None:
+    """Someone had the password and guessed codes since the person last signed in:
+    they should know, and change it."""
+    failures = second_factor_failures(user, since=last_sign_in_at(user))
+    if not failures:
+        return
+    latest = failures[0]
+    count = len(failures)
+    messages.warning(
+        request,
+        f"{count} wrong second-factor code{'s were' if count != 1 else ' was'} entered for "
+        f"your account since you last signed in, the latest from {latest.ip or 'an unknown address'}"
+        f" at {latest.created_at:%Y-%m-%d %H:%M} UTC. Whoever entered "
+        f"{'them' if count != 1 else 'it'} knew your password: if it was not you, change "
+        "it now. Two-factor authentication lists every attempt.",
+    )
 
 
 @receiver(user_logged_out)

@@ -1,5 +1,7 @@
 """Reads of accounts, their members and invitations (writes live in services.py)."""
 
+from datetime import timedelta
+
 from allauth.mfa.models import Authenticator
 from django.db.models import (
     Case,
@@ -19,6 +21,7 @@ from django.utils import timezone
 from portal.accounts.mfa import SECOND_FACTORS
 from portal.accounts.models import Invitation, Membership, Organization
 from portal.accounts.roles import Role
+from portal.audit.models import AuditEvent
 from portal.incidents.models import Exposure, Incident
 
 
@@ -101,4 +104,33 @@ def account_incidents(organization: Organization) -> QuerySet[Incident]:
             message_count=Coalesce(Subquery(messages), 0),
         )
         .order_by("-window_start")
+    )
+
+
+# --- One's own sign-ins -----------------------------------------------------------
+
+# The wrong second-factor codes a person is shown: the last month's, at most this many.
+SECOND_FACTOR_FAILURES_DAYS = 30
+SECOND_FACTOR_FAILURES_SHOWN = 20
+
+
+def second_factor_failures(user, *, since=None) -> list[AuditEvent]:
+    """Wrong second-factor codes entered for this person's account (the audit log's
+    `signin.mfa_failed`), newest first, with when and from which address: whoever
+    entered them had the password. Since `since`, else over the last month."""
+    since = since or timezone.now() - timedelta(days=SECOND_FACTOR_FAILURES_DAYS)
+    return list(
+        AuditEvent.objects.filter(actor=user, action="signin.mfa_failed", created_at__gt=since)
+        .only("created_at", "ip", "details")
+        .order_by("-created_at", "-id")[:SECOND_FACTOR_FAILURES_SHOWN]
+    )
+
+
+def last_sign_in_at(user):
+    """When this person last signed in fully (password and second factor), or None."""
+    return (
+        AuditEvent.objects.filter(actor=user, action="signin.success")
+        .order_by("-created_at", "-id")
+        .values_list("created_at", flat=True)
+        .first()
     )

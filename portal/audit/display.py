@@ -16,6 +16,7 @@ from django.apps import apps
 ACTION_LABELS: dict[str, str] = {
     "signin.success": "Signed in",
     "signin.failure": "Failed sign-in",
+    "signin.mfa_failed": "Wrong second-factor code",
     "signin.lockout": "Sign-in locked out",
     "signin.logout": "Signed out",
     "mfa.factor_added": "Added a second factor",
@@ -70,8 +71,15 @@ HIDDEN = "[hidden]"
 # Key names whose values are secrets whatever they look like.
 _SECRET_KEY_PARTS = ("secret", "password", "passwd", "token", "passcode", "otp", "recovery")
 _SECRET_KEYS = {"code", "key", "api_key", "signature"}
-# E.164 as the portal stores phones; dates and counts never start with "+".
-_E164 = re.compile(r"\+\d{7,15}")
+# A phone number however it was written: E.164 as the portal stores it, or digits as
+# people type them, bare or with the usual separators ("2125550143", "212-555-0143",
+# "(212) 555 0143"). Never inside a word or a hyphenated id (a UUID's all-digit group).
+_PHONE_LIKE = re.compile(r"(?<![\w-])\+?\(?\d[\d ().-]*\d(?![\w-])")
+# Digits that make a number worth hiding: the shortest real numbers with their country
+# code have seven. A search by the last four digits (what every mask shows) stays.
+_PHONE_MIN_DIGITS = 7
+# Digit runs that are not phone numbers: dates and times, and IPv4 addresses.
+_NOT_A_PHONE = re.compile(r"\d{4}-\d{2}-\d{2}.*|\d{1,3}(\.\d{1,3}){3}")
 
 
 def action_label(action: str) -> str:
@@ -100,6 +108,14 @@ def _last_digits(phone: str) -> str:
     return f"***{digits[-4:]}" if len(digits) > 4 else "***"
 
 
+def _phone_cut(match: re.Match) -> str:
+    text = match.group()
+    digits = sum(character.isdigit() for character in text)
+    if digits < _PHONE_MIN_DIGITS or _NOT_A_PHONE.fullmatch(text):
+        return text
+    return _last_digits(text)
+
+
 def _redact(value: Any, *, phone: bool = False) -> Any:
     if isinstance(value, dict):
         return {
@@ -113,7 +129,7 @@ def _redact(value: Any, *, phone: bool = False) -> Any:
     if isinstance(value, str):
         if phone:
             return _last_digits(value)
-        return _E164.sub(lambda match: _last_digits(match.group()), value)
+        return _PHONE_LIKE.sub(_phone_cut, value)
     if phone and isinstance(value, int) and not isinstance(value, bool):
         return _last_digits(str(value))
     return value

@@ -9,16 +9,39 @@ class AuditLogAppendOnlyError(Exception):
 
 
 class AuditEventQuerySet(models.QuerySet):
+    """Every way the ORM has to change or remove rows, refused.
+
+    The manager below is also the model's base manager, which Django uses where it
+    bypasses the default one (saving, related lookups), so `_base_manager` refuses too.
+    What a plain QuerySet(AuditEvent) or raw SQL would do is refused by the guard on
+    every connection (portal/audit/guard.py), and below both by the database's own
+    triggers (migrations 0002 and 0003), on PostgreSQL and SQLite alike.
+    """
+
     def update(self, **kwargs):
+        raise AuditLogAppendOnlyError("audit events cannot be updated")
+
+    def _update(self, values):  # what save() and update() use underneath
         raise AuditLogAppendOnlyError("audit events cannot be updated")
 
     def bulk_update(self, objs, fields, batch_size=None):
         raise AuditLogAppendOnlyError("audit events cannot be updated")
 
+    def update_or_create(self, defaults=None, create_defaults=None, **kwargs):
+        raise AuditLogAppendOnlyError("audit events cannot be updated")
+
+    def bulk_create(self, objs, *args, update_conflicts=False, **kwargs):
+        if update_conflicts:
+            raise AuditLogAppendOnlyError("audit events cannot be overwritten")
+        return super().bulk_create(objs, *args, **kwargs)
+
     def delete(self):
         raise AuditLogAppendOnlyError("audit events cannot be deleted")
 
     delete.queryset_only = True  # type: ignore[attr-defined]
+
+    def _raw_delete(self, using):
+        raise AuditLogAppendOnlyError("audit events cannot be deleted")
 
 
 class AuditEvent(models.Model):
@@ -59,6 +82,7 @@ class AuditEvent(models.Model):
     objects = AuditEventQuerySet.as_manager()
 
     class Meta:
+        base_manager_name = "objects"
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["organization", "-created_at"], name="audit_by_org"),
@@ -71,6 +95,10 @@ class AuditEvent(models.Model):
     def save(self, *args, **kwargs):
         if not self._state.adding:
             raise AuditLogAppendOnlyError("audit events cannot be updated")
+        if self.pk is not None:
+            # A new event with the id of an old one: Django would UPDATE the old row.
+            raise AuditLogAppendOnlyError("audit events are numbered by the log itself")
+        kwargs["force_insert"] = True
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):

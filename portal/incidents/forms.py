@@ -46,7 +46,7 @@ class ExposureFilterForm(forms.Form):
         label="Search",
         required=False,
         max_length=100,
-        help_text="Name, email or username; or the last digits of the number.",
+        help_text="Name, email or username; the last four digits of the number, or all of it.",
         widget=forms.TextInput(attrs={"type": "search", "placeholder": "Jane, jdoe@… or 0143"}),
     )
     country = forms.ChoiceField(label="Country", required=False, widget=QuickSelect)

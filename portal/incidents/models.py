@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from portal.accounts.models import Organization
+from portal.incidents.phones_display import phone_masked
 
 
 class Incident(models.Model):
@@ -250,7 +251,8 @@ class DirectoryPhone(models.Model):
         indexes = [models.Index(fields=["organization", "phone"], name="directory_phone_lookup")]
 
     def __str__(self) -> str:
-        return self.phone
+        # Masked: the admin names a row by this (a deletion lists the rows it takes).
+        return phone_masked(self.phone)
 
 
 class Exposure(models.Model):

@@ -13,13 +13,14 @@ from phonenumbers import geocoder
 
 BULLETS = "••• •••"
 LAST_DIGITS = 4
+# A number shows its last digits only when it has more digits than this. One this short
+# is not a real E.164 number, and showing "its last four" would show half of it or more.
+SHOWS_LAST_DIGITS_ABOVE = 2 * LAST_DIGITS
 
 
 def phone_last_digits(e164: str) -> str:
     digits = "".join(character for character in e164 if character.isdigit())
-    # A number this short is not a real E.164 number; showing "its last four" would
-    # show all of it.
-    return digits[-LAST_DIGITS:] if len(digits) > 2 * LAST_DIGITS else ""
+    return digits[-LAST_DIGITS:] if len(digits) > SHOWS_LAST_DIGITS_ABOVE else ""
 
 
 def _calling_code(e164: str, country: str) -> str:

@@ -15,7 +15,8 @@ from typing import NamedTuple
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce, Length, TruncDate
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
 from portal.accounts.models import Membership, Organization
 from portal.incidents.models import (
@@ -25,7 +26,7 @@ from portal.incidents.models import (
     Incident,
     MessageLogRecord,
 )
-from portal.incidents.phones_display import country_name
+from portal.incidents.phones_display import LAST_DIGITS, SHOWS_LAST_DIGITS_ABOVE, country_name
 
 
 def incidents_visible_to(user) -> QuerySet[Incident]:
@@ -179,8 +180,14 @@ SORTS: dict[str, tuple[str, ...]] = {
 DEFAULT_SORT = "-last_seen"
 
 # What a search box entry is taken as: digits (with the usual separators) search the
-# end of the number; anything else searches the matched person.
+# number; anything else searches the matched person.
 _PHONE_SEPARATORS = str.maketrans("", "", " -.()+")
+# Every country calling code, for reading a number typed in national form. They form a
+# prefix code (none is the start of another), so an E.164 number splits into a code and
+# a national number in one way only.
+_COUNTRY_CODES = tuple(sorted(str(code) for code in COUNTRY_CODE_TO_REGION_CODE))
+# How a number is dialled abroad before its country code, besides "+".
+_INTERNATIONAL_PREFIXES = ("00", "011")
 
 
 @dataclass(frozen=True)
@@ -195,7 +202,8 @@ class ExposureFilters:
     sort: str = DEFAULT_SORT
 
     def as_details(self) -> dict[str, str]:
-        """The filters that are set, as an audit event's details."""
+        """The filters that are set, as an audit event's details (audit_record masks
+        any phone number in them as it writes them)."""
         return {
             name: value
             for name, value in vars(self).items()
@@ -206,12 +214,53 @@ class ExposureFilters:
         """Does any filter leave phones out? (The sort only orders them.)"""
         return any(value for name, value in vars(self).items() if name != "sort")
 
+    @property
+    def phone_digits(self) -> str:
+        """The digits of a search by phone number; empty for a search by person."""
+        digits = self.q.strip().translate(_PHONE_SEPARATORS)
+        return digits if digits.isdigit() else ""
 
-def _search(exposures: QuerySet[Exposure], q: str) -> QuerySet[Exposure]:
-    q = q.strip()
-    digits = q.translate(_PHONE_SEPARATORS)
-    if digits.isdigit():
+    def searches_past_the_mask(self) -> bool:
+        """Could this search tell more of a number than the mask shows? Only members
+        who may reveal numbers search that way, and each such search is audited."""
+        return len(self.phone_digits) > LAST_DIGITS
+
+
+def _whole_number_readings(digits: str) -> list[str]:
+    """The E.164 numbers `digits` spell when typed in full: with the country code (after
+    "+", "00" or "011", or bare), or in national form (with or without the trunk 0)
+    behind any country code. Compared for equality, never as a suffix: a match confirms
+    a number the member already holds, and can never extend one they hold part of."""
+    international = {digits}
+    for prefix in _INTERNATIONAL_PREFIXES:
+        if digits.startswith(prefix):
+            international.add(digits[len(prefix) :])
+    national = {digits, digits[1:]} if digits.startswith("0") else {digits}
+    readings = {f"+{number}" for number in international}
+    readings.update(f"+{code}{number}" for code in _COUNTRY_CODES for number in national)
+    return sorted(reading for reading in readings if len(reading) <= 16)  # E.164: 15 digits
+
+
+def _search_by_phone(
+    exposures: QuerySet[Exposure], digits: str, *, reveal: bool
+) -> QuerySet[Exposure]:
+    if reveal:
         return exposures.filter(phone__endswith=digits)
+    if len(digits) <= LAST_DIGITS:
+        # What the mask shows, and only where it shows it: a number too short for its
+        # mask to show the last digits is not found by them either.
+        return exposures.alias(phone_length=Length("phone")).filter(
+            phone__endswith=digits, phone_length__gt=SHOWS_LAST_DIGITS_ABOVE + 1
+        )
+    return exposures.filter(phone__in=_whole_number_readings(digits))
+
+
+def _search(
+    exposures: QuerySet[Exposure], filters: ExposureFilters, *, reveal: bool
+) -> QuerySet[Exposure]:
+    if filters.phone_digits:
+        return _search_by_phone(exposures, filters.phone_digits, reveal=reveal)
+    q = filters.q.strip()
     return exposures.filter(
         Q(directory_user__name__icontains=q)
         | Q(directory_user__email__icontains=q)
@@ -220,11 +269,18 @@ def _search(exposures: QuerySet[Exposure], q: str) -> QuerySet[Exposure]:
 
 
 def exposures_filtered(
-    exposures: QuerySet[Exposure], filters: ExposureFilters
+    exposures: QuerySet[Exposure], filters: ExposureFilters, *, reveal: bool = False
 ) -> QuerySet[Exposure]:
-    """Narrow and order `exposures`, with each one's directory user joined."""
+    """Narrow and order `exposures`, with each one's directory user joined.
+
+    Without `reveal` (the member may not reveal numbers), a search by phone digits finds
+    only what the masked list shows anyway: numbers by their last four digits or fewer,
+    or a number typed in full. A longer suffix would let anyone extend the four digits
+    the mask shows one digit at a time, watching which guess keeps the row. With
+    `reveal`, any digits match the end of the number, and the views audit the search.
+    """
     if filters.q.strip():
-        exposures = _search(exposures, filters.q)
+        exposures = _search(exposures, filters, reveal=reveal)
     if filters.country:
         exposures = exposures.filter(country=filters.country)
     if filters.region:

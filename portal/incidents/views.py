@@ -125,8 +125,58 @@ def _filtered(request, member: Member, incident: Incident):
     summary = exposure_summary(member.organization, incident)
     form = ExposureFilterForm(request.GET or None, choices=exposure_filter_choices(summary))
     filters = form.filters()
-    exposures = exposures_filtered(exposures_of(member.organization, incident), filters)
+    exposures = exposures_filtered(
+        exposures_of(member.organization, incident),
+        filters,
+        reveal=member.can(Capability.REVEAL_PHONE),
+    )
     return form, filters, exposures, summary
+
+
+def _audit_reveal(request, member: Member, *, target, details: dict) -> None:
+    """One `phone.reveal` event: by the reveal button (target: the exposure) or by a
+    search that matched more digits than the mask shows (target: the incident)."""
+    audit_record(
+        action="phone.reveal",
+        actor=request.user,
+        organization=member.organization,
+        target=target,
+        request=request,
+        details=details,
+    )
+
+
+def _audit_search_reveal(
+    request, member: Member, incident: Incident, filters, *, exposures, page=None
+) -> None:
+    """A search by more digits than the mask shows tells those digits of every number
+    it keeps: a reveal, audited as one, with what was searched (cut to its last digits
+    as it is written, like every phone number in the log), how many numbers matched and
+    which exposures the list's `page` showed (or, for an export, the first page's worth).
+
+    Only those who may reveal numbers search that way: for anyone else
+    exposures_filtered matches such a search only to a number typed in full.
+    """
+    if not (member.can(Capability.REVEAL_PHONE) and filters.searches_past_the_mask()):
+        return
+    if page is not None:
+        matched, named = page.paginator.count, [exposure.public_id for exposure in page]
+    else:
+        matched = exposures.count()
+        named = list(exposures.values_list("public_id", flat=True)[:PAGE_SIZE])
+    _audit_reveal(
+        request,
+        member,
+        target=incident,
+        details={
+            "via": "search" if page is not None else "export",
+            # Under a "phone" key: cut to its last digits however short, as it is written.
+            "phone_search": filters.q,
+            "digits": len(filters.phone_digits),
+            "matched": matched,
+            "exposures": [str(public_id) for public_id in named],
+        },
+    )
 
 
 @account_view(Capability.VIEW_DASHBOARD)
@@ -140,6 +190,7 @@ def exposed(request, member: Member, incident):
         # Every phone: the summary has counted them already, so the pager need not.
         paginator.count = summary.total("phones")
     page = paginator.get_page(request.GET.get("page"))
+    _audit_search_reveal(request, member, found, filters, exposures=exposures, page=page)
     zone = organization_zone(member.organization)
     context = _page_context(member, found, form=form, filtered=filtered, page=page, zone=zone)
     _add_rows(request, context, page, zone)
@@ -209,6 +260,7 @@ def exposed_export(request, member: Member, incident):
         request=request,
         details={"filters": filters.as_details(), "numbers": "masked"},
     )
+    _audit_search_reveal(request, member, found, filters, exposures=exposures)
     response = StreamingHttpResponse(
         stream_csv(EXPORT_HEADER, _export_rows(exposures, zone)), content_type="text/csv"
     )
@@ -315,15 +367,8 @@ def exposure_reveal(request, member: Member, incident, exposure):
 @_reauthentication_in_page
 @reauthentication_if_stale
 def _reveal(request, *, member: Member, incident: Incident, exposure: Exposure):
-    audit_record(
-        action="phone.reveal",
-        actor=request.user,
-        organization=member.organization,
-        target=exposure,
-        request=request,
-        # The exposure names the number; the number itself never goes in the log.
-        details={"incident": str(incident.public_id)},
-    )
+    # The exposure names the number; the number itself never goes in the log.
+    _audit_reveal(request, member, target=exposure, details={"incident": str(incident.public_id)})
     context = _page_context(member, incident, exposure=exposure)
     context["row"] = exposure_row(
         exposure, zone=organization_zone(member.organization), exposed_url=context["exposed_url"]

@@ -15,6 +15,7 @@ from tests.conftest import BASE_DIR, free_port
 
 EMBEDDED_UNSET = (
     "DATABASE_URL",
+    "MIGRATE_DATABASE_URL",
     "REDIS_URL",
     "CELERY_BROKER_URL",
     "CELERY_RESULT_BACKEND",

@@ -49,6 +49,24 @@ def _manage(tmp_path, *args, **env):
             {"CELERY_TASK_TIME_LIMIT": "60", "CELERY_TASK_SOFT_TIME_LIMIT": "90"},
             "CELERY_TASK_TIME_LIMIT",
         ),
+        (
+            {"MIGRATE_DATABASE_URL": "postgres://vigil_owner@db.example.com:5432/vigil"},
+            "MIGRATE_DATABASE_URL is for PostgreSQL",
+        ),
+        (
+            {
+                **PRODUCTION,
+                "MIGRATE_DATABASE_URL": "postgres://vigil_owner@other.example.com/vigil",
+            },
+            "MIGRATE_DATABASE_URL must name the same host as DATABASE_URL",
+        ),
+        (
+            {
+                **PRODUCTION,
+                "MIGRATE_DATABASE_URL": "postgres://vigil_owner@db.example.com:5432/other",
+            },
+            "MIGRATE_DATABASE_URL must name the same database as DATABASE_URL",
+        ),
         ({**PRODUCTION, "SECRET_KEY": ""}, "SECRET_KEY must be set"),
         ({**PRODUCTION, "SECRET_KEY": "short"}, "SECRET_KEY must be at least 50"),
         ({**PRODUCTION, "ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS must be set"),

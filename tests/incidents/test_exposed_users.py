@@ -124,9 +124,13 @@ def test_only_those_who_may_reveal_get_a_reveal_button(
         ("DOE", ["0143"]),
         ("john@acme", ["0123"]),  # email
         ("mmuller", ["6789"]),  # username
-        ("0143", ["0143"]),  # last digits
-        ("555 0199", ["0199"]),  # digits as people write them
-        ("+1 212-555-0143", ["0143"]),
+        ("0143", ["0143"]),  # the last four digits, what every mask shows
+        ("143", ["0143"]),
+        ("+1 212-555-0143", ["0143"]),  # a whole number, as people write it
+        ("212 555 0143", ["0143"]),  # in national form
+        ("07700 900123", ["0123"]),  # with the trunk 0
+        ("0044 7700 900123", ["0123"]),  # dialled from abroad
+        ("555 0199", []),  # more than the mask shows, less than the number: nothing
         ("nobody", []),
     ],
 )

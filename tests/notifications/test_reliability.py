@@ -61,6 +61,9 @@ class Worker:
         self.env = {
             **os.environ,
             "DATABASE_URL": _database_url(),
+            # A worker never has the owner's URL (and CI's names the database the test
+            # database was made from, not this one).
+            "MIGRATE_DATABASE_URL": "",
             "REDIS_URL": broker_url,
             "CELERY_BROKER_URL": broker_url,
             "EMAIL_MODE": "smtp",

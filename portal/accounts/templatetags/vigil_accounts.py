@@ -1,8 +1,10 @@
-"""The account switcher in the navbar: one query per page, whatever the accounts."""
+"""The account switcher in the navbar (one query per page, whatever the accounts), and a
+person's own failed second-factor attempts on their two-factor page."""
 
 from django import template
 
 from portal.accounts.gate import CURRENT_ACCOUNT_SESSION_KEY
+from portal.accounts.selectors import SECOND_FACTOR_FAILURES_DAYS, second_factor_failures
 
 register = template.Library()
 
@@ -29,3 +31,13 @@ def account_switcher(context):
         "others": [m for m in memberships if m is not current],
         "on_account_page": member is not None,
     }
+
+
+@register.inclusion_tag("accounts/_second_factor_failures.html", takes_context=True)
+def second_factor_failures_panel(context):
+    """The signed-in person's own wrong second-factor codes of the last month, on their
+    two-factor page: when, and from which address."""
+    user = context.get("user")
+    if user is None or not user.is_authenticated:
+        return {"failures": [], "days": SECOND_FACTOR_FAILURES_DAYS}
+    return {"failures": second_factor_failures(user), "days": SECOND_FACTOR_FAILURES_DAYS}
