@@ -154,3 +154,25 @@ def test_migrate_runs_as_the_owner_and_grants_the_app_role_again():
     assert one("SELECT current_user") == (settings.DATABASE_ROLES["app"]["USER"],)
     assert one("SELECT has_table_privilege(current_user, %s, 'UPDATE')", [AUDIT]) == (False,)
     assert one("SELECT has_table_privilege(current_user, 'accounts_user', 'UPDATE')") == (True,)
+
+
+def test_the_app_role_refreshes_statistics_of_the_tables_bulk_loads_fill_and_no_others():
+    from portal.database import table_analyze
+    from portal.incidents.models import MessageLogRecord
+    from tests import factories
+
+    acme = factories.organization("Acme Corp", account_id="DA7QK4M2ZP")
+    breach = factories.incident()
+    for _ in range(3):
+        factories.log_record(breach, acme)
+    table = MessageLogRecord._meta.db_table
+    statistics = "SELECT count(*) FROM pg_stats WHERE tablename = %s"
+    # A plain ANALYZE by a role that does not own the table is skipped, with a warning.
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {table}")
+    assert one(statistics, [table]) == (0,)
+
+    table_analyze(MessageLogRecord)  # inside the test's transaction, rows uncommitted
+
+    assert one(statistics, [table])[0] > 0
+    assert "is not a table it analyzes" in refusal(f"SELECT vigil_analyze('{AUDIT}')")

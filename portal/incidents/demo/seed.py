@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 
 from portal.accounts.models import Membership, Organization, User
+from portal.database import table_analyze
 from portal.incidents.demo.data import ACCOUNT_ROW_SHARES
 from portal.incidents.demo.directory import seed_directory
 from portal.incidents.demo.logs import load_log_rows, log_rows
@@ -134,9 +135,7 @@ def demo_breach_seed(
         if connection.vendor == "postgresql":
             # The rows are not committed yet, so autovacuum cannot have analyzed them;
             # without statistics the planner guesses badly for the rebuild below.
-            with connection.cursor() as cursor:
-                for model in (MessageLogRecord, DirectoryUser, DirectoryPhone):
-                    cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+            table_analyze(MessageLogRecord, DirectoryUser, DirectoryPhone)
             clock.lap("analyzed the new rows")
         organization_ids = [organization.pk for organization in organizations]
         exposure_rebuild(incident=incident, organization_ids=organization_ids)

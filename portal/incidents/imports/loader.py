@@ -14,6 +14,7 @@ runs again.
 from django.db import connection
 
 from portal.accounts.models import Organization
+from portal.database import table_analyze
 from portal.incidents.imports.errors import ImportRefusedError
 from portal.incidents.models import ImportBatch, Incident, MessageLogRecord
 
@@ -261,7 +262,7 @@ def publish_end(*, batch: ImportBatch, inserted: int, organization_ids: list[int
         if inserted >= ANALYZE_AFTER_ROWS:
             # The new rows are not committed, so autovacuum cannot have analyzed them;
             # without statistics the planner guesses badly for the exposure rebuild.
-            cursor.execute(f"ANALYZE {_q(MessageLogRecord._meta.db_table)}")
+            table_analyze(MessageLogRecord)
 
 
 def _hold_references(cursor, batch: ImportBatch, organization_ids: list[int]) -> None:
