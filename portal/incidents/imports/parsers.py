@@ -710,6 +710,9 @@ class RowChecker:
         self.accounts = accounts
         self.window = window
         self.sqlite = sqlite
+        # The window's bounds, as plain attributes: compared on every row.
+        self.earliest = window.earliest if window else datetime(YEAR_MIN, 1, 1, tzinfo=UTC)
+        self.latest = window.latest if window else datetime(YEAR_MAX, 1, 1, tzinfo=UTC)
 
     def check(self, row: Row) -> tuple | Problem:
         (line, message_id, account_id, sent_at, phone, carrier, country, region, kind,
@@ -737,10 +740,8 @@ class RowChecker:
         when = sent_at_parsed(sent_at)
         if type(when) is str:
             return Problem(line, message_id, account_id, when)
-        if self.window is not None:
-            outside = self.window.problem(when, sent_at)
-            if outside:
-                return Problem(line, message_id, account_id, outside)
+        if not self.earliest <= when <= self.latest and self.window is not None:
+            return Problem(line, message_id, account_id, self.window.problem(when, sent_at))
         message_type = MESSAGE_TYPES.get(kind)
         if message_type is None:
             message_type = MESSAGE_TYPES.get(str(kind).strip().casefold())
@@ -780,9 +781,13 @@ class RowChecker:
         if note:
             # Kept although only possible: the row says so, for whoever reads the copy.
             extra = json.dumps({**json.loads(extra), PHONE_NOTE: note})
-        carrier = "" if carrier is None else str(carrier)
-        region = "" if region is None else str(region)
-        context = "" if context is None else str(context)
+        # Strings already from CSV; JSON may give anything.
+        if type(carrier) is not str:
+            carrier = "" if carrier is None else str(carrier)
+        if type(region) is not str:
+            region = "" if region is None else str(region)
+        if type(context) is not str:
+            context = "" if context is None else str(context)
         if len(carrier) > MAX_TEXT or len(region) > MAX_TEXT or len(context) > MAX_TEXT:
             return Problem(
                 line,
