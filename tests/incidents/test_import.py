@@ -138,6 +138,28 @@ def test_it_builds_the_samples_exposures(breach, acme, globex):
     assert found["+4915123456789"].organization == globex
 
 
+def test_it_adds_to_one_accounts_exposures_and_makes_anothers_in_the_same_import(
+    breach, acme, globex
+):
+    first = "a-1,DA7QK4M2ZP,2024-03-01T08:00:00Z,+12125550143,Verizon,US,NY,sms\n"
+    imported(breach, HEADER + first)
+    kept = Exposure.objects.get()
+
+    imported(
+        breach,
+        HEADER
+        + "a-2,DA7QK4M2ZP,2024-03-02T08:00:00Z,+12125550143,AT&T,US,NY,voice\n"
+        + "g-1,DA3HN8WQ1C,2024-03-03T08:00:00Z,+4915123456789,O2,DE,Bayern,sms\n",
+    )
+
+    found = exposures(breach)
+    assert set(found) == {"+12125550143", "+4915123456789"}
+    again = found["+12125550143"]
+    assert again.public_id == kept.public_id  # the upsert kept it
+    assert (again.sms_count, again.voice_count, again.carrier) == (1, 1, "AT&T")
+    assert found["+4915123456789"].organization == globex  # a plain insert made it
+
+
 def test_it_reports_the_samples_rejected_and_unknown_rows_by_line(breach, acme, globex):
     batch = imported(breach, PROVIDER_DUMP)
 
