@@ -9,7 +9,7 @@ import logging
 from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from notifications import rendering
@@ -17,11 +17,12 @@ from notifications.audience import SKIP_NO_EMAIL, recipients_iter
 from notifications.controls import CANCELLED_REASON
 from notifications.models import Delivery, NoticeCampaign
 from notifications.sending import (
-    SENDING_STALE_AFTER,
+    MAX_COUNTDOWN,
     campaign_finish_if_done,
     senders_enqueue,
     senders_wanted,
 )
+from portal.leases import lease_lapsed, owners_gone
 
 logger = logging.getLogger(__name__)
 
@@ -31,9 +32,12 @@ CampaignStatus = NoticeCampaign.Status
 # Rows per INSERT (or COPY): 10,000 recipients are ten statements.
 CREATE_CHUNK = 1000
 # A sending campaign with due work and no recorded result for this long has lost its
-# senders (a broker message lost, a killed worker). Longer than the longest a live
-# sender waits in the broker (sending.MAX_COUNTDOWN).
-SILENT_AFTER = timedelta(minutes=5)
+# senders (a broker message lost with Redis). Longer than the longest a live sender
+# waits in the broker (sending.MAX_COUNTDOWN).
+SILENT_AFTER = timedelta(seconds=MAX_COUNTDOWN + 30)
+# Cancelled campaigns whose deliveries may still come back to pending (a batch out at
+# the cancel): long past any lease.
+CANCELLED_RECENTLY = timedelta(days=1)
 
 
 def campaigns_dispatch_due() -> int:
@@ -140,6 +144,7 @@ _COPY_COLUMNS = (
     "last_error",
     "message_id",
     "report_token",
+    "lease_owner",
     "created_at",
 )
 
@@ -176,81 +181,92 @@ def _deliveries_write(rows: list[dict], *, now) -> None:
                     "",
                     "",
                     new_token(),
+                    "",
                     now,
                 )
             )
 
 
-def deliveries_requeue_stale(
-    *, sending_for: timedelta = SENDING_STALE_AFTER, silent_for: timedelta = SILENT_AFTER
-) -> int:
-    """Put lost work back in motion. Deliveries in sending for longer than
-    `sending_for` (their worker was killed) go back to pending; sending campaigns
-    with such deliveries, or with due pending ones and no result for `silent_for`
-    (their senders were lost), get their senders queued again; a sending campaign with
-    nothing left to send is completed. Returns how many deliveries went back.
+def deliveries_requeue_stale(*, silent_for: timedelta = SILENT_AFTER, gone: bool = False) -> int:
+    """Put lost work back in motion. Deliveries in sending whose lease has lapsed (their
+    worker died), and with `gone` those whose owner was a process of this machine that
+    no longer exists (a worker starting up), go back to pending; sending campaigns with
+    such deliveries, or with due pending ones and no result for `silent_for` (their
+    senders were lost), get their senders queued again; a sending campaign with nothing
+    left to send is completed. Returns how many deliveries went back.
 
     A delivery handed back may have left before its worker died: it goes again with
-    the same Message-ID, which is how a kill costs at most one duplicate."""
+    the same Message-ID, which is how a kill costs at most one duplicate. Every query
+    here starts from an index (status, or campaign and status), whatever the planner's
+    statistics say: the delivery table is the largest the sweep reads."""
     now = timezone.now()
-    cutoff = now - sending_for
-    stale = list(
-        Delivery.objects.filter(status=Status.SENDING, claimed_at__lt=cutoff).values_list(
-            "pk", "campaign_id"
+    sending = Delivery.objects.filter(status=Status.SENDING)
+    taken = lease_lapsed(now)
+    if gone:
+        owners = set(
+            sending.filter(leased_until__gte=now)
+            .order_by()
+            .values_list("lease_owner", flat=True)
+            .distinct()
         )
-    )
+        dead = owners_gone(owners)
+        if dead:
+            taken |= Q(lease_owner__in=dead)
+    stale = list(sending.filter(taken).values_list("pk", "campaign_id"))
     requeued = 0
     if stale:
-        requeued = Delivery.objects.filter(
-            pk__in=[pk for pk, _ in stale], status=Status.SENDING, claimed_at__lt=cutoff
-        ).update(status=Status.PENDING, claimed_at=None)
-        logger.warning("notices: %d deliveries stuck in sending returned to pending", requeued)
+        requeued = (
+            Delivery.objects.filter(pk__in=[pk for pk, _ in stale], status=Status.SENDING)
+            .filter(taken)
+            .update(status=Status.PENDING, claimed_at=None, leased_until=None, lease_owner="")
+        )
+        logger.warning("notices: %d deliveries taken over from lapsed leases", requeued)
     stale_campaigns = {campaign_id for _, campaign_id in stale}
-    _skip_left_by_cancelled()
+    _skip_left_by_cancelled(now)
 
-    due_pending = Delivery.objects.filter(campaign_id=OuterRef("pk"), status=Status.PENDING).filter(
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-    )
     silent = Q(progress_at__isnull=True) | Q(progress_at__lt=now - silent_for)
     candidates = (
         NoticeCampaign.objects.filter(status=CampaignStatus.SENDING)
         .filter(silent | Q(pk__in=stale_campaigns))
-        .annotate(has_due=Exists(due_pending))
-        .values_list("pk", "progress_at", "has_due")
+        .values_list("pk", "progress_at")
     )
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
     restarted = 0
-    for pk, progress_at, has_due in list(candidates):
-        if not has_due:
+    for pk, progress_at in list(candidates):
+        # Per campaign, through the (campaign, status) index.
+        pending = Delivery.objects.filter(campaign_id=pk, status=Status.PENDING)
+        if not pending.filter(due).exists():
             # Nothing due: done (a worker killed before completing it), or waiting
             # for a backoff that a live sender or a later sweep will see.
             campaign_finish_if_done(campaign_id=pk)
             continue
-        pending = Delivery.objects.filter(campaign_id=pk, status=Status.PENDING).count()
         with transaction.atomic():
             # Stamped as it is queued, so the next sweep gives it as long again, and
             # two sweeps at once queue it once.
-            taken = NoticeCampaign.objects.filter(
+            taken_now = NoticeCampaign.objects.filter(
                 pk=pk, status=CampaignStatus.SENDING, progress_at=progress_at
             ).update(progress_at=now)
-            if taken:
-                senders_enqueue(campaign_id=pk, count=senders_wanted(pending))
+            if taken_now:
+                senders_enqueue(campaign_id=pk, count=senders_wanted(pending.count()))
                 restarted += 1
     if restarted:
         logger.warning("notices: senders queued again for %d campaigns", restarted)
     return requeued
 
 
-def _skip_left_by_cancelled() -> int:
+def _skip_left_by_cancelled(now) -> int:
     """Deliveries of a cancelled campaign that came back to pending after the cancel (a
     batch on its way met a transient error, or was handed back above) are skipped like
-    the rest: no sender claims them any more, and they would show pending forever."""
-    left = dict(
-        Delivery.objects.filter(status=Status.PENDING, campaign__status=CampaignStatus.CANCELLED)
-        .values_list("campaign_id")
-        .annotate(count=Count("pk"))
-        .values_list("campaign_id", "count")
-    )
-    for campaign_id in left:
+    the rest: no sender claims them any more, and they would show pending forever.
+    Campaign by campaign, through the (campaign, status) index: a join of the delivery
+    table with the campaigns, planned without statistics, reads the whole table."""
+    recent = NoticeCampaign.objects.filter(
+        status=CampaignStatus.CANCELLED, cancelled_at__gte=now - CANCELLED_RECENTLY
+    ).values_list("pk", flat=True)
+    total = 0
+    for campaign_id in list(recent):
+        if not Delivery.objects.filter(campaign_id=campaign_id, status=Status.PENDING).exists():
+            continue
         with transaction.atomic():
             skipped = Delivery.objects.filter(
                 campaign_id=campaign_id, status=Status.PENDING
@@ -258,4 +274,5 @@ def _skip_left_by_cancelled() -> int:
             NoticeCampaign.objects.filter(pk=campaign_id).update(
                 skipped_count=F("skipped_count") + skipped
             )
-    return sum(left.values())
+        total += skipped
+    return total

@@ -151,6 +151,10 @@ class Delivery(models.Model):
     last_error = models.TextField(blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # While sending: which process holds the batch (host:pid) and until when, unless it
+    # renews the lease (portal/leases.py). A lapsed lease is anyone's to take over.
+    lease_owner = models.CharField(max_length=200, blank=True)
+    leased_until = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     message_id = models.CharField(max_length=200, blank=True)
     report_token = models.CharField(

@@ -122,6 +122,12 @@ class ImportBatch(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     progress_at = models.DateTimeField(null=True, blank=True, help_text="Last progress write.")
     finished_at = models.DateTimeField(null=True, blank=True)
+    # While running: which process runs it (host:pid) and until when, unless it renews
+    # the lease (portal/leases.py). A batch `manage.py import_logs` runs belongs to that
+    # command: the worker never runs it, and running the command again picks it up.
+    lease_owner = models.CharField(max_length=200, blank=True)
+    leased_until = models.DateTimeField(null=True, blank=True)
+    run_by_command = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at"]

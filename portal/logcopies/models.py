@@ -60,6 +60,10 @@ class LogCopyRequest(models.Model):
     generated_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     download_count = models.PositiveIntegerField(default=0)
+    # While generating: which process writes it (host:pid) and until when, unless it
+    # renews the lease (portal/leases.py). A lapsed lease is anyone's to take over.
+    lease_owner = models.CharField(max_length=200, blank=True)
+    leased_until = models.DateTimeField(null=True, blank=True)
     failure = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

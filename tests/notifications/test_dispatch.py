@@ -1,5 +1,8 @@
 """The dispatcher: due campaigns become one delivery row per recipient, in bulk, once."""
 
+import socket
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -200,14 +203,19 @@ def test_it_senders_wanted_never_exceeds_one_per_batch(settings):
 # --- The sweep: lost work back in motion -------------------------------------------
 
 
-def test_it_returns_deliveries_stuck_in_sending_and_restarts_their_campaign(
+def test_it_takes_over_deliveries_whose_lease_lapsed_and_restarts_their_campaign(
     queued, django_capture_on_commit_callbacks
 ):
     world = campaign_world(3)
     dispatch.campaigns_dispatch_due()
     queued.clear()
-    long_ago = timezone.now() - timedelta(minutes=11)
-    Delivery.objects.update(status=Status.SENDING, claimed_at=long_ago)
+    now = timezone.now()
+    Delivery.objects.update(
+        status=Status.SENDING,
+        claimed_at=now - timedelta(seconds=40),
+        leased_until=now - timedelta(seconds=1),
+        lease_owner="elsewhere:4242",
+    )
     # The campaign moved recently: only its stuck rows say its worker died.
     NoticeCampaign.objects.update(progress_at=timezone.now())
 
@@ -218,17 +226,48 @@ def test_it_returns_deliveries_stuck_in_sending_and_restarts_their_campaign(
     assert queued == [world.campaign.pk]
 
 
-def test_it_leaves_a_batch_that_is_being_sent(queued, django_capture_on_commit_callbacks):
+def test_it_leaves_a_batch_whose_lease_is_live(queued, django_capture_on_commit_callbacks):
     campaign_world(3)
     dispatch.campaigns_dispatch_due()
     queued.clear()
-    Delivery.objects.update(status=Status.SENDING, claimed_at=timezone.now() - timedelta(minutes=2))
+    # Claimed long ago, but its sender renews the lease: slow, not dead.
+    Delivery.objects.update(
+        status=Status.SENDING,
+        claimed_at=timezone.now() - timedelta(minutes=20),
+        leased_until=timezone.now() + timedelta(seconds=20),
+        lease_owner="elsewhere:4242",
+    )
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert dispatch.deliveries_requeue_stale() == 0
+        assert dispatch.deliveries_requeue_stale(gone=True) == 0
 
     assert set(Delivery.objects.values_list("status", flat=True)) == {Status.SENDING}
     assert queued == []
+
+
+def test_it_takes_over_at_once_the_live_lease_of_a_process_of_this_machine_that_is_gone(
+    queued, django_capture_on_commit_callbacks
+):
+    world = campaign_world(3)
+    dispatch.campaigns_dispatch_due()
+    queued.clear()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    Delivery.objects.update(
+        status=Status.SENDING,
+        claimed_at=timezone.now(),
+        leased_until=timezone.now() + timedelta(seconds=25),
+        lease_owner=f"{socket.gethostname()}:{dead.pid}",
+    )
+    NoticeCampaign.objects.update(progress_at=timezone.now())
+
+    # The minute sweep waits for the lease; a worker starting up does not.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert dispatch.deliveries_requeue_stale() == 0
+        assert dispatch.deliveries_requeue_stale(gone=True) == 3
+
+    assert set(Delivery.objects.values_list("status", flat=True)) == {Status.PENDING}
+    assert queued == [world.campaign.pk]
 
 
 def test_it_restarts_a_campaign_whose_senders_were_lost(queued, django_capture_on_commit_callbacks):
@@ -324,7 +363,9 @@ def test_it_skips_what_came_back_to_pending_after_a_cancel(queued):
     dispatch.campaigns_dispatch_due()
     campaign = world.campaign
     # A batch on its way when the campaign was cancelled met a 4xx: back to pending.
-    NoticeCampaign.objects.filter(pk=campaign.pk).update(status=NoticeCampaign.Status.CANCELLED)
+    NoticeCampaign.objects.filter(pk=campaign.pk).update(
+        status=NoticeCampaign.Status.CANCELLED, cancelled_at=timezone.now()
+    )
 
     dispatch.deliveries_requeue_stale()
 
