@@ -24,6 +24,7 @@ from portal.audit.services import audit_record
 from portal.csvsafe import FORMULA_STARTS, safe_row
 from portal.incidents.imports.phones import phone_normalized
 from portal.incidents.models import MessageLogRecord
+from portal.leases import LeaseKeeper, lease_owner, lease_until
 from portal.logcopies.emails import logcopy_email_send
 from portal.logcopies.models import LogCopyRequest
 
@@ -333,6 +334,8 @@ def logcopy_generate(*, copy: LogCopyRequest) -> LogCopyRequest:
         total_rows=None,
         failure="",
         generated_at=now,
+        lease_owner=lease_owner(),
+        leased_until=lease_until(now),
     )
     if claimed != 1:
         logger.info("log copy %s is not waiting for generation: nothing to do", copy.public_id)
@@ -344,7 +347,8 @@ def logcopy_generate(*, copy: LogCopyRequest) -> LogCopyRequest:
     )
     folder = Path(tempfile.mkdtemp(prefix="vigil-logcopy-"))
     try:
-        _generate(copy, folder)
+        with LeaseKeeper(_lease_renewal(copy), name="logcopy-lease"):
+            _generate(copy, folder)
     except _GenerationError as error:
         _fail(copy, str(error))
     except Exception as error:
@@ -354,6 +358,20 @@ def logcopy_generate(*, copy: LogCopyRequest) -> LogCopyRequest:
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return copy
+
+
+def _lease_renewal(copy: LogCopyRequest):
+    """The generation's lease, renewed while it runs (portal/leases.py): one long query
+    or a slow storage never lets it lapse; a dead worker stops renewing it, and the
+    sweep or a worker starting up queues the copy again."""
+    owner = lease_owner()
+
+    def renew(until) -> int:
+        return LogCopyRequest.objects.filter(
+            pk=copy.pk, status=LogCopyRequest.Status.GENERATING, lease_owner=owner
+        ).update(leased_until=until)
+
+    return renew
 
 
 def _zip_path(copy: LogCopyRequest, folder: Path) -> tuple[Path, str | None]:

@@ -7,6 +7,7 @@ from celery import shared_task
 from django.db.models import Q
 from django.utils import timezone
 
+from portal.leases import lease_lapsed, owners_gone
 from portal.logcopies import services
 from portal.logcopies.models import LogCopyRequest
 
@@ -31,19 +32,25 @@ def logcopy_generate(copy_id: int) -> None:
 
 
 def logcopies_resume_stale(
-    *,
-    approved_for: timedelta = timedelta(minutes=5),
-    silent_for: timedelta = timedelta(minutes=10),
+    *, approved_for: timedelta = timedelta(minutes=5), gone: bool = False
 ) -> int:
     """Queue again the copies approved whose generation has not started for
-    `approved_for`, and those generating with no progress for `silent_for` (a lost
-    broker message or a killed worker). Returns how many.
+    `approved_for` (a lost broker message), and those generating whose lease has lapsed
+    (their worker died; with `gone`, also those whose owner was a process of this
+    machine that no longer exists: a worker starting up). Returns how many.
 
-    `generated_at` is the copy's last sign of life while it waits or runs (services);
-    each copy is stamped as it is queued, so the next sweep gives it as long again.
-    A generating copy goes back to approved first, since only that can be claimed.
+    `generated_at` is the copy's last sign of life while it waits (services); each copy
+    is stamped as it is queued, so the next sweep gives it as long again. A generating
+    copy goes back to approved first, since only that can be claimed.
     """
     now = timezone.now()
+    generating = LogCopyRequest.objects.filter(status=Status.GENERATING)
+    lost = lease_lapsed(now)
+    if gone:
+        owners = set(generating.filter(leased_until__gte=now).values_list("lease_owner", flat=True))
+        dead = owners_gone(owners)
+        if dead:
+            lost |= Q(lease_owner__in=dead)
     stale = LogCopyRequest.objects.filter(
         Q(
             status=Status.APPROVED,
@@ -51,17 +58,18 @@ def logcopies_resume_stale(
             decided_at__lt=now - approved_for,
         )
         | Q(status=Status.APPROVED, generated_at__lt=now - approved_for)
-        | Q(status=Status.GENERATING, generated_at__lt=now - silent_for)
-        | Q(status=Status.GENERATING, generated_at__isnull=True)
+        | (Q(status=Status.GENERATING) & lost)
     )
     queued = 0
-    for pk, status, seen in stale.values_list("pk", "status", "generated_at"):
-        taken = LogCopyRequest.objects.filter(pk=pk, status=status, generated_at=seen).update(
-            status=Status.APPROVED, generated_at=now
-        )
+    for pk, status, seen, leased in stale.values_list(
+        "pk", "status", "generated_at", "leased_until"
+    ):
+        taken = LogCopyRequest.objects.filter(
+            pk=pk, status=status, generated_at=seen, leased_until=leased
+        ).update(status=Status.APPROVED, generated_at=now, leased_until=None, lease_owner="")
         if taken:
             logcopy_generate.delay(pk)
             queued += 1
     if queued:
-        logger.info("log copies queued again after no sign of life: %d", queued)
+        logger.info("log copies queued again after a lapsed lease or a lost message: %d", queued)
     return queued

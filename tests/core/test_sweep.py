@@ -38,7 +38,7 @@ def test_it_queues_again_an_import_that_stopped_making_progress(media_root):
     assert batch.imported == 1
 
 
-def test_it_leaves_an_import_that_is_making_progress(media_root):
+def test_it_leaves_an_import_whose_run_renews_its_lease(media_root):
     ImportBatch.objects.create(
         incident=factories.incident(),
         upload="imports/x.csv",
@@ -46,7 +46,9 @@ def test_it_leaves_an_import_that_is_making_progress(media_root):
         sha256="0" * 64,
         format=ImportBatch.Format.CSV,
         status=ImportBatch.Status.RUNNING,
-        progress_at=timezone.now(),
+        progress_at=timezone.now() - timedelta(hours=1),
+        lease_owner="elsewhere:4242",
+        leased_until=timezone.now() + timedelta(seconds=20),
     )
 
     assert sweep_due_work.apply().get()["import_batches_requeued"] == 0

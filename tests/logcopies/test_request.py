@@ -187,14 +187,21 @@ def test_it_queues_again_a_copy_approved_long_ago(acme, breach, alice, ops, medi
     assert logcopies_resume_stale() == 0
 
 
-def test_it_queues_again_a_copy_generating_without_progress(acme, breach, alice, media_root):
+def test_it_queues_again_a_copy_whose_generation_lease_lapsed(acme, breach, alice, media_root):
     copy = ask(acme, breach, alice)
     LogCopyRequest.objects.filter(pk=copy.pk).update(
-        status=LogCopyRequest.Status.GENERATING, generated_at=factories.future(minutes=-11)
+        status=LogCopyRequest.Status.GENERATING,
+        generated_at=factories.future(minutes=-1),
+        lease_owner="elsewhere:4242",
+        leased_until=factories.future(minutes=-0.1),
     )
+    # Started long ago, but its worker renews the lease: slow, not dead.
     fresh = ask(acme, breach, alice)
     LogCopyRequest.objects.filter(pk=fresh.pk).update(
-        status=LogCopyRequest.Status.GENERATING, generated_at=factories.future(minutes=-2)
+        status=LogCopyRequest.Status.GENERATING,
+        generated_at=factories.future(minutes=-30),
+        lease_owner="elsewhere:4242",
+        leased_until=factories.future(minutes=0.4),
     )
 
     assert logcopies_resume_stale() == 1

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from portal.accounts.models import Organization
 from portal.audit.services import audit_record
+from portal.database import table_analyze
 from portal.incidents.directory.csvfile import (
     MAX_UPLOAD_BYTES,
     DirectoryFileRefusedError,
@@ -22,7 +23,7 @@ from portal.incidents.directory.csvfile import (
     directory_csv_lines,
     too_large_message,
 )
-from portal.incidents.models import DirectoryImport, DirectoryPhone, DirectoryUser
+from portal.incidents.models import DirectoryImport, DirectoryPhone, DirectoryUser, Exposure
 from portal.incidents.services import exposure_match_directory
 
 ERRORS_KEPT = 500  # per import; the counts still cover every rejected row
@@ -228,6 +229,9 @@ def directory_import_apply(
                 "The stored file is not the one that was checked. Upload it again."
             )
         rematched = exposure_match_directory(organization_ids=[organization.pk])
+        # Fresh statistics for what the next queries plan from (the sweep's reminders,
+        # the exposed users' list): a first directory can be most of these tables.
+        table_analyze(DirectoryUser, DirectoryPhone, Exposure)
         now = timezone.now()
         applied = DirectoryImport.objects.filter(
             pk=locked.pk, status=DirectoryImport.Status.PREVIEWED

@@ -35,6 +35,7 @@ from django.utils import timezone
 from notifications.scheduled import customer_notices_create
 from portal.accounts.models import Organization
 from portal.audit.services import audit_record
+from portal.database import table_analyze
 from portal.incidents.imports.encodings import (
     UTF8,
     EncodingSniffer,
@@ -58,8 +59,9 @@ from portal.incidents.imports.parsers import (
     SentAtWindow,
     check_head,
 )
-from portal.incidents.models import ImportBatch, Incident
+from portal.incidents.models import Exposure, ImportBatch, Incident
 from portal.incidents.services import exposure_match_directory, exposure_rebuild
+from portal.leases import LeaseKeeper, lease_owner, lease_until
 
 __all__ = [
     "ImportProgress",
@@ -108,8 +110,11 @@ def import_batch_create(
     format: str,
     organization: Organization | None = None,
     by=None,
+    run_by_command: bool = False,
 ) -> ImportBatch:
     """Store the upload as a pending batch, or raise ImportRefusedError saying why not.
+    `run_by_command`: the batch belongs to the `import_logs` run that makes it, and no
+    worker ever runs it (tasks.import_batches_resume_stale).
 
     Streams the whole file once for its sha256, size and encoding (and once more when
     it is not UTF-8, to check all of it decodes), reads the head (empty, required
@@ -150,6 +155,7 @@ def import_batch_create(
         encoding=encoding,
         bytes_total=size,
         created_by=by,
+        run_by_command=run_by_command,
     )
     # The storage API streams `upload` in chunks: never the whole file in memory.
     batch.upload.save(name, upload, save=False)
@@ -244,7 +250,8 @@ def import_batch_run(
             if token is None:
                 logger.info("import batch %s is already completed", batch.public_id)
             else:
-                _Run(batch, token, on_progress).execute()
+                with LeaseKeeper(_lease_renewal(batch, token), name="import-lease"):
+                    _Run(batch, token, on_progress).execute()
     batch.refresh_from_db()
     return batch
 
@@ -283,6 +290,18 @@ def _run_lock(batch: ImportBatch) -> Iterator[bool]:
             fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
+def _lease_renewal(batch: ImportBatch, token):
+    """The run's lease, renewed while it runs (portal/leases.py): the sweep, or a worker
+    starting up, takes a batch over only once its run stopped renewing it."""
+
+    def renew(until) -> int:
+        return ImportBatch.objects.filter(
+            pk=batch.pk, started_at=token, status=Status.RUNNING
+        ).update(leased_until=until)
+
+    return renew
+
+
 def _claim(batch: ImportBatch):
     """Start a run: reset the counts of any earlier one. Returns the run's token (its
     start time, which every later write of this run is conditional on), or None."""
@@ -298,6 +317,8 @@ def _claim(batch: ImportBatch):
             phase=Phase.READING,
             started_at=now,
             progress_at=now,
+            lease_owner=lease_owner(),
+            leased_until=lease_until(now),
             finished_at=None,
             failure="",
             bytes_read=0,
@@ -515,6 +536,10 @@ class _Run:
                 clock.lap(f"exposures of {len(accounts)} accounts rebuilt")
                 exposure_match_directory(organization_ids=accounts)
                 clock.lap("exposures matched to the directories")
+                # The exposures it wrote: the next plans (the sweep's reminders, the
+                # dashboards) would otherwise be made without knowing of them.
+                table_analyze(Exposure)
+                clock.lap("exposures analyzed")
                 if batch.incident.status == Incident.Status.PUBLISHED:
                     # An account this import brings into a published incident gets the
                     # customer notice the others got at publication (idempotent).
@@ -577,18 +602,26 @@ class _Run:
             return
         self.last_write = now
         # A queryset update: committed at once (no transaction is open while reading),
-        # so the batch page sees it.
-        written = self._mine().update(
-            phase=self.phase,
-            bytes_read=self.bytes_read,
-            seen=self.seen,
-            rejected=self.rejected,
-            unknown_account=self.unknown_account,
-            first_errors=self.errors.first,
-            error_groups=self.errors.groups,
-            progress_at=timezone.now(),
+        # so the batch page sees it. Only while running: the publisher may have written
+        # the outcome (status and phase "done" in one update) a moment ago, and a late
+        # progress write must not put an earlier phase back on a finished batch.
+        written = (
+            self._mine()
+            .filter(status=Status.RUNNING)
+            .update(
+                phase=self.phase,
+                bytes_read=self.bytes_read,
+                seen=self.seen,
+                rejected=self.rejected,
+                unknown_account=self.unknown_account,
+                first_errors=self.errors.first,
+                error_groups=self.errors.groups,
+                progress_at=timezone.now(),
+            )
         )
         if not written:
+            if self._mine().exists():
+                return  # finished meanwhile by the publisher, which is this run
             raise _SupersededError
         if self.on_progress:
             self.on_progress(

@@ -1,7 +1,12 @@
 """`manage.py import_logs FILE --incident SLUG`: the upload's import, for dumps too large
 to upload. Runs in this process (no worker, no time limit); progress goes to stderr
-and the batch's counts, as one JSON object, to stdout."""
+and the batch's counts, as one JSON object, to stdout.
 
+The batch belongs to this command (a lease, portal/leases.py): no worker runs it. Run
+again after a kill, the command picks up its unfinished batch of the same file and
+incident and runs it again from the start, rather than make a second one."""
+
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -20,6 +25,7 @@ from portal.incidents.imports.services import (
     import_batch_run,
 )
 from portal.incidents.models import ImportBatch, Incident
+from portal.leases import owners_gone
 
 _FORMAT_BY_SUFFIX = {
     ".csv": "csv",
@@ -75,18 +81,27 @@ class Command(BaseCommand):
             organization = Organization.objects.filter(account_id=account).first()
             if organization is None:
                 raise CommandError(f"No account with the id {account!r}.")
-        try:
-            with file.open("rb") as stream:
-                self.stderr.write(f"Storing {file.name} ({file.stat().st_size:,} bytes)...")
-                batch = import_batch_create(
-                    incident=found,
-                    upload=File(stream, name=file.name),
-                    original_name=file.name,
-                    format=format,
-                    organization=organization,
-                )
-        except ImportRefusedError as error:
-            raise CommandError(f"Refused: {error.message}") from None
+        batch = self._unfinished(file, found, format, organization)
+        if batch is not None:
+            self.stderr.write(
+                f"Batch {batch.public_id} of this file did not finish "
+                f"({batch.get_status_display().lower()}, {batch.seen:,} rows read): "
+                "running it again from the start"
+            )
+        else:
+            try:
+                with file.open("rb") as stream:
+                    self.stderr.write(f"Storing {file.name} ({file.stat().st_size:,} bytes)...")
+                    batch = import_batch_create(
+                        incident=found,
+                        upload=File(stream, name=file.name),
+                        original_name=file.name,
+                        format=format,
+                        organization=organization,
+                        run_by_command=True,
+                    )
+            except ImportRefusedError as error:
+                raise CommandError(f"Refused: {error.message}") from None
         self.stderr.write(
             f"Importing as batch {batch.public_id} (read as {encoding_label(batch.encoding)})"
         )
@@ -111,6 +126,44 @@ class Command(BaseCommand):
             )
         if batch.status != ImportBatch.Status.COMPLETED:
             raise CommandError(f"The import failed: {batch.failure}")
+
+    def _unfinished(self, file: Path, incident, format, organization) -> ImportBatch | None:
+        """This command's earlier batch of the same file into the same incident that did
+        not finish (killed, or failed), if any. Refuses while another run still holds
+        its lease."""
+        digest = hashlib.sha256()
+        with file.open("rb") as stream:
+            while chunk := stream.read(1 << 20):
+                digest.update(chunk)
+        batch = (
+            ImportBatch.objects.filter(
+                incident=incident,
+                sha256=digest.hexdigest(),
+                format=format,
+                organization=organization,
+                run_by_command=True,
+                status__in=[
+                    ImportBatch.Status.PENDING,
+                    ImportBatch.Status.RUNNING,
+                    ImportBatch.Status.FAILED,
+                ],
+            )
+            .order_by("-created_at")
+            .first()
+        )
+        if batch is None:
+            return None
+        if (
+            batch.status == ImportBatch.Status.RUNNING
+            and batch.leased_until
+            and batch.leased_until > timezone.now()
+            and not owners_gone([batch.lease_owner])
+        ):
+            raise CommandError(
+                f"Batch {batch.public_id} of this file is being imported right now "
+                f"(by {batch.lease_owner}). Wait for it, or stop that run first."
+            )
+        return batch
 
     def _progress(self, progress: ImportProgress) -> None:
         rate = progress.seen / progress.seconds if progress.seconds else 0
