@@ -8,9 +8,11 @@ With `delay`, it takes that long to accept each message (a campaign that lasts).
 """
 
 import asyncio
+import itertools
 import logging
 import re
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 
@@ -61,6 +63,7 @@ class _Handler:
             await asyncio.sleep(self.sink.delay)
         content = envelope.original_content or envelope.content
         with self.sink.lock:
+            self.sink.arrivals.append(time.monotonic())
             self.sink.message_ids.append(message_id_of(content))
             self.sink.messages.append(content)
             self.sink.recipients.extend(envelope.rcpt_tos)
@@ -97,6 +100,7 @@ class SmtpSink:
         self.sessions = 0
         self.offered: Counter[str] = Counter()
         self.message_ids: list[str | None] = []
+        self.arrivals: list[float] = []  # time.monotonic() of each message accepted
         self.messages: list[bytes] = []
         self.recipients: list[str] = []
         self._controller = _Controller(self, hostname="127.0.0.1", port=self.port)
@@ -116,6 +120,21 @@ class SmtpSink:
             "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
             "OPTIONS": {"host": "127.0.0.1", "port": self.port, "timeout": 10},
         }
+
+    def received(self) -> int:
+        with self.lock:
+            return len(self.message_ids)
+
+    def longest_silence(self, since: float, until: float) -> float:
+        """The longest time between `since`, the messages accepted after it, and
+        `until`, in seconds: how long sending stood still."""
+        with self.lock:
+            moments = [since, *(t for t in self.arrivals if since < t < until), until]
+        return max(b - a for a, b in itertools.pairwise(moments))
+
+    def first_after(self, moment: float) -> float | None:
+        with self.lock:
+            return next((t for t in self.arrivals if t > moment), None)
 
     def copies(self) -> Counter[str | None]:
         with self.lock:
