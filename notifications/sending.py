@@ -427,17 +427,31 @@ def deliveries_send_claimed(
         # what is known is recorded, what is not sent goes back (the one under way may
         # go again, like a kill).
         try:
-            recorder.flush()
-            recorder.release_unsent()
-            _batch_record(campaign, recorder)
-        except DatabaseError:
+            _batch_end(campaign, recorder)
+        except DatabaseError as error:
+            # Lost only now (recording the last results), or still away: once more on
+            # a new connection, then leave the rest to the lease (it lapses in LEASE).
             if not database_lost:
-                raise
-            # Still away: the batch's lease lapses in LEASE and it is taken over then.
-            logger.warning("notices: campaign %s: the database is still away", campaign.pk)
+                logger.warning(
+                    "notices: campaign %s: lost the database (%s); reconnecting",
+                    campaign.pk,
+                    type(error).__name__,
+                )
+            database_lost = True
             connection.close()
+            try:
+                _batch_end(campaign, recorder)
+            except DatabaseError:
+                logger.warning("notices: campaign %s: the database is still away", campaign.pk)
+                connection.close()
     recorder.outcome.database_lost = database_lost
     return recorder.outcome
+
+
+def _batch_end(campaign: NoticeCampaign, recorder: _Recorder) -> None:
+    recorder.flush()
+    recorder.release_unsent()
+    _batch_record(campaign, recorder)
 
 
 @contextlib.contextmanager
