@@ -1,14 +1,25 @@
 """The minute sweep finds due work in the tables: a lost broker message only delays it."""
 
+import contextlib
+import logging
+import re
+import threading
+import time
 from datetime import timedelta
 
 import pytest
 from django.core.files.base import ContentFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from notifications import dispatch
+from notifications.models import Delivery, NoticeCampaign
+from portal import tasks
 from portal.incidents.models import ImportBatch
 from portal.tasks import sweep_due_work
 from tests import factories
+from tests.notifications.engine_world import campaign_world
 
 pytestmark = pytest.mark.django_db
 
@@ -70,3 +81,127 @@ def test_it_runs_every_step_when_one_fails(monkeypatch, caplog):
     assert set(done) == set(steps)
     assert all(count == 0 for name, count in done.items() if name != "log_copies_expired")
     assert "sweep: log_copies_expired failed" in caplog.text
+
+
+# --- One at a time, each step bounded, each step timed (issue 13 points 2 and 6) -----
+
+
+@contextlib.contextmanager
+def sweep_running_elsewhere():
+    """Another sweep holds the sweep's lock (its own connection, or lock file handle)
+    for the block."""
+    holding, release = threading.Event(), threading.Event()
+    held = []
+
+    def hold():
+        try:
+            with tasks.sweep_lock() as mine:
+                held.append(mine)
+                holding.set()
+                release.wait(30)
+        finally:
+            connection.close()
+            holding.set()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    holding.wait(30)
+    try:
+        assert held == [True]
+        yield
+    finally:
+        release.set()
+        thread.join()
+
+
+def test_it_runs_one_sweep_at_a_time(caplog):
+    campaign = campaign_world(2).campaign
+    NoticeCampaign.objects.filter(pk=campaign.pk).update(scheduled_at=timezone.now())
+
+    with sweep_running_elsewhere():
+        skipped = sweep_due_work.apply().get()
+    done = sweep_due_work.apply().get()
+
+    assert skipped == {}
+    assert "another sweep is running" in caplog.text
+    assert done["campaigns_dispatched"] == 1
+    campaign.refresh_from_db()
+    assert campaign.status != NoticeCampaign.Status.SCHEDULED
+
+
+def test_it_logs_how_long_each_step_took(caplog):
+    caplog.set_level(logging.INFO, logger="portal.tasks")
+
+    sweep_due_work.apply().get()
+
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("sweep: ")]
+    for name in tasks.SWEEP_STEPS:
+        assert re.search(rf"{name} \d+ in \d+\.\d\d s", line), line
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)  # each statement on its own, as beat runs it
+def test_a_step_that_outlasts_its_statement_timeout_fails_alone(monkeypatch, caplog):
+    def crawling():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_sleep(2)")
+        return 1
+
+    steps = {"crawling": crawling, **tasks.SWEEP_STEPS}
+    monkeypatch.setattr(tasks, "SWEEP_STEPS", steps)
+    monkeypatch.setattr(tasks, "SWEEP_STATEMENT_TIMEOUT_MS", 200)
+
+    started = time.monotonic()
+    done = sweep_due_work.apply().get()
+
+    assert time.monotonic() - started < 1.5
+    assert done["crawling"] is None
+    assert "canceling statement due to statement timeout" in caplog.text
+    assert all(count == 0 for name, count in done.items() if name != "crawling")
+
+
+@pytest.mark.postgres
+def test_its_queries_start_from_an_index_on_tables_without_statistics(caplog):
+    """The delivery and exposure tables are the large ones the sweep reads; filled in this
+    test's transaction, they have no statistics at all (autovacuum cannot see them), as
+    after a bulk load nobody analyzed."""
+    world = campaign_world(2000)
+    dispatch.campaign_dispatch(campaign_id=world.campaign.pk)
+    now = timezone.now()
+    # A live batch, a lapsed one, and a cancelled campaign with rows back to pending.
+    batch = Delivery.objects.filter(campaign=world.campaign).order_by("pk")
+    Delivery.objects.filter(pk__in=batch.values("pk")[:100]).update(
+        status=Delivery.Status.SENDING, leased_until=now + timedelta(seconds=20)
+    )
+    Delivery.objects.filter(pk__in=batch.values("pk")[100:200]).update(
+        status=Delivery.Status.SENDING, leased_until=now - timedelta(seconds=1)
+    )
+    cancelled = campaign_world(300, name="Globex").campaign
+    dispatch.campaign_dispatch(campaign_id=cancelled.pk)
+    NoticeCampaign.objects.filter(pk=cancelled.pk).update(
+        status=NoticeCampaign.Status.CANCELLED, cancelled_at=now
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stats WHERE tablename IN"
+            " ('notifications_delivery', 'incidents_exposure')"
+        )
+        assert cursor.fetchone() == (0,)
+
+    with CaptureQueriesContext(connection) as captured:
+        sweep_due_work.apply().get()
+
+    plans = []
+    with connection.cursor() as cursor:
+        for query in captured.captured_queries:
+            sql = query["sql"]
+            if not re.search(r"notifications_delivery|incidents_exposure", sql):
+                continue
+            if not sql.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE")):
+                continue
+            cursor.execute(f"EXPLAIN {sql}")
+            plans.append((sql, "\n".join(row[0] for row in cursor.fetchall())))
+    assert plans
+    for sql, plan in plans:
+        assert "Seq Scan on notifications_delivery" not in plan, f"{sql}\n{plan}"
+        assert "Seq Scan on incidents_exposure" not in plan, f"{sql}\n{plan}"
