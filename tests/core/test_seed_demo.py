@@ -36,6 +36,7 @@ from portal.management.demo import (
     OPERATOR_EMAIL,
     demo_sign_in_lines,
 )
+from tests.statistics import analyzed
 
 ROWS = 2000
 SEED = 7
@@ -460,3 +461,9 @@ def test_it_rematches_exposures_when_the_directory_changes(seeded):
     exposure.refresh_from_db()
     assert exposure.directory_user is None
     assert exposure_match_directory(organization_ids=[organization.pk]) == 0
+
+
+@pytest.mark.postgres
+def test_it_leaves_statistics_on_every_table_it_filled(seeded):
+    # The minute sweep plans its queries from them next (issue 13 point 6).
+    assert analyzed(MessageLogRecord, DirectoryUser, DirectoryPhone, Exposure)

@@ -25,6 +25,7 @@ from portal.incidents.models import DirectoryImport, DirectoryPhone, DirectoryUs
 from tests import factories
 from tests.accounts.auth import signed_in
 from tests.core.test_layout import assert_nothing_inline_without_the_nonce
+from tests.statistics import analyzed
 
 # A copy of /work/shared/samples/directory.csv: four people, rsmith with two phones
 # (one of them in a range libphonenumber calls possible but not valid), nomail without
@@ -36,6 +37,7 @@ SAMPLE = (
     "mmuller,Marie Müller,marie.mueller@acme.example,+4915123456789,de\n"
     "nomail,No Mail User,,+14155550199,en\n"
 )
+
 SAMPLE_PHONES = {
     "+12125550143": "jdoe",
     "+447700900123": "rsmith",
@@ -635,3 +637,14 @@ def test_it_costs_the_same_queries_for_5_or_50_people(client, acme, bob):
     assert len(response.context["page"].object_list) == 50
     assert len(many.captured_queries) == len(few.captured_queries)
     assert Exposure.objects.filter(organization=acme).count() == 50
+
+
+@pytest.mark.postgres
+def test_applying_leaves_statistics_on_the_tables_it_filled(acme, bob):
+    incident = factories.incident()
+    for phone in SAMPLE_PHONES:
+        factories.exposure(incident, acme, phone)
+
+    directory_import_apply(directory_import=check(acme, SAMPLE, by=bob), by=bob)
+
+    assert analyzed(DirectoryUser, DirectoryPhone, Exposure)

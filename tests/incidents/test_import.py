@@ -5,6 +5,9 @@ through COPY into an UNLOGGED staging table.
 """
 
 import itertools
+import socket
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from unittest import mock
 
@@ -31,6 +34,7 @@ from tests.incidents.imports import (
     imported,
     report,
 )
+from tests.statistics import analyzed
 
 
 @pytest.fixture(autouse=True)
@@ -539,6 +543,46 @@ def test_it_queues_stale_batches_again(breach, acme, globex):
     assert sorted(call.args[0] for call in delay.call_args_list) == sorted([stuck.pk, lost.pk])
     fresh.refresh_from_db()
     assert fresh.status == ImportBatch.Status.PENDING
+
+
+def test_a_worker_starting_up_takes_over_at_once_a_batch_whose_worker_is_gone(breach, acme, globex):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stuck = created(breach, PROVIDER_DUMP)
+    ImportBatch.objects.filter(pk=stuck.pk).update(
+        status=ImportBatch.Status.RUNNING,
+        progress_at=timezone.now(),
+        lease_owner=f"{socket.gethostname()}:{dead.pid}",
+        leased_until=timezone.now() + timedelta(seconds=25),
+    )
+
+    with mock.patch.object(tasks.import_batch_run, "delay") as delay:
+        # The sweep waits for the lease to lapse; a worker starting up need not.
+        assert tasks.import_batches_resume_stale() == 0
+        assert tasks.import_batches_resume_stale(gone=True) == 1
+
+    delay.assert_called_once_with(stuck.pk)
+
+
+def test_a_progress_write_that_comes_after_the_completion_leaves_the_batch_done(
+    breach, acme, globex
+):
+    batch = imported(breach, PROVIDER_DUMP)
+    # The reader's last progress write, racing the publisher's completion.
+    late = services._Run(batch, batch.started_at, None)
+    late.phase = ImportBatch.Phase.EXPOSURES
+
+    late._progress(force=True)
+
+    batch.refresh_from_db()
+    assert (batch.status, batch.phase) == (ImportBatch.Status.COMPLETED, ImportBatch.Phase.DONE)
+
+
+@pytest.mark.postgres
+def test_it_leaves_statistics_on_the_exposures_it_wrote(breach, acme, globex):
+    imported(breach, PROVIDER_DUMP)
+
+    assert analyzed(Exposure)
 
 
 def test_a_queued_stale_batch_completes(breach, acme, globex):

@@ -2,11 +2,18 @@
 
 import io
 import json
+from datetime import timedelta
+from pathlib import Path
+from unittest import mock
 
 import pytest
+from django.core.files import File
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
+from portal.incidents import tasks
+from portal.incidents.imports.services import import_batch_create
 from portal.incidents.models import ImportBatch, MessageLogRecord
 from tests import factories
 from tests.incidents.imports import DUO_LOG, HEADER, PROVIDER_DUMP
@@ -160,3 +167,73 @@ def test_it_publishes_a_dump_with_many_rejected_rows_when_told_to(breach, accoun
     assert json.loads(out)["imported"] == 28
     assert "12  phone “…” is too short for US (first: line 2)" in err
     assert ImportBatch.objects.get().status == ImportBatch.Status.COMPLETED
+
+
+# --- One owner per batch (issue 13 point 5) ------------------------------------------
+
+
+def killed_run_of(dump: Path, breach, *, lease_left: timedelta, owner="elsewhere:4242"):
+    """The batch an `import_logs` run of `dump` left when it was killed while reading."""
+    with dump.open("rb") as stream:
+        batch = import_batch_create(
+            incident=breach,
+            upload=File(stream, name=dump.name),
+            original_name=dump.name,
+            format="csv",
+            run_by_command=True,
+        )
+    ImportBatch.objects.filter(pk=batch.pk).update(
+        status=ImportBatch.Status.RUNNING,
+        phase=ImportBatch.Phase.READING,
+        started_at=timezone.now() - timedelta(minutes=10),
+        progress_at=timezone.now() - timedelta(minutes=10),
+        seen=3,
+        lease_owner=owner,
+        leased_until=timezone.now() + lease_left,
+    )
+    return batch
+
+
+def test_running_the_command_again_after_a_kill_picks_up_the_same_batch(breach, accounts, tmp_path):
+    dump = tmp_path / "provider-dump.csv"
+    dump.write_text(PROVIDER_DUMP)
+    killed = killed_run_of(dump, breach, lease_left=timedelta(seconds=-1))
+
+    out, err = run(str(dump), "--incident", "march-2024")
+
+    assert json.loads(out)["imported"] == 5
+    assert f"Batch {killed.public_id} of this file did not finish" in err
+    batch = ImportBatch.objects.get()
+    assert batch.pk == killed.pk
+    assert (batch.status, batch.phase) == (ImportBatch.Status.COMPLETED, ImportBatch.Phase.DONE)
+    assert MessageLogRecord.objects.count() == 5
+
+
+def test_it_refuses_a_file_another_run_is_importing_right_now(breach, accounts, tmp_path):
+    dump = tmp_path / "provider-dump.csv"
+    dump.write_text(PROVIDER_DUMP)
+    live = killed_run_of(dump, breach, lease_left=timedelta(seconds=20))
+
+    with pytest.raises(CommandError, match=f"Batch {live.public_id} of this file is being"):
+        run(str(dump), "--incident", "march-2024")
+
+    assert ImportBatch.objects.get().status == ImportBatch.Status.RUNNING
+
+
+def test_the_worker_never_runs_a_batch_the_command_owns(breach, accounts, tmp_path):
+    dump = tmp_path / "provider-dump.csv"
+    dump.write_text(PROVIDER_DUMP)
+    live = killed_run_of(dump, breach, lease_left=timedelta(seconds=20))
+
+    with mock.patch.object(tasks.import_batch_run, "delay") as delay:
+        assert tasks.import_batches_resume_stale() == 0
+        live.refresh_from_db()
+        assert live.status == ImportBatch.Status.RUNNING  # its command is alive
+        ImportBatch.objects.filter(pk=live.pk).update(leased_until=timezone.now())
+        assert tasks.import_batches_resume_stale() == 0
+
+    delay.assert_not_called()
+    live.refresh_from_db()
+    # Its command stopped: the operator is told to run it again, the worker stays out.
+    assert live.status == ImportBatch.Status.FAILED
+    assert "Run the same command again" in live.failure
