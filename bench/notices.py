@@ -135,6 +135,7 @@ def _measure(rows, url, sink, work, processes) -> dict:
     if sent != rows or len(set(received)) != rows:
         raise SystemExit(f"bench: {sent} sent, {len(set(received))} received of {rows}")
     _stop(worker)
+    split = _time_split(work, processes=concurrency, seconds=project_seconds - dispatch_seconds)
 
     messages = _rendered(campaign)
     baselines = []
@@ -165,6 +166,7 @@ def _measure(rows, url, sink, work, processes) -> dict:
         project_seconds=round(project_seconds, 2),
         project_dispatch_seconds=round(dispatch_seconds, 2),
         project_wall_seconds=round(wall.seconds, 2),
+        time_split=split,
         baseline_seconds=round(baseline_seconds, 2),
         baseline_seconds_runs=[round(seconds, 2) for seconds in baselines],
         message_bytes_mean=round(sum(len(m[2]) for m in messages) / len(messages)),
@@ -351,6 +353,8 @@ def _worker(url: str, sink_port: int, concurrency: int, work: Path) -> subproces
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(sink_port),
         "NOTICE_SENDERS": str(concurrency),
+        # Each sender's turn logs where its time went (notifications.sending.SenderSplit).
+        "LOG_LEVEL": "info",
     }
     return subprocess.Popen(  # noqa: S603 - our own python and module
         [
@@ -369,7 +373,7 @@ def _worker(url: str, sink_port: int, concurrency: int, work: Path) -> subproces
             "--hostname",
             f"bench-notices-{os.getpid()}@%h",
             "--loglevel",
-            os.environ.get("LOG_LEVEL", "warning").upper(),
+            "INFO",
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
@@ -378,8 +382,41 @@ def _worker(url: str, sink_port: int, concurrency: int, work: Path) -> subproces
         env=env,
         start_new_session=True,
         stdout=subprocess.DEVNULL,
-        stderr=open(os.environ.get("BENCH_NOTICE_WORKER_LOG", work / "worker.log"), "w"),
+        stderr=_worker_log(work).open("w"),
     )
+
+
+def _worker_log(work: Path) -> Path:
+    return Path(os.environ.get("BENCH_NOTICE_WORKER_LOG", work / "worker.log"))
+
+
+_SPLIT = re.compile(
+    r"sender split: (?P<batches>\d+) batches, (?P<messages>\d+) messages in (?P<seconds>[\d.]+) s:"
+    r" claiming (?P<claiming>[\d.]+), rendering (?P<rendering>[\d.]+), smtp (?P<smtp>[\d.]+),"
+    r" recording (?P<recording>[\d.]+), hand-off (?P<hand_off>[\d.]+)"
+)
+
+
+def _time_split(work: Path, *, processes: int, seconds: float) -> dict:
+    """Where the senders' seconds went, summed over every sender task the worker ran,
+    from the line each logs as it ends; `between_tasks` is the worker processes' time
+    in the sending phase spent outside a sender (queued hand-offs, idle at the end)."""
+    totals: dict[str, float] = {}
+    tasks = 0
+    for match in _SPLIT.finditer(_worker_log(work).read_text(errors="replace")):
+        tasks += 1
+        for name, value in match.groupdict().items():
+            totals[name] = totals.get(name, 0.0) + float(value)
+    in_senders = totals.get("seconds", 0.0)
+    return {
+        "sender_tasks": tasks,
+        "sender_seconds": round(in_senders, 2),
+        **{
+            f"{name}_seconds": round(totals.get(name, 0.0), 2)
+            for name in ("claiming", "rendering", "smtp", "recording", "hand_off")
+        },
+        "between_tasks_seconds": round(max(0.0, processes * seconds - in_senders), 2),
+    }
 
 
 def _wait_for_worker(worker: subprocess.Popen, timeout: float = 60) -> None:

@@ -97,6 +97,44 @@ _CLAIMED_FIELDS = (
 )
 
 
+# --- Where a sender's time goes -----------------------------------------------------
+
+
+@dataclass
+class SenderSplit:
+    """Seconds one sender's turn spent claiming, rendering (the text, and the message's
+    bytes), in SMTP (the server's answers), recording results (and the rest of each
+    batch: its lease, its counters) and handing over; logged as the turn ends, and
+    summed by the benchmark (bench/notices.py)."""
+
+    claiming: float = 0.0
+    rendering: float = 0.0
+    smtp: float = 0.0
+    recording: float = 0.0
+    hand_off: float = 0.0
+    batches: int = 0
+    messages: int = 0
+
+    def log(self, campaign_id: int, seconds: float) -> None:
+        logger.info(
+            "notices: campaign %s sender split: %d batches, %d messages in %.3f s:"
+            " claiming %.3f, rendering %.3f, smtp %.3f, recording %.3f, hand-off %.3f",
+            campaign_id,
+            self.batches,
+            self.messages,
+            seconds,
+            self.claiming,
+            self.rendering,
+            self.smtp,
+            self.recording,
+            self.hand_off,
+        )
+
+
+# The current sender's (a worker process runs one task at a time).
+_split = SenderSplit()
+
+
 # --- Claiming ----------------------------------------------------------------------
 
 
@@ -534,8 +572,10 @@ def _send_one(send, mailer, campaign, delivery, shared, recorder: _Recorder) -> 
     """Send one notice and record its result. False when the connection is lost and
     cannot be had again."""
     message_id = rendering.message_id_for(delivery.pk)
+    began = time.perf_counter()
     try:
         message = _notice_email(campaign, delivery, shared, message_id)
+        _split.rendering += time.perf_counter() - began
     except (KeyError, ValueError, TypeError) as error:
         # A snapshot the renderer cannot use: the same on every attempt, so final.
         recorder.failed(delivery, _Failure(False, False, f"The notice could not be made: {error}"))
@@ -585,16 +625,30 @@ class _SMTPSender:
         ]
         if not recipients:
             return 0
+        began = time.perf_counter()
         data = notice_bytes(message) or message.message(policy=email.policy.SMTP).as_bytes()
+        sending = time.perf_counter()
+        _split.rendering += sending - began
         if mailer.connection is None:
             raise smtplib.SMTPServerDisconnected("not connected")
-        mailer.connection.sendmail(sender, recipients, data)
+        try:
+            mailer.connection.sendmail(sender, recipients, data)
+        finally:
+            _split.smtp += time.perf_counter() - sending
         return 1
 
 
 def _other_sender(mailer):
     """Any other backend (files, console, tests' memory): its own send_messages."""
-    return lambda message: mailer.send_messages([message])
+
+    def send(message) -> int:
+        began = time.perf_counter()
+        try:
+            return mailer.send_messages([message])
+        finally:
+            _split.smtp += time.perf_counter() - began
+
+    return send
 
 
 def _dropped(mailer) -> bool:
@@ -724,22 +778,41 @@ def campaign_send(*, campaign_id: int) -> None:
     claim and send batches until there is nothing to claim or its time is up, then
     queue a successor while work remains. A successor the broker cannot take (Redis
     away) is no reason to stop: the sender keeps its turn and tries again later."""
+    global _split
+    _split = split = SenderSplit()
+    turn_began = time.perf_counter()
+    try:
+        _campaign_send(campaign_id, split)
+    finally:
+        split.log(campaign_id, time.perf_counter() - turn_began)
+
+
+def _campaign_send(campaign_id: int, split: SenderSplit) -> None:
     started = time.monotonic()
     while True:
+        began = time.perf_counter()
         claim = deliveries_claim(campaign_id=campaign_id)
+        split.claiming += time.perf_counter() - began
         if claim.campaign is None:
             return  # paused, cancelled, completed or gone: nothing for a sender
         if claim.deliveries:
+            began = time.perf_counter()
+            rendering_smtp = split.rendering + split.smtp
             outcome = deliveries_send_claimed(
                 campaign=claim.campaign, deliveries=claim.deliveries, stamp=claim.stamp
             )
+            split.recording += (
+                time.perf_counter() - began - (split.rendering + split.smtp - rendering_smtp)
+            )
+            split.batches += 1
+            split.messages += outcome.sent
             if outcome.database_lost:
                 # A fresh task on a fresh connection (Celery's Django fix-up checks it
                 # before each task); if the broker will not take it, the sweep will.
-                sender_hand_off(campaign_id=campaign_id)
+                _timed_hand_off(split, campaign_id=campaign_id)
                 return
             if time.monotonic() - started >= settings.NOTICE_TASK_SECONDS:
-                if sender_hand_off(campaign_id=campaign_id):
+                if _timed_hand_off(split, campaign_id=campaign_id):
                     return
                 started = time.monotonic()
             continue
@@ -755,9 +828,17 @@ def campaign_send(*, campaign_id: int) -> None:
             wait = claim.wait
         # At least a second: rows another claim holds right now are not worth a spin.
         wait = max(1.0, wait)
-        if sender_hand_off(campaign_id=campaign_id, countdown=wait):
+        if _timed_hand_off(split, campaign_id=campaign_id, countdown=wait):
             return
         time.sleep(min(wait, BROKER_AWAY_WAIT))
+
+
+def _timed_hand_off(split: SenderSplit, **kwargs) -> bool:
+    began = time.perf_counter()
+    try:
+        return sender_hand_off(**kwargs)
+    finally:
+        split.hand_off += time.perf_counter() - began
 
 
 def senders_wanted(pending: int) -> int:
