@@ -155,6 +155,8 @@ def import_retry(*, batch: ImportBatch, by: User, request: HttpRequest) -> bool:
                 status=ImportBatch.Status.PENDING,
                 phase=ImportBatch.Phase.QUEUED,
                 progress_at=timezone.now(),
+                # A worker's from here on, even if `import_logs` made it.
+                run_by_command=False,
             )
             == 1
         )

@@ -187,6 +187,8 @@ def import_batch_accept_problems(*, batch: ImportBatch, by, request=None) -> boo
             problems_accepted_at=now,
             # The stale-batch sweep would otherwise see an old stamp and queue it twice.
             progress_at=now,
+            # Queued to a worker from here on, even if a command made it.
+            run_by_command=False,
         )
         if not accepted:
             return False
