@@ -43,6 +43,7 @@ import logging
 import math
 import re
 import smtplib
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -329,9 +330,12 @@ class _Recorder:
     but still "sending", which go again (same Message-ID) after the sweep; each
     recipient gets at most one extra copy per kill."""
 
-    def __init__(self, stamp: datetime, deliveries: list[Delivery]):
+    def __init__(
+        self, stamp: datetime, deliveries: list[Delivery], writer: "_GroupWriter | None" = None
+    ):
         self.stamp = stamp
         self.deliveries = deliveries
+        self.writer = writer
         self.started = time.monotonic()
         self.outcome = BatchOutcome()
         self.sent_user_ids: list[int] = []
@@ -346,6 +350,11 @@ class _Recorder:
 
     def sent(self, delivery: Delivery, message_id: str) -> None:
         self.handled.add(delivery.pk)
+        if self.writer is not None:
+            # Stamped even if the claim is lost meanwhile: the server took the message.
+            self.sent_user_ids.append(delivery.directory_user_id)
+            self.writer.submit(self, delivery, message_id)
+            return
         if not self._accepted:
             self._accepted_since = time.monotonic()
         self._accepted.append((delivery, message_id))
@@ -359,6 +368,15 @@ class _Recorder:
             self.flush()
 
     def flush(self) -> None:
+        if self.writer is not None:
+            # Waits for the writer; what it could not write (its connection lost) is
+            # written here, on this thread's connection.
+            self._accepted.extend(self.writer.drain())
+            if self._accepted:
+                done = _record_sent(self._accepted, stamp=self.stamp)
+                self._accepted = []
+                self.outcome.sent += done
+            return
         if not self._accepted:
             return
         accepted = self._accepted
@@ -403,6 +421,91 @@ class _Recorder:
         self.outcome.released += done
 
 
+class _GroupWriter:
+    """Records accepted messages from a thread of its own, with its own connection,
+    while the sender goes on with the next message: the sender pipelines its SMTP
+    conversation with its bookkeeping (a fifth of a sender's time on a fast server).
+
+    It writes a group once it holds half of RECORD_GROUP (or RECORD_WAIT seconds after
+    the first of it), and the sender waits before handing it one more when RECORD_GROUP
+    messages are queued or being written: a kill leaves at most RECORD_GROUP messages
+    sent but unrecorded per process, as without it. A group the database would not
+    take is handed back by `drain`, for the sender to write on its own connection."""
+
+    def __init__(self):
+        self._ready = threading.Condition()
+        self._queue: list[tuple[_Recorder, Delivery, str]] = []
+        self._queued_since = 0.0
+        self._writing = 0
+        self._flush = False
+        self._stop = False
+        self._unwritten: list[tuple[Delivery, str]] = []
+        self._thread = threading.Thread(target=self._run, name="notice-recorder", daemon=True)
+        self._thread.start()
+
+    def submit(self, recorder: "_Recorder", delivery: Delivery, message_id: str) -> None:
+        with self._ready:
+            while len(self._queue) + self._writing >= RECORD_GROUP:
+                self._ready.wait()
+            if not self._queue:
+                self._queued_since = time.monotonic()
+            self._queue.append((recorder, delivery, message_id))
+            self._ready.notify_all()
+
+    def drain(self) -> list[tuple[Delivery, str]]:
+        """Wait until everything handed over is written; returns what could not be."""
+        with self._ready:
+            self._flush = True
+            self._ready.notify_all()
+            while self._queue or self._writing:
+                self._ready.wait()
+            unwritten, self._unwritten = self._unwritten, []
+            return unwritten
+
+    def close(self) -> None:
+        with self._ready:
+            self._stop = True
+            self._ready.notify_all()
+        self._thread.join()
+
+    def _due(self) -> bool:
+        return bool(self._queue) and (
+            self._flush
+            or len(self._queue) * 2 >= RECORD_GROUP
+            or time.monotonic() - self._queued_since >= RECORD_WAIT
+        )
+
+    def _run(self) -> None:
+        try:
+            _commits_without_waiting_for_disk_set()
+            while True:
+                with self._ready:
+                    while not self._due() and not (self._stop and not self._queue):
+                        self._ready.wait(RECORD_WAIT)
+                    if not self._queue:
+                        return  # stopping, nothing left
+                    group, self._queue = self._queue, []
+                    self._writing, self._flush = len(group), False
+                recorder = group[0][0]
+                accepted = [(delivery, message_id) for _, delivery, message_id in group]
+                try:
+                    recorder.outcome.sent += _record_sent(accepted, stamp=recorder.stamp)
+                except DatabaseError as error:
+                    logger.warning(
+                        "notices: recording a group failed (%s); the sender retries it",
+                        type(error).__name__,
+                    )
+                    connection.close()
+                    with self._ready:
+                        self._unwritten.extend(accepted)
+                finally:
+                    with self._ready:
+                        self._writing = 0
+                        self._ready.notify_all()
+        finally:
+            connection.close()
+
+
 def _record_sent(accepted: list[tuple[Delivery, str]], *, stamp: datetime) -> int:
     """Mark a group of deliveries sent, each with its Message-ID, in one statement, if
     still claimed under `stamp`. Written out: the ORM's CASE for ten rows costs more
@@ -437,11 +540,16 @@ def _record_sent(accepted: list[tuple[Delivery, str]], *, stamp: datetime) -> in
 
 
 def deliveries_send_claimed(
-    *, campaign: NoticeCampaign, deliveries: list[Delivery], stamp: datetime
+    *,
+    campaign: NoticeCampaign,
+    deliveries: list[Delivery],
+    stamp: datetime,
+    writer: _GroupWriter | None = None,
 ) -> BatchOutcome:
     """Send a claimed batch over one SMTP connection and record each result, then the
-    campaign's counters, progress and the exposures' last-notified time."""
-    recorder = _Recorder(stamp, deliveries)
+    campaign's counters, progress and the exposures' last-notified time. With a
+    `writer`, accepted messages are recorded by its thread while the next goes out."""
+    recorder = _Recorder(stamp, deliveries, writer)
     shared = rendering.campaign_context(
         organization=campaign.organization,
         incident=campaign.incident,
@@ -511,6 +619,13 @@ def _batch_lease(deliveries: list[Delivery], stamp: datetime):
 
     with LeaseKeeper(renew, name="notice-batch-lease") as keeper:
         yield keeper
+
+
+def _commits_without_waiting_for_disk_set() -> None:
+    """The same for a connection that is this thread's alone (closed after use)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit TO OFF")
 
 
 @contextlib.contextmanager
@@ -788,13 +903,22 @@ def campaign_send(*, campaign_id: int) -> None:
     global _split
     _split = split = SenderSplit()
     turn_began = time.perf_counter()
+    # PostgreSQL only, and not inside a transaction (tests): the writer's connection
+    # sees only what is committed. SQLite has one writer at a time anyway.
+    writer = (
+        _GroupWriter()
+        if connection.vendor == "postgresql" and not connection.in_atomic_block
+        else None
+    )
     try:
-        _campaign_send(campaign_id, split)
+        _campaign_send(campaign_id, split, writer)
     finally:
+        if writer is not None:
+            writer.close()
         split.log(campaign_id, time.perf_counter() - turn_began)
 
 
-def _campaign_send(campaign_id: int, split: SenderSplit) -> None:
+def _campaign_send(campaign_id: int, split: SenderSplit, writer: _GroupWriter | None) -> None:
     started = time.monotonic()
     while True:
         began = time.perf_counter()
@@ -806,7 +930,10 @@ def _campaign_send(campaign_id: int, split: SenderSplit) -> None:
             began = time.perf_counter()
             rendering_smtp = split.rendering + split.smtp
             outcome = deliveries_send_claimed(
-                campaign=claim.campaign, deliveries=claim.deliveries, stamp=claim.stamp
+                campaign=claim.campaign,
+                deliveries=claim.deliveries,
+                stamp=claim.stamp,
+                writer=writer,
             )
             split.recording += (
                 time.perf_counter() - began - (split.rendering + split.smtp - rendering_smtp)
