@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -153,20 +153,15 @@ def _detail_url(member: Member, report: SuspicionReport) -> str:
 
 
 def _campaign_url(member: Member, report: SuspicionReport) -> str:
-    # The campaign pages are built alongside these; until their URL exists the report
-    # names the campaign without a link.
     if report.delivery is None:
         return ""
-    try:
-        return reverse(
-            "campaigns:detail",
-            kwargs={
-                "org": member.organization.public_id,
-                "campaign": report.delivery.campaign.public_id,
-            },
-        )
-    except NoReverseMatch:
-        return ""
+    return reverse(
+        "campaigns:detail",
+        kwargs={
+            "org": member.organization.public_id,
+            "campaign": report.delivery.campaign.public_id,
+        },
+    )
 
 
 @account_view(Capability.VIEW_REPORTS)

@@ -24,7 +24,7 @@ from django.core.mail import EmailMessage, mailers
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.template.loader import render_to_string
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from notifications.email_tasks import scheduled_emails_send as scheduled_emails_send_task
@@ -371,14 +371,7 @@ def _site_url(name: str, **kwargs) -> str:
 
 
 def _compose_url(organization: Organization) -> str:
-    # The campaign pages are built alongside this; until their URL exists the link
-    # points where they will be (portal/urls.py mounts them at /o/<org>/notices/).
-    for name in ("campaigns:new", "campaigns:list"):
-        try:
-            return _site_url(name, org=organization.public_id)
-        except NoReverseMatch:
-            continue
-    return f"{settings.SITE_URL}/o/{organization.public_id}/notices/"
+    return _site_url("campaigns:new", org=organization.public_id)
 
 
 def _customer_notice(row: ScheduledEmail) -> _Email:

@@ -5,7 +5,7 @@ import logging
 from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from portal.logcopies.models import LogCopyRequest
 
@@ -16,13 +16,7 @@ EVENTS = ("approved", "rejected", "ready", "failed")
 
 def logcopy_page_url(copy: LogCopyRequest) -> str:
     kwargs = {"org": copy.organization.public_id, "copy": copy.public_id}
-    try:
-        path = reverse("logcopies:detail", kwargs=kwargs)
-    except NoReverseMatch:
-        # The pages are built alongside this module; until their URL exists the link
-        # points where it will be (portal/urls.py mounts the app at /o/<org>/log-copies/).
-        path = f"/o/{kwargs['org']}/log-copies/{kwargs['copy']}/"
-    return settings.SITE_URL + path
+    return settings.SITE_URL + reverse("logcopies:detail", kwargs=kwargs)
 
 
 def logcopy_email_send(*, copy: LogCopyRequest, event: str) -> bool:

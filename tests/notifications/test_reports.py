@@ -21,6 +21,7 @@ from portal.accounts.roles import Role
 from portal.audit.models import AuditEvent
 from tests import factories
 from tests.accounts.auth import signed_in
+from tests.email_links import assert_links_open
 
 pytestmark = pytest.mark.django_db
 Status = SuspicionReport.Status
@@ -506,3 +507,12 @@ def test_it_links_the_account_home_to_the_reports(client, acme, bob, vic):
 
     signed_in(client, vic)
     assert list_url(acme) not in client.get(f"/o/{acme.public_id}/").content.decode()
+
+
+def test_the_link_in_the_report_email_opens_for_the_accounts_owner(
+    delivery, alice, client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        file(delivery)
+
+    assert_links_open(client, alice, mail.outbox[0].body)

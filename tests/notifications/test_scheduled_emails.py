@@ -29,6 +29,7 @@ from portal.incidents.services import incident_publish
 from portal.logcopies.models import LogCopyRequest
 from tests import factories
 from tests.accounts.auth import signed_in
+from tests.email_links import assert_links_open
 from tests.notifications.smtp_sink import SmtpSink, transient_then_accept
 
 pytestmark = pytest.mark.django_db
@@ -624,3 +625,32 @@ def test_it_sends_a_sweeps_emails_over_one_connection_and_retries_a_4xx(
     assert scheduled.scheduled_emails_send_due() == 2
     assert smtp.sessions == 2  # one connection a sweep, not one a message
     assert sorted(smtp.copies()) == sorted(f"<customer-notice-{row.pk}@localhost>" for row in rows)
+
+
+# Every link an email holds opens a page for the people it goes to ------------------
+
+
+def test_every_link_in_the_customer_notice_opens_for_its_recipients(
+    draft, acme, people, ops, client, django_capture_on_commit_callbacks
+):
+    publish(draft, ops, django_capture_on_commit_callbacks)
+
+    assert_links_open(client, people["alice"], acme_email(acme).body)
+
+
+def test_every_link_in_the_daily_reminder_opens_for_its_recipients(acme, people, published, client):
+    sweep_at(FRIDAY_MORNING_BERLIN)
+
+    body = reminders()[0].body
+    assert_links_open(client, people["alice"], body)
+    # Bob, an admin, is told the settings link is an owner's.
+    settings_page = reverse("accounts:settings", kwargs={"org": acme.public_id})
+    assert "An owner of the account can turn it off in the account settings" in body
+    assert_links_open(client, people["bob"], body, but=(settings_page,))
+
+
+def test_every_link_in_the_weekly_summary_opens_for_staff(week, ops, client):
+    with time_machine.travel(MONDAY + timedelta(hours=9), tick=False):
+        scheduled.scheduled_emails_send_due()
+
+    assert_links_open(client, ops, summaries()[0].body)
