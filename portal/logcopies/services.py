@@ -179,28 +179,30 @@ def logcopy_approve(*, copy: LogCopyRequest, by, reason: str = "", request=None)
 
 
 def _approve(copy: LogCopyRequest, *, by, reason: str, request) -> None:
+    _decide(copy, status=LogCopyRequest.Status.APPROVED, by=by, reason=reason, request=request)
+    transaction.on_commit(lambda: _after_approval(copy.pk), robust=True)
+
+
+def _decide(copy: LogCopyRequest, *, status: str, by, reason: str, request) -> None:
+    """Approve or reject a request still waiting (inside the caller's transaction), and
+    audit it as logcopy.approve or logcopy.reject; refused once decided."""
     now = timezone.now()
     decided = LogCopyRequest.objects.filter(
         pk=copy.pk, status=LogCopyRequest.Status.REQUESTED
-    ).update(
-        status=LogCopyRequest.Status.APPROVED,
-        decided_by=by,
-        decided_at=now,
-        decision_reason=reason,
-    )
+    ).update(status=status, decided_by=by, decided_at=now, decision_reason=reason)
     if decided != 1:
         raise LogCopyRefusedError("This request was already decided.")
-    copy.status, copy.decided_by, copy.decided_at = LogCopyRequest.Status.APPROVED, by, now
+    copy.status, copy.decided_by, copy.decided_at = status, by, now
     copy.decision_reason = reason
+    action = "approve" if status == LogCopyRequest.Status.APPROVED else "reject"
     audit_record(
-        action="logcopy.approve",
+        action=f"logcopy.{action}",
         actor=by,
         organization=copy.organization_id,
         target=copy,
         request=request,
         details={"reason": reason},
     )
-    transaction.on_commit(lambda: _after_approval(copy.pk), robust=True)
 
 
 def _after_approval(copy_id: int) -> None:
@@ -217,28 +219,8 @@ def logcopy_reject(*, copy: LogCopyRequest, by, reason: str, request=None) -> Lo
     reason = (reason or "").strip()
     if not reason:
         raise LogCopyRefusedError("Say why the request is rejected: the requester reads it.")
-    now = timezone.now()
     with transaction.atomic():
-        decided = LogCopyRequest.objects.filter(
-            pk=copy.pk, status=LogCopyRequest.Status.REQUESTED
-        ).update(
-            status=LogCopyRequest.Status.REJECTED,
-            decided_by=by,
-            decided_at=now,
-            decision_reason=reason,
-        )
-        if decided != 1:
-            raise LogCopyRefusedError("This request was already decided.")
-        copy.status, copy.decided_by, copy.decided_at = LogCopyRequest.Status.REJECTED, by, now
-        copy.decision_reason = reason
-        audit_record(
-            action="logcopy.reject",
-            actor=by,
-            organization=copy.organization_id,
-            target=copy,
-            request=request,
-            details={"reason": reason},
-        )
+        _decide(copy, status=LogCopyRequest.Status.REJECTED, by=by, reason=reason, request=request)
         transaction.on_commit(lambda: logcopy_email_send(copy=copy, event="rejected"))
     return copy
 
