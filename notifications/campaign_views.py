@@ -40,7 +40,6 @@ from notifications.selectors import (
 from portal.accounts.gate import Member, account_view
 from portal.accounts.reauth import reauthentication_if_stale
 from portal.accounts.roles import Capability
-from portal.audit.selectors import organization_zone
 from portal.incidents.phones_display import country_name
 
 PAGE_SIZE = 50
@@ -82,7 +81,7 @@ def _base_context(member: Member, **extra) -> dict:
     return {
         "member": member,
         "organization": member.organization,
-        "zone": organization_zone(member.organization),
+        "zone": member.organization.zone,
         "can_manage": member.can(Capability.MANAGE_NOTICES),
         **extra,
     }
@@ -160,7 +159,7 @@ def campaign_list(request, member: Member):
 
 
 def _compose(request, member: Member, campaign: NoticeCampaign | None):
-    zone = organization_zone(member.organization)
+    zone = member.organization.zone
     initial = {}
     if campaign is not None:
         initial = CampaignForm.initial_for(campaign, zone=zone)

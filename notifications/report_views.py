@@ -24,7 +24,6 @@ from notifications.models import Delivery, SuspicionReport
 from notifications.report_forms import ReportForm, TriageForm
 from portal.accounts.gate import Member, account_view
 from portal.accounts.roles import Capability
-from portal.audit.selectors import organization_zone
 from portal.http import client_ip
 from portal.ratelimit import RateLimit, rate_reached, rate_take
 
@@ -70,7 +69,7 @@ def report_form(request, token: str):
     if delivery is None:
         return render(request, "notifications/report_unknown.html", status=404)
     organization = delivery.organization
-    zone = organization_zone(organization)
+    zone = organization.zone
     context = {
         "organization": organization,
         "contact": reports.report_contact(delivery),
@@ -172,7 +171,7 @@ def report_list(request, member: Member):
                 for value, label in SuspicionReport.Status.choices
             ],
             "total": sum(counts.values()),
-            "zone": organization_zone(member.organization),
+            "zone": member.organization.zone,
         },
     )
 
@@ -187,7 +186,7 @@ def _detail_page(request, member: Member, report: SuspicionReport, form: TriageF
             "report": report,
             "form": form,
             "campaign_url": _campaign_url(member, report),
-            "zone": organization_zone(member.organization),
+            "zone": member.organization.zone,
         },
         status=status,
     )

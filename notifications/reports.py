@@ -20,7 +20,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from notifications.models import Delivery, SuspicionReport
-from portal.audit.selectors import organization_zone
 from portal.audit.services import audit_record
 
 logger = logging.getLogger(__name__)
@@ -148,7 +147,7 @@ def suspicion_report_email_send(*, report: SuspicionReport) -> bool:
     if not contact.get("email"):
         logger.info("report %s: the account has no designated contact email", report.public_id)
         return False
-    zone = organization_zone(report.organization)
+    zone = report.organization.zone
     context = {
         "report": report,
         "organization": report.organization,

@@ -32,7 +32,6 @@ from notifications.models import ScheduledEmail, SuspicionReport
 from notifications.reports import error_without_addresses
 from portal.accounts.models import Membership, Organization, User
 from portal.accounts.roles import Role
-from portal.audit.selectors import organization_zone
 from portal.incidents.models import Exposure, Incident
 from portal.logcopies.models import LogCopyRequest
 
@@ -124,7 +123,7 @@ def _not_notified(**lookups) -> QuerySet[Exposure]:
 
 def _reminder_key(organization: Organization, now: datetime) -> str | None:
     """The account's reminder key for today in its time zone, or None before the hour."""
-    local = timezone.localtime(now, organization_zone(organization))
+    local = timezone.localtime(now, organization.zone)
     if local.hour < REMINDER_LOCAL_HOUR:
         return None
     return f"{organization.public_id}:{local.date().isoformat()}"
@@ -376,7 +375,7 @@ def _compose_url(organization: Organization) -> str:
 
 def _customer_notice(row: ScheduledEmail) -> _Email:
     organization, incident = row.organization, row.incident
-    zone = organization_zone(organization)
+    zone = organization.zone
     exposures = Exposure.objects.filter(organization=organization, incident=incident)
     counts = exposures.aggregate(
         phones=Count("id"),
@@ -449,7 +448,7 @@ def _daily_reminder(row: ScheduledEmail, *, now: datetime) -> _Email:
         "compose_url": _compose_url(organization),
         "settings_url": _site_url("accounts:settings", org=organization.public_id),
         "local_hour": REMINDER_LOCAL_HOUR,
-        "zone": organization_zone(organization),
+        "zone": organization.zone,
     }
     return _render("daily-reminder", context, _account_recipients(organization.pk))
 

@@ -33,7 +33,6 @@ from notifications.models import NoticeTemplate
 from notifications.template_forms import NoticeTemplateForm
 from portal.accounts.gate import Member, account_view
 from portal.accounts.roles import Capability
-from portal.audit.selectors import organization_zone
 from portal.incidents.selectors import incidents_of_account
 
 # The policy of the frame that shows a notice's HTML: its inline styles and pictures,
@@ -146,7 +145,7 @@ def template_list(request, member: Member):
             "own_groups": templates_by_name(own),
             "default_groups": templates_by_name(defaults),
             "placeholders": rendering.PLACEHOLDERS,
-            "zone": organization_zone(member.organization),
+            "zone": member.organization.zone,
         },
     )
 

@@ -19,7 +19,6 @@ from portal.audit.selectors import (
     audit_events_all,
     audit_events_filtered,
     audit_events_of_account,
-    organization_zone,
 )
 from portal.audit.services import audit_record
 from portal.csvsafe import stream_csv
@@ -53,7 +52,7 @@ def _csv_response(events, *, zone, filename: str) -> StreamingHttpResponse:
 @require_safe
 def audit_list(request, member):
     organization = member.organization
-    zone = organization_zone(organization)
+    zone = organization.zone
     form, _, events = _filtered(
         request, AuditFilterForm, audit_events_of_account(organization), zone
     )
@@ -74,7 +73,7 @@ def audit_list(request, member):
 @require_GET  # not HEAD: every export is audited, and a HEAD would record one for nothing
 def audit_export(request, member):
     organization = member.organization
-    zone = organization_zone(organization)
+    zone = organization.zone
     _, filters, events = _filtered(
         request, AuditFilterForm, audit_events_of_account(organization), zone
     )
