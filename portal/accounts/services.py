@@ -316,3 +316,29 @@ def membership_remove(
             },
         )
         membership.delete()
+
+
+def organization_settings_update(
+    *, organization: Organization, changes: dict, by, request=None
+) -> list[str]:
+    """Save the changed settings and audit which ones changed (names only: the values
+    include people's addresses, and the account's page shows the current ones).
+    Returns the changed field names; nothing is written when there are none."""
+    changed = sorted(
+        name for name, value in changes.items() if getattr(organization, name) != value
+    )
+    if not changed:
+        return []
+    with transaction.atomic():
+        for name in changed:
+            setattr(organization, name, changes[name])
+        organization.save(update_fields=changed)
+        audit_record(
+            action="account.settings",
+            actor=by,
+            organization=organization,
+            target=organization,
+            request=request,
+            details={"changed": changed},
+        )
+    return changed
