@@ -29,7 +29,7 @@ bench: $(STAMP)          ## benchmarks, each against a raw baseline (needs DATAB
 	$(BIN)/python -m bench all $(BENCH_ARGS)
 
 lock: $(STAMP)           ## the exact versions, after a change of ranges in pyproject.toml (keeps the pins that still fit)
-	$(BIN)/uv pip compile pyproject.toml --extra dev --extra s3 --python-version 3.13 --quiet --no-header -o requirements/lock.txt
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.13 --quiet --no-header -o requirements/lock.txt
 	$(BIN)/uv pip compile pyproject.toml --extra s3 --python-version 3.13 --quiet --no-header -o requirements/lock-production.txt
 
 # The virtual environment, rebuilt when pyproject.toml or the lock changes: the exact
