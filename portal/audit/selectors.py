@@ -1,7 +1,6 @@
 """Reads of the audit log: which events a viewer may see, and the filters on them."""
 
 import re
-import zoneinfo
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
@@ -34,14 +33,6 @@ class AuditFilters:
             for name, value in vars(self).items()
             if value
         }
-
-
-def organization_zone(organization: Organization) -> tzinfo:
-    try:
-        return zoneinfo.ZoneInfo(organization.time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        # The field is validated; a zone dropped from a later tzdata must not break the log.
-        return zoneinfo.ZoneInfo("UTC")
 
 
 def _accountless_actions() -> Q:

@@ -19,9 +19,8 @@ from portal.audit.selectors import (
     audit_events_all,
     audit_events_filtered,
     audit_events_of_account,
-    organization_zone,
 )
-from portal.audit.services import audit_record
+from portal.audit.services import audit_export_record
 from portal.csvsafe import stream_csv
 
 PAGE_SIZE = 50
@@ -53,7 +52,7 @@ def _csv_response(events, *, zone, filename: str) -> StreamingHttpResponse:
 @require_safe
 def audit_list(request, member):
     organization = member.organization
-    zone = organization_zone(organization)
+    zone = organization.zone
     form, _, events = _filtered(
         request, AuditFilterForm, audit_events_of_account(organization), zone
     )
@@ -74,16 +73,12 @@ def audit_list(request, member):
 @require_GET  # not HEAD: every export is audited, and a HEAD would record one for nothing
 def audit_export(request, member):
     organization = member.organization
-    zone = organization_zone(organization)
+    zone = organization.zone
     _, filters, events = _filtered(
         request, AuditFilterForm, audit_events_of_account(organization), zone
     )
-    audit_record(
-        action="audit.export",
-        actor=request.user,
-        organization=organization,
-        request=request,
-        details={"filters": filters.as_details()},
+    audit_export_record(
+        by=request.user, organization=organization, filters=filters, request=request
     )
     today = timezone.localdate(timezone=zone)
     return _csv_response(
@@ -111,11 +106,6 @@ def operator_audit_list(request):
 @require_GET
 def operator_audit_export(request):
     _, filters, events = _filtered(request, OperatorAuditFilterForm, audit_events_all(), UTC)
-    audit_record(
-        action="audit.export",
-        actor=request.user,
-        request=request,
-        details={"filters": filters.as_details(), "scope": "operator"},
-    )
+    audit_export_record(by=request.user, organization=None, filters=filters, request=request)
     today = timezone.localdate(timezone=UTC)
     return _csv_response(events, zone=UTC, filename=f"vigil-audit-all-{today:%Y-%m-%d}.csv")

@@ -11,7 +11,6 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from notifications.scheduled import customer_notices_create
 from portal.accounts.models import Organization
 from portal.audit.services import audit_record
 from portal.incidents.models import (
@@ -20,6 +19,7 @@ from portal.incidents.models import (
     Incident,
     MessageLogRecord,
 )
+from portal.incidents.signals import incident_exposures_published
 
 # A random version-4 UUID as SQLite stores a UUIDField: 32 lower-case hex digits.
 # (%% because the statement goes through the DB-API's parameter formatting.)
@@ -237,7 +237,7 @@ def incident_publish(*, incident: Incident, by, request=None) -> bool:
         )
         if published:
             incident.status, incident.published_at = Incident.Status.PUBLISHED, now
-            notices = customer_notices_create(incident=incident)
+            notices = incident_customer_notices(incident)
             audit_record(
                 action="incident.publish",
                 actor=by,
@@ -246,3 +246,12 @@ def incident_publish(*, incident: Incident, by, request=None) -> bool:
                 details={"customer_notices": len(notices)},
             )
     return published
+
+
+def incident_customer_notices(incident: Incident) -> list[int]:
+    """Tell notifications (its receiver makes the customer-notice rows, in this
+    transaction, for every account with exposures not told yet); returns their ids."""
+    ids: list[int] = []
+    for _, response in incident_exposures_published.send(sender=Incident, incident=incident):
+        ids.extend(int(email_id) for email_id in response or ())
+    return ids

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("notifications", "0003_default_templates"),
+        ("notifications", "0004_outbox_for_every_email"),
     ]
 
     operations = [
