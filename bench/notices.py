@@ -16,7 +16,11 @@ its own) accepts every message and counts the Message-IDs it saw.
   the project; the faster counts (a busy machine must not flatter the project).
 
 ratio = project messages/s / baseline messages/s; the goal is >= 0.6, with no more
-than one Celery task per 100 recipients (`celery_tasks`, counted by the worker). The
+than one Celery task per 100 recipients (`celery_tasks`, counted by the worker).
+`time_split` says where the senders' seconds went, from the line each sender task logs
+as it ends (notifications.sending.SenderSplit): claiming, rendering (text and bytes),
+SMTP (waiting for the server), recording (results, leases, counters), hand-offs, and
+the worker processes' time outside a sender while the campaign sent. The
 account's rate limit is lifted for the run: it is a policy, not a speed. Needs
 DATABASE_URL on PostgreSQL and the redis-server program; uses (and drops) a database
 of its own, `vigil_bench_notices_<pid>`.
