@@ -445,8 +445,8 @@ class _GroupWriter:
 
     def submit(self, recorder: "_Recorder", delivery: Delivery, message_id: str) -> None:
         with self._ready:
-            while len(self._queue) + self._writing >= RECORD_GROUP:
-                self._ready.wait()
+            while len(self._queue) + self._writing >= RECORD_GROUP and self._thread.is_alive():
+                self._ready.wait(1)
             if not self._queue:
                 self._queued_since = time.monotonic()
             self._queue.append((recorder, delivery, message_id))
@@ -457,9 +457,12 @@ class _GroupWriter:
         with self._ready:
             self._flush = True
             self._ready.notify_all()
-            while self._queue or self._writing:
-                self._ready.wait()
-            unwritten, self._unwritten = self._unwritten, []
+            while (self._queue or self._writing) and self._thread.is_alive():
+                self._ready.wait(1)
+            self._flush = False
+            # A writer that died leaves its queue to the sender.
+            left = [(delivery, message_id) for _, delivery, message_id in self._queue]
+            unwritten, self._unwritten, self._queue = self._unwritten + left, [], []
             return unwritten
 
     def close(self) -> None:
@@ -477,7 +480,8 @@ class _GroupWriter:
 
     def _run(self) -> None:
         try:
-            _commits_without_waiting_for_disk_set()
+            with contextlib.suppress(DatabaseError):
+                _commits_without_waiting_for_disk_set()
             while True:
                 with self._ready:
                     while not self._due() and not (self._stop and not self._queue):
@@ -490,7 +494,9 @@ class _GroupWriter:
                 accepted = [(delivery, message_id) for _, delivery, message_id in group]
                 try:
                     recorder.outcome.sent += _record_sent(accepted, stamp=recorder.stamp)
-                except DatabaseError as error:
+                except Exception as error:
+                    # The database went away (or anything else): the sender writes the
+                    # group on its own connection as the batch ends.
                     logger.warning(
                         "notices: recording a group failed (%s); the sender retries it",
                         type(error).__name__,
