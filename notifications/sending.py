@@ -9,9 +9,11 @@ The delivery rows are the outbox, and the database is the only truth about them:
   on one campaign at once (NOTICE_SENDERS); each hands over to a fresh task after
   NOTICE_TASK_SECONDS, so there are a handful of tasks per campaign, not one per batch.
 - Results are committed as the server answers: a failure at once, accepted messages
-  in groups of RECORD_GROUP (or RECORD_WAIT seconds). A worker killed mid-batch leaves
-  at most that group sent but not recorded: those go again after the sweep, with the
-  same Message-ID (at most one extra copy each per kill); the rest of the batch once.
+  in groups (RECORD_GROUP, RECORD_WAIT), on PostgreSQL by a thread of the sender's own
+  while the next message goes out (_GroupWriter). A worker killed mid-batch leaves at
+  most RECORD_GROUP messages per process sent but not recorded: those go again once
+  the batch is taken over, with the same Message-ID (at most one extra copy each per
+  kill); the rest of the batch once.
 - A transient error (4xx, a dropped connection) puts the delivery back to pending with
   an exponential backoff until NOTICE_MAX_ATTEMPTS; a permanent one (5xx, an invalid
   address) fails it at once.
@@ -320,15 +322,15 @@ def backoff(attempts: int) -> timedelta:
 
 
 class _Recorder:
-    """Writes the results of a batch, only over a claim that is still this batch's (the
-    sweep may have taken back a batch whose worker it took for dead).
+    """Writes the results of a batch, only over a claim that is still this batch's (its
+    lease may have lapsed and the batch been taken over).
 
     A failure is written at once. Messages the server accepted are written in groups
     of up to RECORD_GROUP, at most RECORD_WAIT seconds after the first of them: one
     statement instead of twenty, which is most of what recording costs next to a fast
     server. The price: a worker killed mid-batch leaves up to a group of messages sent
-    but still "sending", which go again (same Message-ID) after the sweep; each
-    recipient gets at most one extra copy per kill."""
+    but still "sending", which go again (same Message-ID) once the batch is taken over;
+    each recipient gets at most one extra copy per kill."""
 
     def __init__(
         self, stamp: datetime, deliveries: list[Delivery], writer: "_GroupWriter | None" = None
