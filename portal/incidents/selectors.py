@@ -1,30 +1,29 @@
 """Reads for incidents (writes live in services.py).
 
-The dashboard and the exposed-users pages read Exposure, one row per exposed phone,
-never the big log table. Only two reads touch MessageLogRecord: one phone's timeline,
-through the (organization, incident, phone, sent_at) index, and the dashboard's
-messages per day, once per import of the account's rows (see messages_per_day).
+The exposed-users pages read Exposure, one row per exposed phone; the dashboard reads
+the rollups the writers keep (ExposureRollup, MessageRollup); neither reads the big log
+table. Only one phone's timeline touches MessageLogRecord, through the (organization,
+incident, phone, sent_at) index.
 """
 
-import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta, tzinfo
 from typing import NamedTuple
 
-from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, Length, TruncDate
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
 from portal.accounts.models import Membership, Organization
 from portal.incidents.models import (
-    DirectoryImport,
     Exposure,
-    ImportBatch,
+    ExposureRollup,
+    ExposureTotal,
     Incident,
     MessageLogRecord,
+    MessageRollup,
 )
 from portal.incidents.phones_display import LAST_DIGITS, SHOWS_LAST_DIGITS_ABOVE, country_name
 
@@ -61,16 +60,10 @@ def exposures_of(organization: Organization, incident: Incident) -> QuerySet[Exp
 
 # --- The account's exposures in one incident, summed ----------------------------------
 
-# The dashboard's numbers and the list's filter choices sum every exposure of the
-# account: two passes (the sums, and the distinct people) of some 50 ms each at 100,000
-# phones, too slow to repeat on every view. The sums are kept in the cache under a
-# version of the exposures that one small query reads: the latest finished import of
-# the incident (which rebuilds the exposures in the transaction that finishes it), the
-# latest applied directory import of the account (which re-matches them, likewise) and
-# the latest notification (which sets last_notified_at). Any other change (an edit in
-# the admin, a directory entry deleted) shows within SUMMARY_SECONDS. (A table of these
-# sums, kept by those same writers, would make the first view as cheap as the rest.)
-SUMMARY_SECONDS = 300
+# The dashboard's numbers, the account home and the list's filter choices read the
+# rollup (models.ExposureRollup), which the writers of exposures keep in their own
+# transactions: a few hundred rows per account and incident instead of 100,000
+# exposures summed per view, and no cache to go stale or to be cold.
 
 
 class ExposureGroup(NamedTuple):
@@ -98,69 +91,27 @@ class ExposureSummary:
         return sum(getattr(group, name) for group in self.groups)
 
 
-def _exposures_version(organization: Organization, incident: Incident) -> str:
+def exposure_summary(organization: Organization, incident: Incident) -> ExposureSummary:
+    """The account's exposures in the incident, summed by (country, region, carrier),
+    from the rollup: one query for the groups and the distinct people together."""
     q = connection.ops.quote_name
-    # Three index probes in one statement; the exposures' walks the (organization,
-    # incident, last_notified_at) index backwards. Written out because the ORM takes
-    # longer to compile this than the database takes to answer it.
+    # One round trip: the total rides on every group row (a scalar subquery), and on a
+    # lone row of NULLs when there are no groups. Written out: the ORM takes longer to
+    # compile this than the database takes to answer it.
     sql = f"""
-        SELECT
-            (SELECT MAX(finished_at) FROM {q(ImportBatch._meta.db_table)}
-                WHERE incident_id = %s),
-            (SELECT MAX(applied_at) FROM {q(DirectoryImport._meta.db_table)}
-                WHERE organization_id = %s),
-            (SELECT MAX(last_notified_at) FROM {q(Exposure._meta.db_table)}
-                WHERE organization_id = %s AND incident_id = %s)
+        SELECT r.country, r.region, r.carrier, r.phones, r.messages, r.sms, r.voice,
+            r.sms_phones, r.voice_phones, r.matched, r.notified, t.exposed_users
+        FROM {q(ExposureTotal._meta.db_table)} AS t
+        LEFT JOIN {q(ExposureRollup._meta.db_table)} AS r
+            ON r.organization_id = t.organization_id AND r.incident_id = t.incident_id
+        WHERE t.organization_id = %s AND t.incident_id = %s
     """  # noqa: S608 (table names from the models; every value is a parameter)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [incident.pk, organization.pk, organization.pk, incident.pk])
-        version = cursor.fetchone()
-    # Hashed: the times hold spaces, which some cache backends refuse in keys.
-    text = "|".join(str(moment) if moment else "-" for moment in version)
-    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
-
-
-def _exposure_summary_compute(organization: Organization, incident: Incident) -> ExposureSummary:
-    exposures = exposures_of(organization, incident).order_by()
-    rows = exposures.values_list("country", "region", "carrier").annotate(
-        phones=Count("id"),
-        messages=Coalesce(Sum("message_count"), 0),
-        sms=Coalesce(Sum("sms_count"), 0),
-        voice=Coalesce(Sum("voice_count"), 0),
-        sms_phones=Count("id", filter=Q(sms_count__gt=0)),
-        voice_phones=Count("id", filter=Q(voice_count__gt=0)),
-        matched=Count("directory_user_id"),
-        notified=Count(
-            "id", filter=Q(directory_user_id__isnull=False, last_notified_at__isnull=False)
-        ),
-    )
-    groups = tuple(ExposureGroup._make(row) for row in rows)
-    exposed_users = 0
-    if any(group.matched for group in groups):
-        exposed_users = (
-            exposures.filter(directory_user__isnull=False)
-            .values("directory_user_id")
-            .distinct()
-            .count()
-        )
+        cursor.execute(sql, [organization.pk, incident.pk])
+        rows = cursor.fetchall()
+    exposed_users = rows[0][-1] if rows else 0
+    groups = tuple(ExposureGroup._make(row[:-1]) for row in rows if row[3] is not None)
     return ExposureSummary(groups=groups, exposed_users=exposed_users)
-
-
-def exposure_summary(organization: Organization, incident: Incident) -> ExposureSummary:
-    """The account's exposures in the incident, summed by (country, region, carrier)."""
-    key = (
-        f"incidents:summary:v1:{organization.public_id}:{incident.public_id}:"
-        f"{_exposures_version(organization, incident)}"
-    )
-    cached = cache.get(key)
-    if cached is not None:
-        # Kept as plain tuples: they unpickle several times faster than objects.
-        rows, exposed_users = cached
-        return ExposureSummary(tuple(map(ExposureGroup._make, rows)), exposed_users)
-    summary = _exposure_summary_compute(organization, incident)
-    rows = [tuple(group) for group in summary.groups]
-    cache.set(key, (rows, summary.exposed_users), SUMMARY_SECONDS)
-    return summary
 
 
 # --- The exposed-users list ---------------------------------------------------------
@@ -469,27 +420,21 @@ def _breakdown(
 def _per_day_counts(
     organization: Organization, incident: Incident, zone: tzinfo
 ) -> dict[date, tuple[int, int]]:
+    """From the rollup of quarter-hours (UTC): some 3,000 rows a month, summed into
+    the account's days by the database."""
     sms = MessageLogRecord.MessageType.SMS
     voice = MessageLogRecord.MessageType.VOICE
     rows = (
-        MessageLogRecord.objects.filter(organization=organization, incident=incident)
-        .annotate(day=TruncDate("sent_at", tzinfo=zone))
+        MessageRollup.objects.filter(organization=organization, incident=incident)
+        .annotate(day=TruncDate("quarter_hour", tzinfo=zone))
         .values("day")
         .annotate(
-            sms=Count("id", filter=Q(message_type=sms)),
-            voice=Count("id", filter=Q(message_type=voice)),
+            sms=Coalesce(Sum("messages", filter=Q(message_type=sms)), 0),
+            voice=Coalesce(Sum("messages", filter=Q(message_type=voice)), 0),
         )
         .order_by()
     )
     return {row["day"]: (row["sms"], row["voice"]) for row in rows}
-
-
-# The per-day counts read the big table: 0.4 to 1 s at a million rows (a scan of the
-# account's rows). Log rows are only ever added, by an import, which rebuilds the
-# exposures in the same transaction, so the account's message total names the version
-# of its rows and the counts are kept under it. The time zone is in the key because the
-# days are the account's days.
-PER_DAY_SECONDS = 24 * 3600
 
 
 def messages_per_day(
@@ -499,11 +444,7 @@ def messages_per_day(
     voice messages (zero where none), and the days with messages in the tolerance on
     either side of it. Never further: a row dated 2099 that an older import let in
     must not draw 75 years of empty days."""
-    key = f"incidents:per-day:v1:{organization.public_id}:{incident.public_id}:{zone}:{messages}"
-    counts = cache.get(key)
-    if counts is None:
-        counts = _per_day_counts(organization, incident, zone) if messages else {}
-        cache.set(key, counts, PER_DAY_SECONDS)
+    counts = _per_day_counts(organization, incident, zone) if messages else {}
     first = incident.window_start.astimezone(zone).date()
     last = (incident.window_end - timedelta(microseconds=1)).astimezone(zone).date()
     tolerance = timedelta(hours=incident.sent_at_tolerance_hours)
