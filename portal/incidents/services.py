@@ -289,11 +289,7 @@ def rollups_refresh_all() -> int:
     """Every account's rollups in every incident, from the tables: after a change the
     writers do not see (an edit in the admin), or to fill them the first time. Returns
     how many (account, incident) pairs it refreshed."""
-    pairs = (
-        Exposure.objects.order_by()
-        .values_list("incident_id", "organization_id")
-        .distinct()
-    )
+    pairs = Exposure.objects.order_by().values_list("incident_id", "organization_id").distinct()
     by_incident: dict[int, list[int]] = {}
     for incident_id, organization_id in pairs:
         by_incident.setdefault(incident_id, []).append(organization_id)
