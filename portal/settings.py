@@ -110,7 +110,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "allauth.usersessions.middleware.UserSessionsMiddleware",
+    # Instead of allauth.usersessions.middleware.UserSessionsMiddleware, which writes
+    # the session's activity on every request: once a minute (accounts/sessions.py).
+    "portal.accounts.sessions.session_activity_middleware",
     "portal.accounts.sessions.session_limits_middleware",
     "portal.accounts.mfa.require_second_factor_middleware",
 ]

@@ -30,6 +30,7 @@ from portal.csvsafe import stream_csv
 from portal.incidents.charts import per_day_chart, per_day_svg
 from portal.incidents.forms import ExposureFilterForm
 from portal.incidents.models import DirectoryUser, Exposure, Incident
+from portal.incidents.paging import DeferredJoinPaginator, count_cached
 from portal.incidents.phones_display import phone_last_digits, phone_masked
 from portal.incidents.presenters import (
     exposure_row,
@@ -185,10 +186,22 @@ def exposed(request, member: Member, incident):
     found = _incident(member, incident)
     form, filters, exposures, summary = _filtered(request, member, found)
     filtered = filters.is_narrowing()
-    paginator = Paginator(exposures.only(*EXPOSURE_ROW_FIELDS), PAGE_SIZE)
+    paginator = DeferredJoinPaginator(exposures.only(*EXPOSURE_ROW_FIELDS), PAGE_SIZE)
     if not filtered:
-        # Every phone: the summary has counted them already, so the pager need not.
+        # Every phone: the rollup has counted them already, so the pager need not.
         paginator.count = summary.total("phones")
+    else:
+        # Counted on the first page; the next pages (and the same filter again) read it.
+        paginator.count = count_cached(
+            exposures,
+            key_parts=(
+                member.organization.pk,
+                found.pk,
+                member.can(Capability.REVEAL_PHONE),
+                *sorted(filters.as_details().items()),
+            ),
+            version=str(summary.refreshed_at),
+        )
     page = paginator.get_page(request.GET.get("page"))
     _audit_search_reveal(request, member, found, filters, exposures=exposures, page=page)
     zone = organization_zone(member.organization)
