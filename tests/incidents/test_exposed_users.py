@@ -465,6 +465,8 @@ def test_it_exports_the_filtered_list_masked_and_audited(client, sign_in, bob, a
     assert event.details == {
         "filters": {"country": "US", "sort": "messages"},
         "numbers": "masked",
+        "rows": 2,
+        "how": "streamed",
     }
 
 
