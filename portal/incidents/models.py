@@ -273,8 +273,14 @@ class Exposure(models.Model):
     country = models.CharField(max_length=2, blank=True)
     region = models.CharField(max_length=100, blank=True)
     region_code = models.CharField(max_length=6, blank=True)
+    # Indexed with the account and incident (exposure_person below), not alone.
     directory_user = models.ForeignKey(
-        DirectoryUser, null=True, blank=True, on_delete=models.SET_NULL, related_name="exposures"
+        DirectoryUser,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_index=False,
+        related_name="exposures",
     )
     last_notified_at = models.DateTimeField(null=True, blank=True)
 
@@ -311,6 +317,11 @@ class Exposure(models.Model):
             ),
             models.Index(
                 fields=["organization", "incident", "last_notified_at"], name="exposure_notified"
+            ),
+            # A search by person finds its exposures here without reading them (an
+            # index-only probe per person); a deleted directory user's, too (SET_NULL).
+            models.Index(
+                fields=["directory_user", "organization", "incident"], name="exposure_person"
             ),
         ]
 

@@ -212,24 +212,39 @@ def _search_by_phone(
     return exposures.filter(phone__in=_whole_number_readings(digits))
 
 
+# A search by person names at most this many people as a list of ids; one that matches
+# more (a single letter) is left to the database as a subquery.
+SEARCH_PEOPLE_LISTED = 5_000
+
+
 def _search(
-    exposures: QuerySet[Exposure], filters: ExposureFilters, *, reveal: bool
+    exposures: QuerySet[Exposure], filters: ExposureFilters, *, reveal: bool, organization_id
 ) -> QuerySet[Exposure]:
     if filters.phone_digits:
         return _search_by_phone(exposures, filters.phone_digits, reveal=reveal)
     q = filters.q.strip()
-    # The people first, then their exposures: the trigram indexes on the three columns
-    # (migration 0007) find the people among every account's directory without reading
-    # it, and the exposures (of this account only) are those that name one of them. A
-    # join instead matched every directory user against the pattern, twice a page.
+    # The account's people first, found through the trigram indexes on the three
+    # columns (migration 0007), then their exposures through the (directory user,
+    # account, incident) index. Their ids are fetched first, so that the planner knows
+    # how few they are: given the subquery, it walked the whole sort order probing
+    # every exposure's person against the pattern (38 ms for "Thompson" at 100,000).
     people = DirectoryUser.objects.filter(
         Q(name__icontains=q) | Q(email__icontains=q) | Q(username__icontains=q)
     )
+    if organization_id is not None:
+        people = people.filter(organization_id=organization_id)
+    ids = list(people.values_list("pk", flat=True)[: SEARCH_PEOPLE_LISTED + 1])
+    if len(ids) <= SEARCH_PEOPLE_LISTED:
+        return exposures.filter(directory_user_id__in=ids)
     return exposures.filter(directory_user_id__in=people.values("pk"))
 
 
 def exposures_filtered(
-    exposures: QuerySet[Exposure], filters: ExposureFilters, *, reveal: bool = False
+    exposures: QuerySet[Exposure],
+    filters: ExposureFilters,
+    *,
+    reveal: bool = False,
+    organization_id: int | None = None,
 ) -> QuerySet[Exposure]:
     """Narrow and order `exposures`, with each one's directory user joined.
 
@@ -240,7 +255,7 @@ def exposures_filtered(
     `reveal`, any digits match the end of the number, and the views audit the search.
     """
     if filters.q.strip():
-        exposures = _search(exposures, filters, reveal=reveal)
+        exposures = _search(exposures, filters, reveal=reveal, organization_id=organization_id)
     if filters.country:
         exposures = exposures.filter(country=filters.country)
     if filters.region:

@@ -127,6 +127,7 @@ def _filtered(request, member: Member, incident: Incident):
         exposures_of(member.organization, incident),
         filters,
         reveal=member.can(Capability.REVEAL_PHONE),
+        organization_id=member.organization.pk,
     )
     return form, filters, exposures, summary
 

@@ -74,7 +74,10 @@ def _write(export: ExposureExport) -> None:
     organization, incident = export.organization, export.incident
     filters = ExposureFilters(**export.filters)
     exposures = exposures_filtered(
-        exposures_of(organization, incident), filters, reveal=export.search_reveals
+        exposures_of(organization, incident),
+        filters,
+        reveal=export.search_reveals,
+        organization_id=organization.pk,
     )
     zone = organization_zone(organization)
     next_progress = [PROGRESS_EVERY]
