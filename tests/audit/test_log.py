@@ -248,7 +248,7 @@ def test_it_stops_counting_past_the_cap_and_says_so(client, sign_in, alice, acme
     page = client.get(url(acme)).content.decode()
     narrowed = client.get(url(acme), {"action": "logcopy.download"})
 
-    assert "1–50 of more than 60 events" in page
+    assert "of more than 60 events" in page
     assert "narrow by date" in page
     assert len(listed(narrowed)) == 1
     assert "more than" not in narrowed.content.decode()
