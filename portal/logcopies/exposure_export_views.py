@@ -67,10 +67,10 @@ def export_progress(request, member: Member, export):
 @account_view(Capability.VIEW_DASHBOARD)
 @never_cache
 @require_GET  # not HEAD: every download is audited
-def export_download(request, member: Member, export, token):
+def export_download(request, member: Member, export, export_token):
     found = _export(member, export)
     try:
-        export_token_check(token=token, export=found, user=request.user)
+        export_token_check(token=export_token, export=found, user=request.user)
     except DownloadLinkExpired:
         return _problem(
             request, member, found, "The link has expired: open it again from this page.", 410

@@ -18,7 +18,7 @@ urlpatterns = [
         name="export_progress",
     ),
     path(
-        "exports/<uuid:export>/download/<str:token>/",
+        "exports/<uuid:export>/download/<str:export_token>/",
         exposure_export_views.export_download,
         name="export_download",
     ),

@@ -77,7 +77,7 @@ def test_a_large_export_is_written_by_a_worker_and_downloaded_by_link(
     download = client.get(
         reverse(
             "logcopies:export_download",
-            kwargs={"org": acme.public_id, "export": export.public_id, "token": link},
+            kwargs={"org": acme.public_id, "export": export.public_id, "export_token": link},
         )
     )
     assert download.status_code == 200
@@ -120,7 +120,7 @@ def test_someone_else_cannot_open_or_download_the_export(
     token = client.get(page_url).context["token"]
     download_url = reverse(
         "logcopies:export_download",
-        kwargs={"org": acme.public_id, "export": export.public_id, "token": token},
+        kwargs={"org": acme.public_id, "export": export.public_id, "export_token": token},
     )
 
     for other in (alice, charlie):  # a colleague, and a stranger
@@ -147,7 +147,11 @@ def test_a_forged_link_is_refused(
     response = client.get(
         reverse(
             "logcopies:export_download",
-            kwargs={"org": acme.public_id, "export": export.public_id, "token": "forged:token"},
+            kwargs={
+                "org": acme.public_id,
+                "export": export.public_id,
+                "export_token": "forged:token",
+            },
         )
     )
 
