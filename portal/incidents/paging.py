@@ -10,17 +10,27 @@ rollup's version, so later pages, and the same filter again, do not count again.
 """
 
 import hashlib
+import json
 
 from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Page, Paginator
+from django.db import connections
 
 # Long enough for anyone paging through a filter; the key changes anyway when the
 # exposures do (the rollup's refresh time is in it).
 COUNT_SECONDS = 600
+# Past this many rows by the planner's estimate, a filtered list says "about" and shows
+# the estimate instead of counting: a search matching 9,000 of a million phones took
+# 80 to 170 ms to count, and grows with the account. (PostgreSQL; SQLite counts.)
+ESTIMATE_ABOVE = 10_000
 
 
 class DeferredJoinPaginator(Paginator):
-    """A Paginator whose pages read their ids first, then load those rows only."""
+    """A Paginator whose pages read their ids first, then load those rows only.
+    `estimated` says its count is the planner's estimate (see count_cached)."""
+
+    estimated = False
 
     def page(self, number) -> Page:
         number = self.validate_number(number)
@@ -34,13 +44,35 @@ class DeferredJoinPaginator(Paginator):
         return self._get_page([loaded[pk] for pk in ids if pk in loaded], number, self)
 
 
-def count_cached(queryset, *, key_parts: tuple, version: str) -> int:
-    """The queryset's count, kept under `key_parts` (what the filter is) and `version`
-    (what the rows are): the first page counts, the next ones read it."""
+def _planner_estimate(queryset) -> int | None:
+    """The rows PostgreSQL expects `queryset` to return (EXPLAIN: planning only)."""
+    connection = connections[queryset.db]
+    if connection.vendor != "postgresql":
+        return None
+    try:
+        sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:  # a filter that can match nothing (an empty IN list)
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        [plan] = cursor.fetchone()
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def count_cached(queryset, *, key_parts: tuple, version: str) -> tuple[int, bool]:
+    """The queryset's count and whether it is an estimate, kept under `key_parts` (what
+    the filter is) and `version` (what the rows are): the first page counts, the next
+    ones read it. Past ESTIMATE_ABOVE by the planner's estimate, the estimate."""
     text = "|".join(str(part) for part in (*key_parts, version))
-    key = "incidents:count:v1:" + hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
-    count = cache.get(key)
-    if count is None:
-        count = queryset.count()
-        cache.set(key, count, COUNT_SECONDS)
-    return count
+    key = "incidents:count:v2:" + hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    found = cache.get(key)
+    if found is None:
+        estimate = _planner_estimate(queryset)
+        if estimate is not None and estimate > ESTIMATE_ABOVE:
+            found = (estimate, True)
+        else:
+            found = (queryset.count(), False)
+        cache.set(key, found, COUNT_SECONDS)
+    return found

@@ -132,10 +132,21 @@ def _filtered(request, member: Member, incident: Incident):
     return form, filters, exposures, summary
 
 
-def _count(member: Member, incident: Incident, filters, exposures, summary) -> int:
+def _count(member: Member, incident: Incident, filters, exposures, summary) -> tuple[int, bool]:
+    """How many phones the list holds, and whether that is an estimate."""
     if not filters.is_narrowing():
         # Every phone: the rollup has counted them already.
-        return summary.total("phones")
+        return summary.total("phones"), False
+    by_place = {"country", "region", "carrier"}
+    narrowing = {name for name, value in filters.as_details().items() if name != "sort"}
+    if narrowing <= by_place:
+        # Only by country, region or carrier: the rollup's groups are exactly those.
+        wanted = {name: getattr(filters, name) for name in narrowing}
+        return sum(
+            group.phones
+            for group in summary.groups
+            if all(getattr(group, name) == value for name, value in wanted.items())
+        ), False
     # Counted on the first page; the next pages (and the same filter again) read it.
     return count_cached(
         exposures,
@@ -202,7 +213,7 @@ def exposed(request, member: Member, incident):
     form, filters, exposures, summary = _filtered(request, member, found)
     filtered = filters.is_narrowing()
     paginator = DeferredJoinPaginator(exposures.only(*EXPOSURE_ROW_FIELDS), PAGE_SIZE)
-    paginator.count = _count(member, found, filters, exposures, summary)
+    paginator.count, paginator.estimated = _count(member, found, filters, exposures, summary)
     page = paginator.get_page(request.GET.get("page"))
     _audit_search_reveal(request, member, found, filters, exposures=exposures, page=page)
     zone = organization_zone(member.organization)
@@ -223,7 +234,7 @@ def exposed_export(request, member: Member, incident):
     organization = member.organization
     zone = organization_zone(organization)
     reveal = member.can(Capability.REVEAL_PHONE)
-    total = _count(member, found, filters, exposures, summary)
+    total, estimated = _count(member, found, filters, exposures, summary)
     audit_record(
         action="exposure.export",
         actor=request.user,
@@ -235,6 +246,7 @@ def exposed_export(request, member: Member, incident):
             "numbers": "masked",
             "rows": total,
             "how": "streamed" if total <= EXPORT_STREAM_MAX else "job",
+            **({"rows_estimated": True} if estimated else {}),
         },
     )
     _audit_search_reveal(request, member, found, filters, exposures=exposures)
