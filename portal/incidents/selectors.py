@@ -26,6 +26,7 @@ from portal.incidents.models import (
     MessageLogRecord,
     MessageRollup,
 )
+from portal.incidents.paging import planner_estimate
 from portal.incidents.phones_display import LAST_DIGITS, SHOWS_LAST_DIGITS_ABOVE, country_name
 
 
@@ -233,6 +234,10 @@ def _search(
     )
     if organization_id is not None:
         people = people.filter(organization_id=organization_id)
+    estimate = planner_estimate(people)
+    if estimate is not None and estimate > SEARCH_PEOPLE_LISTED:
+        # A broad search ("a"): not worth listing; its count will be an estimate too.
+        return exposures.filter(directory_user_id__in=people.values("pk"))
     ids = list(people.values_list("pk", flat=True)[: SEARCH_PEOPLE_LISTED + 1])
     if len(ids) <= SEARCH_PEOPLE_LISTED:
         return exposures.filter(directory_user_id__in=ids)
