@@ -36,6 +36,7 @@ from portal.incidents.presenters import (
     exposure_rows,
     exposure_rows_html,
     phone_html,
+    timeline_rows_html,
 )
 from portal.incidents.selectors import (
     EXPOSURE_ROW_FIELDS,
@@ -285,6 +286,9 @@ def exposure_detail(request, member: Member, incident, exposure):
     context["phone_html"] = phone_html(
         row, can_reveal=context["can_reveal"], csrf_token=get_token(request)
     )
+    # Written in Python: a page of 100 messages through the template engine was most of
+    # the page's time (portal/incidents/presenters.py).
+    context["timeline_html"] = timeline_rows_html(context["page"], zone=zone)
     return render(request, "incidents/exposure.html", context)
 
 
