@@ -32,6 +32,13 @@ class DeferredJoinPaginator(Paginator):
 
     estimated = False
 
+    def __init__(self, object_list, per_page, *, rows=None, **kwargs):
+        # What loads the page's rows by id: by default the list itself, filters and
+        # all; `rows` spares the database the filters again (a search's list of people)
+        # once the ids, which the filtered list chose, are known.
+        super().__init__(object_list, per_page, **kwargs)
+        self.rows = rows
+
     def page(self, number) -> Page:
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
@@ -39,7 +46,8 @@ class DeferredJoinPaginator(Paginator):
         if top + self.orphans >= self.count:
             top = self.count
         ids = list(self.object_list.values_list("pk", flat=True)[bottom:top])
-        loaded = {row.pk: row for row in self.object_list.order_by().filter(pk__in=ids)}
+        source = self.rows if self.rows is not None else self.object_list
+        loaded = {row.pk: row for row in source.order_by().filter(pk__in=ids)}
         # In the ids' order, which is the sort's; a row gone in between is left out.
         return self._get_page([loaded[pk] for pk in ids if pk in loaded], number, self)
 

@@ -213,7 +213,12 @@ def exposed(request, member: Member, incident):
     found = _incident(member, incident)
     form, filters, exposures, summary = _filtered(request, member, found)
     filtered = filters.is_narrowing()
-    paginator = DeferredJoinPaginator(exposures.only(*EXPOSURE_ROW_FIELDS), PAGE_SIZE)
+    paginator = DeferredJoinPaginator(
+        exposures.only(*EXPOSURE_ROW_FIELDS),
+        PAGE_SIZE,
+        # The ids come from the account's filtered list: loading them needs no filter.
+        rows=Exposure.objects.select_related("directory_user").only(*EXPOSURE_ROW_FIELDS),
+    )
     paginator.count, paginator.estimated = _count(member, found, filters, exposures, summary)
     page = paginator.get_page(request.GET.get("page"))
     _audit_search_reveal(request, member, found, filters, exposures=exposures, page=page)
