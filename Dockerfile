@@ -23,14 +23,12 @@ RUN groupadd --system --gid 10001 vigil \
     && useradd --system --uid 10001 --gid vigil --home-dir /app --no-create-home \
         --shell /usr/sbin/nologin vigil
 
-# Dependencies first, read from pyproject.toml alone, so a code change does not
-# reinstall them. [project].dependencies and the s3 extra (FILE_STORAGE=s3); the dev
-# extras stay out of the image.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['s3']))" \
-        > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt \
-    && rm /tmp/requirements.txt
+# Dependencies first, the exact versions of requirements/lock-production.txt (made by
+# `make lock` from pyproject.toml's ranges: [project].dependencies and the s3 extra
+# for FILE_STORAGE=s3; the dev extras stay out of the image), so a code change does
+# not reinstall them.
+COPY requirements/lock-production.txt /tmp/requirements.txt
+RUN pip install -r /tmp/requirements.txt && rm /tmp/requirements.txt
 
 COPY . .
 

@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format migrations-check bench clean
+.PHONY: run test lint format migrations-check bench lock clean
 
 run: $(STAMP)            ## the portal: web, Celery worker and beat (Ctrl-C stops all)
 	$(BIN)/python manage.py run_portal
@@ -13,9 +13,10 @@ run: $(STAMP)            ## the portal: web, Celery worker and beat (Ctrl-C stop
 test: $(STAMP)           ## the test suite (PostgreSQL and Redis when DATABASE_URL and REDIS_URL are set)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)           ## ruff: lint and formatting
+lint: $(STAMP)           ## ruff (lint and formatting) and mypy (types; pyproject.toml holds its baseline)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
@@ -27,12 +28,18 @@ migrations-check: $(STAMP)  ## fails when a model change has no migration
 bench: $(STAMP)          ## benchmarks, each against a raw baseline (needs DATABASE_URL on PostgreSQL; BENCH_ARGS=--rows 100000 for a quick run)
 	$(BIN)/python -m bench all $(BENCH_ARGS)
 
-# The virtual environment, rebuilt when pyproject.toml changes.
-$(STAMP): pyproject.toml
+lock: $(STAMP)           ## the exact versions, after a change of ranges in pyproject.toml (keeps the pins that still fit)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.13 --quiet --no-header -o requirements/lock.txt
+	$(BIN)/uv pip compile pyproject.toml --extra s3 --python-version 3.13 --quiet --no-header -o requirements/lock-production.txt
+
+# The virtual environment, rebuilt when pyproject.toml or the lock changes: the exact
+# versions of requirements/lock.txt (what CI runs), then the project itself.
+$(STAMP): pyproject.toml requirements/lock.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 13) else "Vigil needs Python 3.13 (see .python-version); set PYTHON=/path/to/python3.13")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -r requirements/lock.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 clean:                   ## removes the virtual environment and everything under var/

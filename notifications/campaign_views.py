@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import get_language_info
@@ -40,7 +40,6 @@ from notifications.selectors import (
 from portal.accounts.gate import Member, account_view
 from portal.accounts.reauth import reauthentication_if_stale
 from portal.accounts.roles import Capability
-from portal.audit.selectors import organization_zone
 from portal.incidents.phones_display import country_name
 
 PAGE_SIZE = 50
@@ -67,28 +66,22 @@ def _url(name: str, member: Member, campaign: NoticeCampaign | None = None) -> s
     return reverse(f"campaigns:{name}", kwargs=kwargs)
 
 
-def _optional_url(name: str, member: Member) -> str | None:
-    # Pages other parts of issue 6 add; until they exist the link is left out.
-    try:
-        return reverse(name, kwargs={"org": member.organization.public_id})
-    except NoReverseMatch:
-        return None
+def _account_url(name: str, member: Member) -> str:
+    return reverse(name, kwargs={"org": member.organization.public_id})
 
 
 def _settings_url(member: Member) -> str | None:
     """Where this member fixes the designated contact, if their role lets them."""
     if not member.can(Capability.MANAGE_SETTINGS):
         return None
-    return _optional_url("accounts:settings", member) or reverse(
-        "accounts:home", kwargs={"org": member.organization.public_id}
-    )
+    return _account_url("accounts:settings", member)
 
 
 def _base_context(member: Member, **extra) -> dict:
     return {
         "member": member,
         "organization": member.organization,
-        "zone": organization_zone(member.organization),
+        "zone": member.organization.zone,
         "can_manage": member.can(Capability.MANAGE_NOTICES),
         **extra,
     }
@@ -157,7 +150,7 @@ def campaign_list(request, member: Member):
         _base_context(
             member,
             page=page,
-            templates_url=_optional_url("notice_templates:list", member),
+            templates_url=_account_url("notice_templates:list", member),
         ),
     )
 
@@ -166,7 +159,7 @@ def campaign_list(request, member: Member):
 
 
 def _compose(request, member: Member, campaign: NoticeCampaign | None):
-    zone = organization_zone(member.organization)
+    zone = member.organization.zone
     initial = {}
     if campaign is not None:
         initial = CampaignForm.initial_for(campaign, zone=zone)
@@ -211,7 +204,7 @@ def _compose(request, member: Member, campaign: NoticeCampaign | None):
             campaign=campaign,
             contact_missing=form.contact_missing,
             settings_url=_settings_url(member),
-            templates_url=_optional_url("notice_templates:list", member),
+            templates_url=_account_url("notice_templates:list", member),
         ),
         status=400 if form.errors else 200,
     )

@@ -221,17 +221,23 @@ class SuspicionReport(models.Model):
 
 
 class ScheduledEmail(models.Model):
-    """One scheduled email to customers or operator staff, as its own outbox row.
+    """One email to customers or operator staff, as its own outbox row: every email
+    the portal sends but notices and test sends.
 
-    The minute sweep creates the rows that are due (one per kind and key, so two beats
-    or a re-run never send twice) and sends the pending ones; a failed send stays
-    pending with its error and is tried again on a later sweep, up to a limit.
+    Rows are made in the transaction of what they tell (an invitation, a log copy's
+    decision, a filed report, a publication), or by the minute sweep when due (the
+    reminder and summary), one per kind and key, so a re-run never sends twice. Their
+    sending is queued once that commits; a failed send stays pending with its error
+    and is tried again after a backoff (`next_attempt_at`), up to a limit.
     """
 
     class Kind(models.TextChoices):
         CUSTOMER_NOTICE = "customer_notice", "Incident published: customer notice"
         DAILY_REMINDER = "daily_reminder", "Daily reminder: users not yet notified"
         WEEKLY_SUMMARY = "weekly_summary", "Weekly summary for operator staff"
+        INVITATION = "invitation", "Invitation to join an account"
+        LOGCOPY = "logcopy", "Log copy approved, rejected, ready or failed: to its requester"
+        REPORT_FILED = "report_filed", "Suspicion report filed: to the designated contact"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -240,7 +246,7 @@ class ScheduledEmail(models.Model):
 
     kind = models.CharField(max_length=24, choices=Kind.choices)
     # What makes it unique within its kind: "<incident>:<account>", "<account>:<date>",
-    # "<ISO year>-W<week>".
+    # "<ISO year>-W<week>", "<invitation id>", "<log copy id>:<event>", "<report id>".
     key = models.CharField(max_length=200)
     organization = models.ForeignKey(
         Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
@@ -252,6 +258,8 @@ class ScheduledEmail(models.Model):
     recipients_count = models.IntegerField(default=0)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # After a failed try, the next one waits until then (empty: due now).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

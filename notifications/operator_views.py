@@ -28,7 +28,8 @@ from notifications.template_forms import NoticeTemplateForm
 from notifications.template_views import (
     FRAME_POLICY,
     NO_HTML_BODY,
-    form_errors_add,
+    editor_initial,
+    editor_post,
     templates_by_name,
 )
 from portal.accounts.gate import staff_view
@@ -74,30 +75,13 @@ def _accounts_templates() -> int:
 @require_http_methods(["GET", "HEAD", "POST"])
 def template_create(request):
     if request.method == "POST":
-        form = NoticeTemplateForm(request.POST, organization=None)
-        if form.is_valid():
-            try:
-                template = services.notice_template_create(
-                    organization=None, **form.cleaned_data, by=request.user, request=request
-                )
-            except ValidationError as error:
-                form_errors_add(form, error)
-            else:
-                messages.success(request, f"Saved the default “{template}”.")
-                return redirect(_edit_url(template))
-        return _editor(request, form, status=400)
-    initial = {}
+        post = editor_post(request, organization=None)
+        if post.saved is not None:
+            messages.success(request, f"Saved the default “{post.saved}”.")
+            return redirect(_edit_url(post.saved))
+        return _editor(request, post.form, status=400)
     source = request.GET.get("from")
-    if source:
-        base = _default_or_404(source)
-        initial = {
-            "name": base.name,
-            "subject": base.subject,
-            "body_text": base.body_text,
-            "body_html": base.body_html,
-        }
-    if request.GET.get("language") in services.LANGUAGE_NAMES:
-        initial["language"] = request.GET["language"]
+    initial = editor_initial(request, _default_or_404(source) if source else None, keep_name=True)
     return _editor(request, NoticeTemplateForm(initial=initial, organization=None))
 
 
@@ -106,21 +90,14 @@ def template_create(request):
 def template_edit(request, default_template):
     found = _default_or_404(default_template)
     if request.method == "POST":
-        form = NoticeTemplateForm(request.POST, organization=None, instance=found)
-        if form.is_valid():
-            try:
-                changed = services.notice_template_update(
-                    template=found, **form.cleaned_data, by=request.user, request=request
-                )
-            except ValidationError as error:
-                form_errors_add(form, error)
+        post = editor_post(request, organization=None, template=found)
+        if post.saved is not None:
+            if post.changed:
+                messages.success(request, f"Saved the default “{found}”.")
             else:
-                if changed:
-                    messages.success(request, f"Saved the default “{found}”.")
-                else:
-                    messages.info(request, "Nothing changed.")
-                return redirect(_edit_url(found))
-        return _editor(request, form, template=found, status=400)
+                messages.info(request, "Nothing changed.")
+            return redirect(_edit_url(found))
+        return _editor(request, post.form, template=found, status=400)
     return _editor(request, NoticeTemplateForm(organization=None, instance=found), template=found)
 
 

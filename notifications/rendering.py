@@ -25,8 +25,6 @@ from django.urls import reverse
 from django.utils import formats, timezone, translation
 from django.utils.html import escape
 
-from portal.audit.selectors import organization_zone
-
 # name -> what it is, as the template editor lists it.
 PLACEHOLDERS: dict[str, str] = {
     "recipient_name": "The recipient's name from the directory (their username if it has none)",
@@ -136,7 +134,7 @@ def contact_snapshot(organization) -> dict[str, str]:
 
 def campaign_context(*, organization, incident, contact: dict[str, str]) -> dict:
     """The values every recipient of a campaign shares."""
-    zone = organization_zone(organization)
+    zone = organization.zone
     return {
         "incident_title": incident.title,
         # Dates, written out in each recipient's language by notice_render. The

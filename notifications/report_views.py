@@ -8,15 +8,13 @@ in the cache (shared by every web process), so a leaked link cannot flood an acc
 """
 
 import hashlib
-import time
 
 from django.contrib import messages
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -26,8 +24,8 @@ from notifications.models import Delivery, SuspicionReport
 from notifications.report_forms import ReportForm, TriageForm
 from portal.accounts.gate import Member, account_view
 from portal.accounts.roles import Capability
-from portal.audit.selectors import organization_zone
 from portal.http import client_ip
+from portal.ratelimit import RateLimit, rate_reached, rate_take
 
 PAGE_SIZE = 50
 
@@ -41,37 +39,15 @@ RATE_WINDOW_SECONDS = 3600
 # Rate limits ------------------------------------------------------------------------
 
 
-def _rate_keys(token: str, ip: str | None) -> dict[str, int]:
+def _rate_limits(token: str, ip: str | None) -> tuple[RateLimit, RateLimit]:
     # Hashed: the cache holds neither a usable link nor an address.
-    window = int(time.time() // RATE_WINDOW_SECONDS)
-
     def digest(value: str) -> str:
         return hashlib.sha256(value.encode()).hexdigest()[:32]
 
-    return {
-        f"report-rate:token:{digest(token)}:{window}": REPORTS_PER_TOKEN,
-        f"report-rate:ip:{digest(ip or 'unknown')}:{window}": REPORTS_PER_IP,
-    }
-
-
-def _rate_reached(keys: dict[str, int]) -> bool:
-    counts = cache.get_many(list(keys))
-    return any(counts.get(key, 0) >= limit for key, limit in keys.items())
-
-
-def _rate_take(keys: dict[str, int]) -> bool:
-    """Count one report against every limit; False if one is over. Incremented before
-    the check, so two submissions at once cannot both slip under a limit."""
-    over = False
-    for key, limit in keys.items():
-        cache.add(key, 0, timeout=RATE_WINDOW_SECONDS + 60)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=RATE_WINDOW_SECONDS + 60)
-            count = 1
-        over = over or count > limit
-    return not over
+    return (
+        RateLimit(f"report-rate:token:{digest(token)}", REPORTS_PER_TOKEN, RATE_WINDOW_SECONDS),
+        RateLimit(f"report-rate:ip:{digest(ip or 'unknown')}", REPORTS_PER_IP, RATE_WINDOW_SECONDS),
+    )
 
 
 # The public form --------------------------------------------------------------------
@@ -93,7 +69,7 @@ def report_form(request, token: str):
     if delivery is None:
         return render(request, "notifications/report_unknown.html", status=404)
     organization = delivery.organization
-    zone = organization_zone(organization)
+    zone = organization.zone
     context = {
         "organization": organization,
         "contact": reports.report_contact(delivery),
@@ -101,12 +77,12 @@ def report_form(request, token: str):
     }
     if request.method != "POST" and request.GET.get("filed"):
         return render(request, "notifications/report_thanks.html", context)
-    keys = _rate_keys(token, client_ip(request))
-    if _rate_reached(keys):
+    limits = _rate_limits(token, client_ip(request))
+    if rate_reached(*limits):
         return render(request, "notifications/report_rate_limited.html", context, status=429)
     form = ReportForm(request.POST if request.method == "POST" else None, zone=zone)
     if request.method == "POST" and form.is_valid():
-        if not _rate_take(keys):
+        if not rate_take(*limits):
             return render(request, "notifications/report_rate_limited.html", context, status=429)
         data = form.cleaned_data
         try:
@@ -153,20 +129,15 @@ def _detail_url(member: Member, report: SuspicionReport) -> str:
 
 
 def _campaign_url(member: Member, report: SuspicionReport) -> str:
-    # The campaign pages are built alongside these; until their URL exists the report
-    # names the campaign without a link.
     if report.delivery is None:
         return ""
-    try:
-        return reverse(
-            "campaigns:detail",
-            kwargs={
-                "org": member.organization.public_id,
-                "campaign": report.delivery.campaign.public_id,
-            },
-        )
-    except NoReverseMatch:
-        return ""
+    return reverse(
+        "campaigns:detail",
+        kwargs={
+            "org": member.organization.public_id,
+            "campaign": report.delivery.campaign.public_id,
+        },
+    )
 
 
 @account_view(Capability.VIEW_REPORTS)
@@ -200,7 +171,7 @@ def report_list(request, member: Member):
                 for value, label in SuspicionReport.Status.choices
             ],
             "total": sum(counts.values()),
-            "zone": organization_zone(member.organization),
+            "zone": member.organization.zone,
         },
     )
 
@@ -215,7 +186,7 @@ def _detail_page(request, member: Member, report: SuspicionReport, form: TriageF
             "report": report,
             "form": form,
             "campaign_url": _campaign_url(member, report),
-            "zone": organization_zone(member.organization),
+            "zone": member.organization.zone,
         },
         status=status,
     )

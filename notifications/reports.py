@@ -3,24 +3,21 @@ suspicious call or message through the notice's own link; the account triages it
 
 The link names a delivery (its `report_token`), so a report knows its account, its
 incident and who filed it without asking the person for any of that, and without a
-sign-in. The designated contact the notice named hears of it by email; the email is
-a convenience, never the record: the row is saved first and a failed send only logs.
+sign-in. The designated contact the notice named hears of it by email, through the
+outbox; the email is a convenience, never the record: the report is saved with it.
 """
 
 import logging
-import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMessage
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from notifications.models import Delivery, SuspicionReport
-from portal.audit.selectors import organization_zone
+from notifications.models import Delivery, ScheduledEmail, SuspicionReport
+from notifications.outbox import Email, NothingToSay, composer, email_render, outbox_add
 from portal.audit.services import audit_record
 
 logger = logging.getLogger(__name__)
@@ -28,6 +25,7 @@ logger = logging.getLogger(__name__)
 # A phone whose clock runs a little ahead of ours still gets to say "just now".
 FUTURE_SLACK = timedelta(minutes=5)
 Status = SuspicionReport.Status
+Kind = ScheduledEmail.Kind
 
 # Where a report may go from each status. Going back to "new" is not offered: once
 # someone looked at a report, it has been looked at. A closed report can be reopened.
@@ -98,32 +96,15 @@ def suspicion_report_file(
             request=request,
             details={"channel": channel, "delivery": delivery.pk},
         )
-        transaction.on_commit(lambda: _email_after_commit(report.pk))
-    return report
-
-
-def _email_after_commit(report_id: int) -> None:
-    report = (
-        SuspicionReport.objects.select_related(
-            "organization", "incident", "delivery__campaign", "delivery__directory_user"
+        # The email to the designated contact, through the outbox: retried if the mail
+        # server fails, and the report is stored and listed whatever happens to it.
+        outbox_add(
+            kind=ScheduledEmail.Kind.REPORT_FILED,
+            key=str(report.pk),
+            organization_id=report.organization_id,
+            incident_id=report.incident_id,
         )
-        .filter(pk=report_id)
-        .first()
-    )
-    if report is not None:
-        suspicion_report_email_send(report=report)
-
-
-_ADDRESS = re.compile(r"[^\s<>@,;:\"']+@[^\s<>@,;:\"']+")
-
-
-def error_without_addresses(error: BaseException) -> str:
-    """An exception as text fit for a log line or a stored error: its kind and SMTP code,
-    and its message with every email address taken out (mail servers quote them)."""
-    text = _ADDRESS.sub("[address]", str(error))
-    code = getattr(error, "smtp_code", None)
-    prefix = f"{type(error).__name__}" + (f" {code}" if code else "")
-    return f"{prefix}: {text}"[:500] if text else prefix
+    return report
 
 
 def report_page_url(report: SuspicionReport) -> str:
@@ -133,22 +114,30 @@ def report_page_url(report: SuspicionReport) -> str:
     )
 
 
-def suspicion_report_email_send(*, report: SuspicionReport) -> bool:
-    """Email the report to the designated contact. Returns whether a mail left.
-
-    Never raises: the report is stored and listed for the account whatever happens
-    here. Nothing personal goes to the log, only the report's id and the error's kind.
-    """
+@composer(Kind.REPORT_FILED, nobody="The account has no designated contact email.")
+def _report_filed(row: ScheduledEmail, now: datetime) -> Email:
+    """The report, to the contact the notice named and to the account's contact today
+    if that changed since: the settings page promises reports go there."""
+    report = (
+        SuspicionReport.objects.select_related(
+            "organization", "incident", "delivery__campaign", "delivery__directory_user"
+        )
+        .filter(pk=int(row.key))
+        .first()
+    )
+    if report is None:
+        raise NothingToSay
     delivery = report.delivery
     contact = (
         report_contact(delivery)
         if delivery is not None
         else {"name": report.organization.contact_name, "email": report.organization.contact_email}
     )
-    if not contact.get("email"):
-        logger.info("report %s: the account has no designated contact email", report.public_id)
-        return False
-    zone = organization_zone(report.organization)
+    to = [contact["email"]] if contact.get("email") else []
+    current = report.organization.contact_email
+    if current and all(current.casefold() != address.casefold() for address in to):
+        to.append(current)
+    zone = report.organization.zone
     context = {
         "report": report,
         "organization": report.organization,
@@ -159,32 +148,7 @@ def suspicion_report_email_send(*, report: SuspicionReport) -> bool:
         "occurred_at": timezone.localtime(report.occurred_at, zone),
         "url": report_page_url(report),
     }
-    # Rendered in the account's zone: |date shows an aware time in the active one.
-    with timezone.override(zone):
-        subject = " ".join(render_to_string("emails/report-filed-subject.txt", context).split())
-        body = render_to_string("emails/report-filed-body.txt", context)
-    # The contact the notice named, and the account's contact today if it changed
-    # since: the settings page promises reports go there.
-    to = [contact["email"]]
-    current = report.organization.contact_email
-    if current and current.casefold() != contact["email"].casefold():
-        to.append(current)
-    message = EmailMessage(
-        subject=subject,
-        body=body,
-        to=to,
-        headers={"Auto-Submitted": "auto-generated"},
-    )
-    try:
-        message.send()
-    except Exception as error:  # any failure: the report is kept anyway
-        logger.warning(
-            "report %s: the email to the designated contact could not be sent (%s)",
-            report.public_id,
-            type(error).__name__,
-        )
-        return False
-    return True
+    return email_render("report-filed", context, to)
 
 
 def report_version(report: SuspicionReport) -> str:

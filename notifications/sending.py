@@ -534,7 +534,10 @@ def _batch_record(campaign: NoticeCampaign, recorder: _Recorder) -> None:
     outcome = recorder.outcome
     now = timezone.now()
     with transaction.atomic():
-        NoticeCampaign.objects.filter(pk=campaign.pk).update(
+        # Only while it sends: once another sender (or the sweep) completed the
+        # campaign, its counters were counted from the rows, this batch's included, and
+        # adding them again would count them twice (seen: 1,100 sent of 1,000).
+        NoticeCampaign.objects.filter(pk=campaign.pk, status=CampaignStatus.SENDING).update(
             sent_count=F("sent_count") + outcome.sent,
             failed_count=F("failed_count") + outcome.failed,
             progress_at=now,

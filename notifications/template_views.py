@@ -12,6 +12,7 @@ inline styles every mail HTML is made of. The frame's response gets a policy of 
 that allows those styles and nothing that runs.
 """
 
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -32,7 +33,6 @@ from notifications.models import NoticeTemplate
 from notifications.template_forms import NoticeTemplateForm
 from portal.accounts.gate import Member, account_view
 from portal.accounts.roles import Capability
-from portal.audit.selectors import organization_zone
 from portal.incidents.selectors import incidents_of_account
 
 # The policy of the frame that shows a notice's HTML: its inline styles and pictures,
@@ -145,7 +145,7 @@ def template_list(request, member: Member):
             "own_groups": templates_by_name(own),
             "default_groups": templates_by_name(defaults),
             "placeholders": rendering.PLACEHOLDERS,
-            "zone": organization_zone(member.organization),
+            "zone": member.organization.zone,
         },
     )
 
@@ -175,33 +175,40 @@ def form_errors_add(form, error: ValidationError) -> None:
         form.add_error(None, error)
 
 
-@account_view(Capability.MANAGE_NOTICES)
-@require_http_methods(["GET", "HEAD", "POST"])
-def template_create(request, member: Member):
-    if request.method == "POST":
-        form = NoticeTemplateForm(request.POST, organization=member.organization)
-        if form.is_valid():
-            try:
-                template = services.notice_template_create(
-                    organization=member.organization,
-                    **form.cleaned_data,
-                    by=request.user,
-                    request=request,
+class EditorPost(NamedTuple):
+    form: NoticeTemplateForm
+    saved: NoticeTemplate | None  # None: the form goes back with its errors
+    changed: bool
+
+
+def editor_post(request, *, organization, template: NoticeTemplate | None = None) -> EditorPost:
+    """The one template editor's POST, for an account's template or, with no
+    organization, an operator's default: a new one without `template`, else that
+    one changed. The views say what follows and where to."""
+    form = NoticeTemplateForm(request.POST, organization=organization, instance=template)
+    if form.is_valid():
+        try:
+            if template is None:
+                saved = services.notice_template_create(
+                    organization=organization, **form.cleaned_data, by=request.user, request=request
                 )
-            except ValidationError as error:
-                form_errors_add(form, error)
-            else:
-                messages.success(request, f"Saved “{template}”. Preview it for a real recipient.")
-                return redirect(_url("preview", member, template))
-        return _editor(request, member, form, status=400)
-    # "Add a language" and "start from" prefill the form from a template of the
-    # account's or a default, which stays as it is.
+                return EditorPost(form, saved, True)
+            changed = services.notice_template_update(
+                template=template, **form.cleaned_data, by=request.user, request=request
+            )
+            return EditorPost(form, template, changed)
+        except ValidationError as error:
+            form_errors_add(form, error)
+    return EditorPost(form, None, False)
+
+
+def editor_initial(request, base: NoticeTemplate | None, *, keep_name: bool) -> dict:
+    """What "add a language" and "start from" put in a new template's form: the
+    base's text (the base stays as it is), and the name and language asked for."""
     initial = {}
-    source = request.GET.get("from")
-    if source:
-        base = _readable(member, source)
+    if base is not None:
         initial = {
-            "name": base.name if base.organization_id else "",
+            "name": base.name if keep_name else "",
             "subject": base.subject,
             "body_text": base.body_text,
             "body_html": base.body_html,
@@ -210,6 +217,21 @@ def template_create(request, member: Member):
         initial["name"] = request.GET["name"]
     if request.GET.get("language") in services.LANGUAGE_NAMES:
         initial["language"] = request.GET["language"]
+    return initial
+
+
+@account_view(Capability.MANAGE_NOTICES)
+@require_http_methods(["GET", "HEAD", "POST"])
+def template_create(request, member: Member):
+    if request.method == "POST":
+        post = editor_post(request, organization=member.organization)
+        if post.saved is not None:
+            messages.success(request, f"Saved “{post.saved}”. Preview it for a real recipient.")
+            return redirect(_url("preview", member, post.saved))
+        return _editor(request, member, post.form, status=400)
+    source = request.GET.get("from")
+    base = _readable(member, source) if source else None
+    initial = editor_initial(request, base, keep_name=bool(base and base.organization_id))
     return _editor(
         request, member, NoticeTemplateForm(initial=initial, organization=member.organization)
     )
@@ -220,21 +242,14 @@ def template_create(request, member: Member):
 def template_edit(request, member: Member, template):
     found = _own(member, template)
     if request.method == "POST":
-        form = NoticeTemplateForm(request.POST, organization=member.organization, instance=found)
-        if form.is_valid():
-            try:
-                changed = services.notice_template_update(
-                    template=found, **form.cleaned_data, by=request.user, request=request
-                )
-            except ValidationError as error:
-                form_errors_add(form, error)
+        post = editor_post(request, organization=member.organization, template=found)
+        if post.saved is not None:
+            if post.changed:
+                messages.success(request, f"Saved “{found}”.")
             else:
-                if changed:
-                    messages.success(request, f"Saved “{found}”.")
-                else:
-                    messages.info(request, "Nothing changed.")
-                return redirect(_url("preview", member, found))
-        return _editor(request, member, form, template=found, status=400)
+                messages.info(request, "Nothing changed.")
+            return redirect(_url("preview", member, found))
+        return _editor(request, member, post.form, template=found, status=400)
     form = NoticeTemplateForm(organization=member.organization, instance=found)
     return _editor(request, member, form, template=found)
 

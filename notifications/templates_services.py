@@ -13,7 +13,6 @@ import smtplib
 import uuid
 from dataclasses import dataclass
 
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
@@ -24,6 +23,7 @@ from notifications.models import NoticeCampaign, NoticeTemplate
 from portal.accounts.models import Organization
 from portal.audit.services import audit_record
 from portal.incidents.models import DirectoryUser, Incident
+from portal.ratelimit import RateLimit, rate_take
 
 # The languages a template can be written in. A recipient whose directory language is
 # a regional variant ("fr-CA") gets the template of its primary language.
@@ -500,16 +500,7 @@ def _sample_campaign(organization: Organization | None, contact: dict) -> dict[s
 
 def _test_send_allowed(user) -> bool:
     """Count one test send of `user` in the current window; False past the limit."""
-    key = f"notice-test-send:{user.pk}"
-    # add() starts the window only if none is open; incr() then counts atomically
-    # (two tabs sending at once both count).
-    if cache.add(key, 1, timeout=TEST_SEND_WINDOW):
-        return True
-    try:
-        return cache.incr(key) <= TEST_SEND_LIMIT
-    except ValueError:  # the window closed between add() and incr()
-        cache.add(key, 1, timeout=TEST_SEND_WINDOW)
-        return True
+    return rate_take(RateLimit(f"notice-test-send:{user.pk}", TEST_SEND_LIMIT, TEST_SEND_WINDOW))
 
 
 def message_id_for_test() -> str:

@@ -111,6 +111,16 @@ class Organization(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.account_id})"
 
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """The account's time zone: its dates and times of day are shown in it."""
+        try:
+            return zoneinfo.ZoneInfo(self.time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            # The field is validated; a zone dropped from a later tzdata must not break
+            # a page.
+            return zoneinfo.ZoneInfo("UTC")
+
 
 class Membership(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)

@@ -10,16 +10,15 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.base_user import BaseUserManager
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.http import HttpRequest
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from portal.accounts.models import Invitation, Membership, Organization, User
 from portal.accounts.roles import Role
+from portal.accounts.signals import invitation_created
 from portal.audit.services import audit_record
 
 # Long enough to span a weekend, short enough that a forwarded link goes stale soon.
@@ -52,20 +51,6 @@ def invitation_problem(invitation: Invitation) -> str | None:
 
 def invitation_accept_url(invitation: Invitation) -> str:
     return settings.SITE_URL + reverse("invitations:accept", args=[invitation.token])
-
-
-def _invitation_email_send(invitation: Invitation) -> None:
-    context = {
-        "invitation": invitation,
-        "organization": invitation.organization,
-        "invited_by": invitation.invited_by,
-        "role": invitation.get_role_display(),
-        "accept_url": invitation_accept_url(invitation),
-        "valid_days": INVITATION_VALID_FOR.days,
-    }
-    subject = " ".join(render_to_string("emails/invitation-subject.txt", context).split())
-    body = render_to_string("emails/invitation-body.txt", context)
-    send_mail(subject, body, None, [invitation.email])
 
 
 def invitation_create(
@@ -133,7 +118,9 @@ def invitation_create(
                 "replaces": len(replaced),
             },
         )
-        transaction.on_commit(lambda: _invitation_email_send(invitation))
+        # The email goes through notifications' outbox (retried if the mail server
+        # fails), made in this transaction and sent once it commits.
+        invitation_created.send(sender=Invitation, invitation=invitation)
     return invitation
 
 
@@ -316,3 +303,29 @@ def membership_remove(
             },
         )
         membership.delete()
+
+
+def organization_settings_update(
+    *, organization: Organization, changes: dict, by, request=None
+) -> list[str]:
+    """Save the changed settings and audit which ones changed (names only: the values
+    include people's addresses, and the account's page shows the current ones).
+    Returns the changed field names; nothing is written when there are none."""
+    changed = sorted(
+        name for name, value in changes.items() if getattr(organization, name) != value
+    )
+    if not changed:
+        return []
+    with transaction.atomic():
+        for name in changed:
+            setattr(organization, name, changes[name])
+        organization.save(update_fields=changed)
+        audit_record(
+            action="account.settings",
+            actor=by,
+            organization=organization,
+            target=organization,
+            request=request,
+            details={"changed": changed},
+        )
+    return changed

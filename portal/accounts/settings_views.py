@@ -1,13 +1,11 @@
 """The account settings page, /o/<org>/settings/: owners only (MANAGE_SETTINGS).
 
-The one write it makes is small and belongs to this page alone, so it sits at the top
-of this module as a service. Saving asks the owner to re-authenticate when their last
+Its one write is `organization_settings_update` (accounts services). Saving asks the owner to re-authenticate when their last
 sign-in is stale: the designated contact is where users' reports go, and the reply-to
 where their answers go, so changing them is as sensitive as changing a role.
 """
 
 from django.contrib import messages
-from django.db import transaction
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -15,37 +13,8 @@ from portal.accounts.gate import Member, account_view
 from portal.accounts.models import Organization
 from portal.accounts.reauth import reauthentication_if_stale
 from portal.accounts.roles import Capability
+from portal.accounts.services import organization_settings_update
 from portal.accounts.settings_forms import AccountSettingsForm
-from portal.audit.services import audit_record
-
-# Write --------------------------------------------------------------------------------
-
-
-def organization_settings_update(
-    *, organization: Organization, changes: dict, by, request=None
-) -> list[str]:
-    """Save the changed settings and audit which ones changed (names only: the values
-    include people's addresses, and the account's page shows the current ones).
-    Returns the changed field names; nothing is written when there are none."""
-    changed = sorted(
-        name for name, value in changes.items() if getattr(organization, name) != value
-    )
-    if not changed:
-        return []
-    with transaction.atomic():
-        for name in changed:
-            setattr(organization, name, changes[name])
-        organization.save(update_fields=changed)
-        audit_record(
-            action="account.settings",
-            actor=by,
-            organization=organization,
-            target=organization,
-            request=request,
-            details={"changed": changed},
-        )
-    return changed
-
 
 # Page ---------------------------------------------------------------------------------
 

@@ -2,7 +2,6 @@
 
 import hashlib
 import re
-import zoneinfo
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
@@ -36,14 +35,6 @@ class AuditFilters:
             for name, value in vars(self).items()
             if value
         }
-
-
-def organization_zone(organization: Organization) -> tzinfo:
-    try:
-        return zoneinfo.ZoneInfo(organization.time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        # The field is validated; a zone dropped from a later tzdata must not break the log.
-        return zoneinfo.ZoneInfo("UTC")
 
 
 def _accountless_actions() -> Q:

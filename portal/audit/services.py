@@ -38,3 +38,18 @@ def audit_record(
         event.user_agent = request.META.get("HTTP_USER_AGENT", "")[:300]
     event.save()
     return event
+
+
+def audit_export_record(*, by, organization, filters, request) -> None:
+    """Audit an export of the audit log: an account's (organization), or the
+    operator's of every account (None)."""
+    details = {"filters": filters.as_details()}
+    if organization is None:
+        details["scope"] = "operator"
+    audit_record(
+        action="audit.export",
+        actor=by,
+        organization=organization,
+        request=request,
+        details=details,
+    )

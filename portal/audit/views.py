@@ -1,8 +1,10 @@
 """The audit log: an account's (owners and admins) and the operator's (every event)."""
 
 import zoneinfo
+from typing import cast
 
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -13,6 +15,7 @@ from django.views.decorators.http import require_GET, require_safe
 from portal.accounts.gate import account_view, staff_view
 from portal.accounts.roles import Capability
 from portal.audit.forms import AuditFilterForm, OperatorAuditFilterForm
+from portal.audit.models import AuditEvent
 from portal.audit.selectors import (
     CSV_HEADER,
     audit_actions_present,
@@ -20,9 +23,8 @@ from portal.audit.selectors import (
     audit_events_all,
     audit_events_filtered,
     audit_events_of_account,
-    organization_zone,
 )
-from portal.audit.services import audit_record
+from portal.audit.services import audit_export_record
 from portal.csvsafe import stream_csv
 
 PAGE_SIZE = 50
@@ -42,7 +44,8 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        counted = self.object_list.order_by()[: self.COUNT_CAP + 1].count()
+        events = cast("QuerySet[AuditEvent]", self.object_list)
+        counted = events.order_by()[: self.COUNT_CAP + 1].count()
         if counted > self.COUNT_CAP:
             self.capped = True
             return self.COUNT_CAP
@@ -71,7 +74,7 @@ def _csv_response(events, *, zone, filename: str) -> StreamingHttpResponse:
 @require_safe
 def audit_list(request, member):
     organization = member.organization
-    zone = organization_zone(organization)
+    zone = organization.zone
     form, _, events = _filtered(
         request, AuditFilterForm, audit_events_of_account(organization), zone
     )
@@ -92,16 +95,12 @@ def audit_list(request, member):
 @require_GET  # not HEAD: every export is audited, and a HEAD would record one for nothing
 def audit_export(request, member):
     organization = member.organization
-    zone = organization_zone(organization)
+    zone = organization.zone
     _, filters, events = _filtered(
         request, AuditFilterForm, audit_events_of_account(organization), zone
     )
-    audit_record(
-        action="audit.export",
-        actor=request.user,
-        organization=organization,
-        request=request,
-        details={"filters": filters.as_details()},
+    audit_export_record(
+        by=request.user, organization=organization, filters=filters, request=request
     )
     today = timezone.localdate(timezone=zone)
     return _csv_response(
@@ -129,11 +128,6 @@ def operator_audit_list(request):
 @require_GET
 def operator_audit_export(request):
     _, filters, events = _filtered(request, OperatorAuditFilterForm, audit_events_all(), UTC)
-    audit_record(
-        action="audit.export",
-        actor=request.user,
-        request=request,
-        details={"filters": filters.as_details(), "scope": "operator"},
-    )
+    audit_export_record(by=request.user, organization=None, filters=filters, request=request)
     today = timezone.localdate(timezone=UTC)
     return _csv_response(events, zone=UTC, filename=f"vigil-audit-all-{today:%Y-%m-%d}.csv")

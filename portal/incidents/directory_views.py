@@ -15,7 +15,6 @@ from django.views.decorators.http import require_POST, require_safe
 
 from portal.accounts.gate import Member, account_view
 from portal.accounts.roles import Capability
-from portal.audit.selectors import organization_zone
 from portal.incidents.directory.csvfile import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 from portal.incidents.directory.selectors import (
     directory_import_is_stale,
@@ -74,7 +73,7 @@ def _index(request, member: Member, form: DirectoryUploadForm | None):
             "imports": member.scoped(DirectoryImport).select_related("created_by")[:IMPORTS_SHOWN],
             "required_columns": REQUIRED_COLUMNS,
             "optional_columns": OPTIONAL_COLUMNS,
-            "zone": organization_zone(organization),
+            "zone": organization.zone,
         },
     )
 
@@ -150,7 +149,7 @@ def directory_import_preview(request, member: Member, directory_import):
             "errors_kept": ERRORS_KEPT,
             "errors_cut": len(found.errors) >= ERRORS_KEPT,
             "can_manage": member.can(Capability.MANAGE_DIRECTORY),
-            "zone": organization_zone(member.organization),
+            "zone": member.organization.zone,
             "matched": counts["matched"],
             "exposed": counts["matched"] + counts["unmatched"],
         },

@@ -142,6 +142,24 @@ class MessageLogRecord(models.Model):
         SMS = "sms", "SMS"
         VOICE = "voice", "Voice"
 
+    # The columns a load fills for each row besides its incident (and, for an import,
+    # its batch), in the order the loaders write them: the importer's staging table
+    # and the demo seeder's COPY both take this list.
+    LOADED_COLUMNS = (
+        "organization_id",
+        "provider_message_id",
+        "sent_at",
+        "phone",
+        "carrier",
+        "country",
+        "region",
+        "region_code",
+        "message_type",
+        "context",
+        "credits",
+        "extra",
+    )
+
     id = models.BigAutoField(primary_key=True)
     # No single-column indexes on the foreign keys: the composite ones below start
     # with them, and every extra index slows the COPY that loads this table.

@@ -1,9 +1,8 @@
 """The operator console's incidents and imports (DESIGN.md flow 1): staff only
 (`staff_view`), 404 for anyone else.
 
-The writes these pages make are small and belong to the console alone, so they sit at
-the top of this module as service functions; the import itself is the engine's
-(`portal.incidents.imports`), and a page only hands it the upload and enqueues the run.
+The writes these pages make are in `operator_services`; the import itself is the
+engine's (`portal.incidents.imports`).
 """
 
 from dataclasses import dataclass
@@ -13,13 +12,12 @@ from pathlib import PurePath
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import Exists, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
-from django.http import FileResponse, Http404, HttpRequest
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import (
     require_GET,
@@ -29,145 +27,30 @@ from django.views.decorators.http import (
 )
 
 from portal.accounts.gate import staff_view
-from portal.accounts.models import Organization, User
+from portal.accounts.models import Organization
 from portal.accounts.reauth import reauthentication_if_stale
 from portal.accounts.selectors import SubqueryCount
-from portal.audit.services import audit_record
 from portal.incidents.imports.encodings import encoding_label
 from portal.incidents.imports.services import (
     ImportRefusedError,
     import_batch_accept_problems,
-    import_batch_create,
     import_batch_discard,
 )
 from portal.incidents.models import Exposure, ImportBatch, Incident
 from portal.incidents.operator_forms import IncidentForm, UploadForm
+from portal.incidents.operator_services import (
+    import_errors_download_record,
+    import_retry,
+    import_upload,
+    incident_close,
+    incident_create,
+    incident_update,
+)
 from portal.incidents.services import incident_publish
-from portal.incidents.tasks import import_batch_run
 
 PAGE_SIZE = 50
 # The batch page keeps polling while a batch is in one of these.
 ACTIVE = (ImportBatch.Status.PENDING, ImportBatch.Status.RUNNING)
-
-
-# Writes ---------------------------------------------------------------------------
-
-
-def incident_create(*, fields: dict, by: User, request: HttpRequest) -> Incident:
-    """A new incident, in draft: customers see nothing of it until it is published."""
-    with transaction.atomic():
-        incident = Incident.objects.create(**fields, status=Incident.Status.DRAFT)
-        audit_record(
-            action="incident.create",
-            actor=by,
-            target=incident,
-            request=request,
-            details={"slug": incident.slug},
-        )
-    return incident
-
-
-def incident_update(
-    *, incident: Incident, changes: dict, by: User, request: HttpRequest
-) -> Incident:
-    with transaction.atomic():
-        for name, value in changes.items():
-            setattr(incident, name, value)
-        incident.save(update_fields=list(changes))
-        audit_record(
-            action="incident.update",
-            actor=by,
-            target=incident,
-            request=request,
-            details={"changed": sorted(changes)},
-        )
-    return incident
-
-
-def incident_close(*, incident: Incident, by: User, request: HttpRequest) -> bool:
-    with transaction.atomic():
-        closed = (
-            Incident.objects.filter(pk=incident.pk)
-            .exclude(status=Incident.Status.CLOSED)
-            .update(status=Incident.Status.CLOSED)
-            == 1
-        )
-        if closed:
-            previous, incident.status = incident.status, Incident.Status.CLOSED
-            audit_record(
-                action="incident.close",
-                actor=by,
-                target=incident,
-                request=request,
-                details={"was": previous},
-            )
-    return closed
-
-
-def import_upload(
-    *,
-    incident: Incident,
-    upload,
-    format: str,
-    organization: Organization | None,
-    by: User,
-    request: HttpRequest,
-) -> ImportBatch:
-    """Store the upload as a batch and queue its import. Raises ImportRefusedError when
-    the file's header or shape is wrong, before any batch exists."""
-    # Outside a transaction: streaming a gigabyte into storage must not hold one open.
-    batch = import_batch_create(
-        incident=incident,
-        upload=upload,
-        original_name=PurePath(upload.name).name,
-        format=format,
-        organization=organization,
-        by=by,
-    )
-    with transaction.atomic():
-        audit_record(
-            action="import.upload",
-            actor=by,
-            target=batch,
-            request=request,
-            details={
-                "incident": incident.slug,
-                "format": batch.format,
-                "file": batch.original_name,
-                "bytes": batch.bytes_total,
-                "sha256": batch.sha256,
-                "account": organization.account_id if organization else "",
-            },
-        )
-        # After commit, so the worker never looks for a row it cannot see yet.
-        transaction.on_commit(lambda: import_batch_run.delay(batch.pk), robust=True)
-    return batch
-
-
-def import_retry(*, batch: ImportBatch, by: User, request: HttpRequest) -> bool:
-    """Queue a failed batch again. False if it is not failed (any more): the
-    conditional update keeps a double click from queuing it twice."""
-    with transaction.atomic():
-        queued = (
-            # progress_at now: the stale-batch sweep (tasks.import_batches_resume_stale)
-            # would otherwise see an old stamp and queue it a second time.
-            ImportBatch.objects.filter(pk=batch.pk, status=ImportBatch.Status.FAILED).update(
-                status=ImportBatch.Status.PENDING,
-                phase=ImportBatch.Phase.QUEUED,
-                progress_at=timezone.now(),
-            )
-            == 1
-        )
-        if queued:
-            audit_record(
-                action="import.retry",
-                actor=by,
-                target=batch,
-                request=request,
-                details={"failure": batch.failure[:500]},
-            )
-            transaction.on_commit(lambda: import_batch_run.delay(batch.pk), robust=True)
-    return queued
 
 
 # Reads ----------------------------------------------------------------------------
@@ -457,13 +340,7 @@ def batch_errors(request, batch):
         report = batch.error_report.open("rb")
     except FileNotFoundError as error:
         raise Http404("The error report is missing from storage.") from error
-    audit_record(
-        action="import.errors_download",
-        actor=request.user,
-        target=batch,
-        request=request,
-        details={"incident": batch.incident.slug, "rejected": batch.rejected},
-    )
+    import_errors_download_record(batch=batch, by=request.user, request=request)
     filename = f"{PurePath(batch.original_name).stem or 'import'}-errors.csv"
     return FileResponse(report, as_attachment=True, filename=filename, content_type="text/csv")
 

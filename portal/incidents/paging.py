@@ -16,6 +16,7 @@ from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Page, Paginator
 from django.db import connections
+from django.db.models import QuerySet
 
 # Long enough for anyone paging through a filter; the key changes anyway when the
 # exposures do (the rollup's refresh time is in it).
@@ -37,7 +38,8 @@ class DeferredJoinPaginator(Paginator):
         # all; `rows` spares the database the filters again (a search's list of people)
         # once the ids, which the filtered list chose, are known.
         super().__init__(object_list, per_page, **kwargs)
-        self.rows = rows
+        self.queryset: QuerySet = object_list
+        self.rows: QuerySet | None = rows
 
     def page(self, number) -> Page:
         number = self.validate_number(number)
@@ -45,11 +47,11 @@ class DeferredJoinPaginator(Paginator):
         top = bottom + self.per_page
         if top + self.orphans >= self.count:
             top = self.count
-        ids = list(self.object_list.values_list("pk", flat=True)[bottom:top])
-        source = self.rows if self.rows is not None else self.object_list
+        ids = list(self.queryset.values_list("pk", flat=True)[bottom:top])
+        source = self.rows if self.rows is not None else self.queryset
         loaded = {row.pk: row for row in source.order_by().filter(pk__in=ids)}
         # In the ids' order, which is the sort's; a row gone in between is left out.
-        return self._get_page([loaded[pk] for pk in ids if pk in loaded], number, self)
+        return Page([loaded[pk] for pk in ids if pk in loaded], number, self)
 
 
 def planner_estimate(queryset) -> int | None:

@@ -12,7 +12,6 @@ from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from notifications.scheduled import customer_notices_create
 from portal.accounts.models import Organization
 from portal.audit.services import audit_record
 from portal.incidents.models import (
@@ -24,6 +23,7 @@ from portal.incidents.models import (
     MessageLogRecord,
     MessageRollup,
 )
+from portal.incidents.signals import incident_exposures_published
 
 # A random version-4 UUID as SQLite stores a UUIDField: 32 lower-case hex digits.
 # (%% because the statement goes through the DB-API's parameter formatting.)
@@ -361,7 +361,7 @@ def incident_publish(*, incident: Incident, by, request=None) -> bool:
         )
         if published:
             incident.status, incident.published_at = Incident.Status.PUBLISHED, now
-            notices = customer_notices_create(incident=incident)
+            notices = incident_customer_notices(incident)
             audit_record(
                 action="incident.publish",
                 actor=by,
@@ -370,3 +370,12 @@ def incident_publish(*, incident: Incident, by, request=None) -> bool:
                 details={"customer_notices": len(notices)},
             )
     return published
+
+
+def incident_customer_notices(incident: Incident) -> list[int]:
+    """Tell notifications (its receiver makes the customer-notice rows, in this
+    transaction, for every account with exposures not told yet); returns their ids."""
+    ids: list[int] = []
+    for _, response in incident_exposures_published.send(sender=Incident, incident=incident):
+        ids.extend(int(email_id) for email_id in response or ())
+    return ids

@@ -24,7 +24,6 @@ from django.views.decorators.http import require_GET, require_POST, require_safe
 from portal.accounts.gate import Member, account_view
 from portal.accounts.reauth import reauthentication_if_stale
 from portal.accounts.roles import Capability
-from portal.audit.selectors import organization_zone
 from portal.audit.services import audit_record
 from portal.incidents.charts import per_day_chart, per_day_svg
 from portal.incidents.exports import EXPORT_STREAM_MAX, csv_chunks, export_rows
@@ -100,7 +99,7 @@ def _add_rows(request, context: dict, page, zone, *, unmatched: bool = False) ->
 @require_safe
 def dashboard(request, member: Member, incident):
     found = _incident(member, incident)
-    zone = organization_zone(member.organization)
+    zone = member.organization.zone
     numbers = incident_dashboard(member.organization, found, zone=zone)
     days_since_disclosure = None
     if found.disclosed_at:
@@ -222,7 +221,7 @@ def exposed(request, member: Member, incident):
     paginator.count, paginator.estimated = _count(member, found, filters, exposures, summary)
     page = paginator.get_page(request.GET.get("page"))
     _audit_search_reveal(request, member, found, filters, exposures=exposures, page=page)
-    zone = organization_zone(member.organization)
+    zone = member.organization.zone
     context = _page_context(member, found, form=form, filtered=filtered, page=page, zone=zone)
     _add_rows(request, context, page, zone)
     return render(request, "incidents/exposed.html", context)
@@ -238,7 +237,7 @@ def exposed_export(request, member: Member, incident):
     found = _incident(member, incident)
     _, filters, exposures, summary = _filtered(request, member, found)
     organization = member.organization
-    zone = organization_zone(organization)
+    zone = organization.zone
     reveal = member.can(Capability.REVEAL_PHONE)
     total, estimated = _count(member, found, filters, exposures, summary)
     audit_record(
@@ -275,7 +274,7 @@ def exposed_export(request, member: Member, incident):
 def exposure_detail(request, member: Member, incident, exposure):
     found = _incident(member, incident)
     shown = _exposure(member, found, exposure)
-    zone = organization_zone(member.organization)
+    zone = member.organization.zone
     context = _page_context(
         member,
         found,
@@ -310,7 +309,7 @@ def unmatched(request, member: Member, incident):
         .order_by("-last_seen_at", "-id")
     )
     page = Paginator(exposures, PAGE_SIZE).get_page(request.GET.get("page"))
-    zone = organization_zone(organization)
+    zone = organization.zone
     context = _page_context(
         member,
         found,
@@ -374,7 +373,7 @@ def _reveal(request, *, member: Member, incident: Incident, exposure: Exposure):
     _audit_reveal(request, member, target=exposure, details={"incident": str(incident.public_id)})
     context = _page_context(member, incident, exposure=exposure)
     context["row"] = exposure_row(
-        exposure, zone=organization_zone(member.organization), exposed_url=context["exposed_url"]
+        exposure, zone=member.organization.zone, exposed_url=context["exposed_url"]
     )
     if request.headers.get("HX-Request"):
         return render(request, "incidents/_phone_revealed.html", context)

@@ -8,7 +8,6 @@ from django.views.decorators.http import require_GET, require_safe
 
 from portal.accounts.gate import Member, account_view
 from portal.accounts.roles import Capability
-from portal.audit.selectors import organization_zone
 from portal.logcopies.exposure_exports import exposure_export_download_record
 from portal.logcopies.models import ExposureExport
 from portal.logcopies.signing import (
@@ -45,7 +44,7 @@ def _context(request, member: Member, export: ExposureExport) -> dict:
         "active": active,
         "percent": percent,
         "token": token,
-        "zone": organization_zone(member.organization),
+        "zone": member.organization.zone,
     }
 
 

@@ -12,7 +12,6 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from portal.audit.selectors import organization_zone
 from portal.audit.services import audit_record
 from portal.incidents.exports import csv_chunks, export_rows
 from portal.incidents.selectors import ExposureFilters, exposures_filtered, exposures_of
@@ -79,7 +78,7 @@ def _write(export: ExposureExport) -> None:
         reveal=export.search_reveals,
         organization_id=organization.pk,
     )
-    zone = organization_zone(organization)
+    zone = organization.zone
     next_progress = [PROGRESS_EVERY]
 
     def progress(count: int) -> None:
@@ -122,7 +121,7 @@ def exposure_exports_expire_due(*, now=None) -> int:
     now = now or timezone.now()
     expired = 0
     for export in ExposureExport.objects.filter(status=Status.READY, expires_at__lte=now):
-        if export.file:
+        if export.file and export.file.name:
             default_storage.delete(export.file.name)
         expired += ExposureExport.objects.filter(pk=export.pk, status=Status.READY).update(
             status=Status.EXPIRED, file=""

@@ -24,8 +24,8 @@ from portal.audit.services import audit_record
 from portal.csvsafe import FORMULA_STARTS, safe_row
 from portal.incidents.imports.phones import phone_normalized
 from portal.incidents.models import MessageLogRecord
-from portal.logcopies.emails import logcopy_email_send
 from portal.logcopies.models import LogCopyRequest
+from portal.logcopies.signals import logcopy_changed
 
 logger = logging.getLogger(__name__)
 
@@ -179,37 +179,42 @@ def logcopy_approve(*, copy: LogCopyRequest, by, reason: str = "", request=None)
 
 
 def _approve(copy: LogCopyRequest, *, by, reason: str, request) -> None:
+    _decide(copy, status=LogCopyRequest.Status.APPROVED, by=by, reason=reason, request=request)
+    transaction.on_commit(lambda: _after_approval(copy.pk), robust=True)
+
+
+def _tell_requester(copy: LogCopyRequest, event: str) -> None:
+    """The requester's email (through notifications' outbox, retried if the mail
+    server fails), made in the caller's transaction."""
+    logcopy_changed.send(sender=LogCopyRequest, copy=copy, event=event)
+
+
+def _decide(copy: LogCopyRequest, *, status: str, by, reason: str, request) -> None:
+    """Approve or reject a request still waiting (inside the caller's transaction), and
+    audit it as logcopy.approve or logcopy.reject; refused once decided."""
     now = timezone.now()
     decided = LogCopyRequest.objects.filter(
         pk=copy.pk, status=LogCopyRequest.Status.REQUESTED
-    ).update(
-        status=LogCopyRequest.Status.APPROVED,
-        decided_by=by,
-        decided_at=now,
-        decision_reason=reason,
-    )
+    ).update(status=status, decided_by=by, decided_at=now, decision_reason=reason)
     if decided != 1:
         raise LogCopyRefusedError("This request was already decided.")
-    copy.status, copy.decided_by, copy.decided_at = LogCopyRequest.Status.APPROVED, by, now
+    copy.status, copy.decided_by, copy.decided_at = status, by, now
     copy.decision_reason = reason
+    approved = status == LogCopyRequest.Status.APPROVED
     audit_record(
-        action="logcopy.approve",
+        action=f"logcopy.{'approve' if approved else 'reject'}",
         actor=by,
         organization=copy.organization_id,
         target=copy,
         request=request,
         details={"reason": reason},
     )
-    transaction.on_commit(lambda: _after_approval(copy.pk), robust=True)
+    _tell_requester(copy, "approved" if approved else "rejected")
 
 
 def _after_approval(copy_id: int) -> None:
     from portal.logcopies.tasks import logcopy_generate as generate_task
 
-    copy = LogCopyRequest.objects.select_related("organization", "incident", "requested_by").get(
-        pk=copy_id
-    )
-    logcopy_email_send(copy=copy, event="approved")
     generate_task.delay(copy_id)
 
 
@@ -217,29 +222,8 @@ def logcopy_reject(*, copy: LogCopyRequest, by, reason: str, request=None) -> Lo
     reason = (reason or "").strip()
     if not reason:
         raise LogCopyRefusedError("Say why the request is rejected: the requester reads it.")
-    now = timezone.now()
     with transaction.atomic():
-        decided = LogCopyRequest.objects.filter(
-            pk=copy.pk, status=LogCopyRequest.Status.REQUESTED
-        ).update(
-            status=LogCopyRequest.Status.REJECTED,
-            decided_by=by,
-            decided_at=now,
-            decision_reason=reason,
-        )
-        if decided != 1:
-            raise LogCopyRefusedError("This request was already decided.")
-        copy.status, copy.decided_by, copy.decided_at = LogCopyRequest.Status.REJECTED, by, now
-        copy.decision_reason = reason
-        audit_record(
-            action="logcopy.reject",
-            actor=by,
-            organization=copy.organization_id,
-            target=copy,
-            request=request,
-            details={"reason": reason},
-        )
-        transaction.on_commit(lambda: logcopy_email_send(copy=copy, event="rejected"))
+        _decide(copy, status=LogCopyRequest.Status.REJECTED, by=by, reason=reason, request=request)
     return copy
 
 
@@ -450,25 +434,26 @@ def _generate(copy: LogCopyRequest, folder: Path) -> None:
             target=copy,
             details={"rows": rows, "sha256": copy.sha256, "size": size, "format": copy.format},
         )
-    logcopy_email_send(copy=copy, event="ready")
+        _tell_requester(copy, "ready")
     logger.info("log copy %s ready: %d rows, %d bytes", copy.public_id, rows, size)
 
 
 def _fail(copy: LogCopyRequest, reason: str) -> None:
     name = copy.file.name if copy.file else ""
-    LogCopyRequest.objects.filter(pk=copy.pk).update(
-        status=LogCopyRequest.Status.FAILED, failure=reason, generated_at=None, file=""
-    )
+    with transaction.atomic():
+        LogCopyRequest.objects.filter(pk=copy.pk).update(
+            status=LogCopyRequest.Status.FAILED, failure=reason, generated_at=None, file=""
+        )
+        copy.refresh_from_db()
+        audit_record(
+            action="logcopy.fail",
+            organization=copy.organization_id,
+            target=copy,
+            details={"failure": reason},
+        )
+        _tell_requester(copy, "failed")
     if name:
         copy.file.storage.delete(name)
-    copy.refresh_from_db()
-    audit_record(
-        action="logcopy.fail",
-        organization=copy.organization_id,
-        target=copy,
-        details={"failure": reason},
-    )
-    logcopy_email_send(copy=copy, event="failed")
 
 
 def _manifest(copy, data_name: str, rows: int, sha256: str, generated_at) -> dict:

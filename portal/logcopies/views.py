@@ -21,7 +21,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from portal.accounts.gate import Member, account_view
 from portal.accounts.reauth import reauthentication_if_stale
 from portal.accounts.roles import Capability
-from portal.audit.selectors import organization_zone
 from portal.logcopies import services
 from portal.logcopies.forms import LogCopyRequestForm
 from portal.logcopies.models import LogCopyRequest
@@ -67,7 +66,7 @@ def _copy_context(member: Member, copy: LogCopyRequest, **extra) -> dict:
         "percent": _percent(copy),
         "can_request": member.can(Capability.REQUEST_LOG_COPY),
         "can_download": member.can(Capability.DOWNLOAD_LOG_COPY),
-        "zone": organization_zone(member.organization),
+        "zone": member.organization.zone,
         **extra,
     }
 
@@ -95,7 +94,7 @@ def copy_list(request, member: Member):
             "organization": member.organization,
             "page": page,
             "can_request": member.can(Capability.REQUEST_LOG_COPY),
-            "zone": organization_zone(member.organization),
+            "zone": member.organization.zone,
         },
     )
 
@@ -103,7 +102,7 @@ def copy_list(request, member: Member):
 @account_view(Capability.REQUEST_LOG_COPY)
 @require_http_methods(["GET", "HEAD", "POST"])
 def copy_request(request, member: Member):
-    zone = organization_zone(member.organization)
+    zone = member.organization.zone
     form = LogCopyRequestForm(
         request.POST if request.method == "POST" else None,
         organization=member.organization,

@@ -2,12 +2,15 @@
 
 import re
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.contrib.auth import SESSION_KEY
 from django.core import mail
 from django.utils import timezone
 
+from notifications.models import ScheduledEmail
+from notifications.scheduled import scheduled_emails_send_due
 from portal.accounts import services
 from portal.accounts.models import Invitation, Membership, User
 from portal.accounts.roles import Role
@@ -297,3 +300,37 @@ def test_it_says_so_when_signed_in_as_someone_else(client, acme, bob, invite):
     assert not User.objects.filter(email="dana@acme.example").exists()
     invitation.refresh_from_db()
     assert invitation.accepted_at is None
+
+
+def test_it_keeps_the_invitation_and_retries_its_email_when_the_mail_server_is_down(
+    invite, acme, caplog
+):
+    with mock.patch(
+        "django.core.mail.backends.locmem.EmailBackend.send_messages",
+        side_effect=ConnectionRefusedError("[Errno 111] Connection refused"),
+    ):
+        invitation = invite()
+
+    assert mail.outbox == []
+    row = ScheduledEmail.objects.get(kind=ScheduledEmail.Kind.INVITATION)
+    assert (row.status, row.attempts) == (ScheduledEmail.Status.PENDING, 1)
+    assert "dana@" not in caplog.text.lower()
+
+    # The minute sweep once the wait is over: the server is back.
+    assert scheduled_emails_send_due(now=row.next_attempt_at) == 1
+    assert mail.outbox[0].to == ["dana@acme.example"]
+    assert f"/invitations/{invitation.token}/" in mail.outbox[0].body
+
+
+def test_it_sends_no_email_for_an_invitation_revoked_before_it_left(
+    django_capture_on_commit_callbacks, alice, acme
+):
+    with django_capture_on_commit_callbacks(execute=False):
+        invitation = services.invitation_create(
+            organization=acme, email="dana@acme.example", role=Role.SECURITY, by=alice
+        )
+    services.invitation_revoke(invitation=invitation, by=alice)
+
+    assert scheduled_emails_send_due() == 0
+    assert mail.outbox == []
+    assert not ScheduledEmail.objects.filter(kind=ScheduledEmail.Kind.INVITATION).exists()

@@ -191,8 +191,11 @@ def test_it_sets_the_expiry_from_the_retention_days(acme, breach, alice, rows, m
     assert copy.expires_at - copy.generated_at == timedelta(days=7)
 
 
-def test_it_emails_and_audits_when_ready(acme, breach, alice, rows, media_root):
-    copy = logcopy_generate(copy=approved(acme, breach, alice))
+def test_it_emails_and_audits_when_ready(
+    acme, breach, alice, rows, media_root, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        copy = logcopy_generate(copy=approved(acme, breach, alice))
 
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["alice@acme.example"]
@@ -220,7 +223,10 @@ def test_it_records_a_failure_and_a_retry_works(
     copy = approved(acme, breach, alice)
     # The disk fills up as the manifest goes in, after the data file was written.
     monkeypatch.setattr("zipfile.ZipFile.writestr", disk_full)
-    with pytest.raises(OSError, match="disk full"):
+    with (
+        pytest.raises(OSError, match="disk full"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         logcopy_generate(copy=copy)
     copy.refresh_from_db()
     assert copy.status == LogCopyRequest.Status.FAILED

@@ -15,6 +15,7 @@ from portal.logcopies.services import (
 )
 from portal.logcopies.tasks import logcopies_resume_stale
 from tests import factories
+from tests.email_links import assert_links_open
 
 pytestmark = pytest.mark.django_db
 
@@ -203,3 +204,18 @@ def test_it_queues_again_a_copy_generating_without_progress(acme, breach, alice,
     fresh.refresh_from_db()
     assert copy.status == LogCopyRequest.Status.READY
     assert fresh.status == LogCopyRequest.Status.GENERATING
+
+
+def test_every_link_in_the_decision_emails_opens_for_the_requester(
+    acme, breach, alice, ops, client, media_root, django_capture_on_commit_callbacks
+):
+    factories.log_record(breach, acme)
+    approved, rejected = ask(acme, breach, alice), ask(acme, breach, alice)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        logcopy_approve(copy=approved, by=ops)
+        logcopy_reject(copy=rejected, by=ops, reason="One is enough")
+
+    assert len(mail.outbox) == 3  # approved, ready, not approved
+    for message in mail.outbox:
+        assert_links_open(client, alice, message.body)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 import time_machine
 from django.core import mail
+from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
@@ -222,13 +223,13 @@ def test_it_lets_the_limit_pass_with_the_hour(client, delivery):
 
 def test_it_keeps_no_link_and_no_address_in_the_cache_keys(client, delivery, monkeypatch):
     seen: list[str] = []
-    original = report_views.cache.add
+    original = cache.add
 
     def spy(key, *args, **kwargs):
         seen.append(key)
         return original(key, *args, **kwargs)
 
-    monkeypatch.setattr(report_views.cache, "add", spy)
+    monkeypatch.setattr(cache, "add", spy)
     client.post(form_url(delivery), answers(), REMOTE_ADDR="203.0.113.9")
 
     assert len(seen) == 2

@@ -9,18 +9,21 @@ from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import pytest
+import time_machine
 from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from notifications import reports
-from notifications.models import Delivery, NoticeCampaign, SuspicionReport
+from notifications import outbox, reports
+from notifications.models import Delivery, NoticeCampaign, ScheduledEmail, SuspicionReport
+from notifications.scheduled import scheduled_emails_send_due
 from portal.accounts.roles import Role
 from portal.audit.models import AuditEvent
 from tests import factories
 from tests.accounts.auth import signed_in
+from tests.email_links import assert_links_open
 
 pytestmark = pytest.mark.django_db
 Status = SuspicionReport.Status
@@ -207,10 +210,10 @@ def test_it_falls_back_to_the_accounts_contact_field_by_field(acme):
     }
 
 
-def test_it_keeps_the_report_and_logs_no_address_when_the_email_fails(
+def test_it_keeps_the_report_and_retries_the_email_when_the_server_refuses_it(
     delivery, django_capture_on_commit_callbacks, caplog
 ):
-    refused = OSError("550 5.1.1 <security@acme.example>: Recipient address rejected")
+    refused = OSError("451 4.3.0 <security@acme.example>: try again later")
     with (
         mock.patch(
             "django.core.mail.backends.locmem.EmailBackend.send_messages", side_effect=refused
@@ -221,10 +224,20 @@ def test_it_keeps_the_report_and_logs_no_address_when_the_email_fails(
         report = file(delivery)
 
     assert SuspicionReport.objects.filter(pk=report.pk).exists()
-    assert "could not be sent (OSError)" in caplog.text
-    assert str(report.public_id) in caplog.text
+    row = ScheduledEmail.objects.get(kind=ScheduledEmail.Kind.REPORT_FILED)
+    assert (row.status, row.attempts) == (ScheduledEmail.Status.PENDING, 1)
+    assert row.last_error == "OSError: 451 4.3.0 <[address]>: try again later"
+    assert "attempt 1 of 5 failed (OSError)" in caplog.text
     assert "@" not in caplog.text
     assert "555" not in caplog.text
+    assert mail.outbox == []
+
+    # The sweep a minute later finds it due, and the server takes it.
+    with time_machine.travel(row.next_attempt_at, tick=False):
+        assert scheduled_emails_send_due() == 1
+
+    assert mail.outbox[0].to == ["security@acme.example"]
+    assert f"<report-filed-{row.pk}@" in mail.outbox[0].extra_headers["Message-ID"]
 
 
 def test_it_stores_a_report_when_the_account_has_no_contact_email(
@@ -238,7 +251,10 @@ def test_it_stores_a_report_when_the_account_has_no_contact_email(
 
     assert SuspicionReport.objects.count() == 1
     assert mail.outbox == []
-    assert "no designated contact email" in caplog.text
+    row = ScheduledEmail.objects.get(kind=ScheduledEmail.Kind.REPORT_FILED)
+    assert row.status == ScheduledEmail.Status.FAILED
+    assert row.last_error == "The account has no designated contact email."
+    assert "nobody to send it to" in caplog.text
 
 
 def test_it_takes_a_report_through_a_notice_whose_campaign_was_cancelled(acme):
@@ -264,7 +280,7 @@ def test_it_refuses_an_unknown_channel(delivery):
 def test_it_keeps_no_address_in_a_stored_send_error():
     error = OSError("550 <jane@acme.example> rejected; so is bob@x.example")
 
-    text = reports.error_without_addresses(error)
+    text = outbox.error_without_addresses(error)
 
     assert "@" not in text
     assert text == "OSError: 550 <[address]> rejected; so is [address]"
@@ -506,3 +522,12 @@ def test_it_links_the_account_home_to_the_reports(client, acme, bob, vic):
 
     signed_in(client, vic)
     assert list_url(acme) not in client.get(f"/o/{acme.public_id}/").content.decode()
+
+
+def test_the_link_in_the_report_email_opens_for_the_accounts_owner(
+    delivery, alice, client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        file(delivery)
+
+    assert_links_open(client, alice, mail.outbox[0].body)

@@ -19,8 +19,9 @@ from django.core import mail
 from django.core.mail.backends import locmem
 from django.db import close_old_connections, connection, transaction
 from django.urls import reverse
+from django.utils import timezone
 
-from notifications import scheduled
+from notifications import outbox, scheduled
 from notifications.models import ScheduledEmail, SuspicionReport
 from portal.accounts.roles import Role
 from portal.audit.models import AuditEvent
@@ -29,6 +30,7 @@ from portal.incidents.services import incident_publish
 from portal.logcopies.models import LogCopyRequest
 from tests import factories
 from tests.accounts.auth import signed_in
+from tests.email_links import assert_links_open
 from tests.notifications.smtp_sink import SmtpSink, transient_then_accept
 
 pytestmark = pytest.mark.django_db
@@ -243,17 +245,26 @@ def test_it_keeps_a_failed_send_pending_with_its_error(
     assert row.last_error == "SMTPServerDisconnected: Connection to [address]'s server lost"
 
 
-def test_it_retries_on_later_sweeps_and_gives_up_after_five_attempts(
+def test_it_retries_after_1_2_4_and_8_minutes_and_gives_up_after_five_attempts(
     draft, acme, people, ops, django_capture_on_commit_callbacks
 ):
     row = pending_notice(draft, acme, ops, django_capture_on_commit_callbacks)
+    now, waits = timezone.now(), []
 
     with mock.patch(SEND_MESSAGES, side_effect=OSError("refused")):
-        for _ in range(scheduled.MAX_ATTEMPTS + 2):
-            scheduled.scheduled_emails_send_due()
+        for _ in range(outbox.MAX_ATTEMPTS + 2):
+            assert scheduled.scheduled_emails_send_due(now=now) == 0
+            row.refresh_from_db()
+            if row.next_attempt_at is None:
+                break
+            # Not before its time: a sweep a second early leaves it alone.
+            scheduled.scheduled_emails_send_due(now=row.next_attempt_at - timedelta(seconds=1))
+            waits.append(round((row.next_attempt_at - now).total_seconds() / 60))
+            now = row.next_attempt_at
 
     row.refresh_from_db()
-    assert (row.status, row.attempts) == (Status.FAILED, scheduled.MAX_ATTEMPTS)
+    assert waits == [1, 2, 4, 8]
+    assert (row.status, row.attempts) == (Status.FAILED, outbox.MAX_ATTEMPTS)
     assert row.last_error == "OSError: refused"
 
 
@@ -261,13 +272,16 @@ def test_it_sends_on_a_later_sweep_after_a_failure(
     draft, acme, people, ops, django_capture_on_commit_callbacks
 ):
     row = pending_notice(draft, acme, ops, django_capture_on_commit_callbacks)
+    now = timezone.now()
     with mock.patch(SEND_MESSAGES, side_effect=OSError("refused")):
-        scheduled.scheduled_emails_send_due()
+        scheduled.scheduled_emails_send_due(now=now)
 
-    assert scheduled.scheduled_emails_send_due() == 1
+    assert scheduled.scheduled_emails_send_due(now=now) == 0  # not due yet
+    assert scheduled.scheduled_emails_send_due(now=now + timedelta(minutes=1)) == 1
 
     row.refresh_from_db()
     assert (row.status, row.attempts, row.last_error) == (Status.SENT, 2, "")
+    assert row.next_attempt_at is None
     assert len(mail.outbox) == 1
 
 
@@ -286,7 +300,7 @@ def test_it_sends_nothing_for_a_row_someone_else_claimed_meanwhile(
     with mock.patch.object(
         ScheduledEmail.objects, "filter", side_effect=claimed_by_another_sweep_after_the_read
     ):
-        sent = scheduled.scheduled_email_send(email_id=row.pk, now=datetime.now(UTC))
+        sent = outbox.outbox_email_send(email_id=row.pk, now=datetime.now(UTC))
 
     assert sent is False
     assert mail.outbox == []
@@ -353,7 +367,7 @@ def test_it_skips_a_row_another_sweep_holds_on_postgresql(acme, people, ops):
     assert holding.wait(timeout=10)
     started = time.monotonic()
     try:
-        sent = scheduled.scheduled_email_send(email_id=row.pk, now=datetime.now(UTC))
+        sent = outbox.outbox_email_send(email_id=row.pk, now=datetime.now(UTC))
     finally:
         release.set()
         holder.join(timeout=10)
@@ -455,10 +469,7 @@ def test_it_drops_a_reminder_whose_people_were_notified_before_it_left(acme, pub
         scheduled.daily_reminders_create_due(now=FRIDAY_MORNING_BERLIN)
         published.exposures.update(last_notified_at=FRIDAY_MORNING_BERLIN)
         assert (
-            scheduled.scheduled_emails_send(
-                email_ids=ScheduledEmail.objects.values_list("pk", flat=True)
-            )
-            == 0
+            outbox.outbox_send(email_ids=ScheduledEmail.objects.values_list("pk", flat=True)) == 0
         )
 
     assert reminders() == []
@@ -621,6 +632,36 @@ def test_it_sends_a_sweeps_emails_over_one_connection_and_retries_a_4xx(
     assert rows[0].last_error.startswith("SMTPRecipientsRefused")
     assert "@" not in rows[0].last_error
 
-    assert scheduled.scheduled_emails_send_due() == 2
+    later = timezone.now() + timedelta(minutes=1)
+    assert scheduled.scheduled_emails_send_due(now=later) == 2
     assert smtp.sessions == 2  # one connection a sweep, not one a message
     assert sorted(smtp.copies()) == sorted(f"<customer-notice-{row.pk}@localhost>" for row in rows)
+
+
+# Every link an email holds opens a page for the people it goes to ------------------
+
+
+def test_every_link_in_the_customer_notice_opens_for_its_recipients(
+    draft, acme, people, ops, client, django_capture_on_commit_callbacks
+):
+    publish(draft, ops, django_capture_on_commit_callbacks)
+
+    assert_links_open(client, people["alice"], acme_email(acme).body)
+
+
+def test_every_link_in_the_daily_reminder_opens_for_its_recipients(acme, people, published, client):
+    sweep_at(FRIDAY_MORNING_BERLIN)
+
+    body = reminders()[0].body
+    assert_links_open(client, people["alice"], body)
+    # Bob, an admin, is told the settings link is an owner's.
+    settings_page = reverse("accounts:settings", kwargs={"org": acme.public_id})
+    assert "An owner of the account can turn it off in the account settings" in body
+    assert_links_open(client, people["bob"], body, but=(settings_page,))
+
+
+def test_every_link_in_the_weekly_summary_opens_for_staff(week, ops, client):
+    with time_machine.travel(MONDAY + timedelta(hours=9), tick=False):
+        scheduled.scheduled_emails_send_due()
+
+    assert_links_open(client, ops, summaries()[0].body)

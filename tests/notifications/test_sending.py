@@ -561,3 +561,26 @@ def test_it_fails_a_notice_its_snapshot_cannot_make(sink, send):
     assert failed.count() == 2
     assert all(d.last_error.startswith("The notice could not be made") for d in failed)
     assert NoticeCampaign.objects.get().status == NoticeCampaign.Status.COMPLETED
+
+
+def test_it_counts_a_batch_once_when_another_sender_completed_the_campaign_first(
+    sink, send, monkeypatch
+):
+    # Two senders: this one has recorded its rows as sent, and before it adds them to
+    # the counters, the other finds nothing left and completes the campaign, counting
+    # every row, this batch's included.
+    world = campaign_world(5)
+    record = sending._batch_record
+
+    def completed_by_another_sender_first(campaign, recorder):
+        assert sending.campaign_finish_if_done(campaign_id=campaign.pk)
+        record(campaign, recorder)
+
+    monkeypatch.setattr(sending, "_batch_record", completed_by_another_sender_first)
+
+    send()
+
+    world.campaign.refresh_from_db()
+    assert world.campaign.status == NoticeCampaign.Status.COMPLETED
+    assert world.campaign.sent_count == 5
+    assert len(sink.message_ids) == 5

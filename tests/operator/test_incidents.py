@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from portal.audit.models import AuditEvent
-from portal.incidents import operator_views
+from portal.incidents import operator_services
 from portal.incidents.models import ImportBatch, Incident
 from tests import factories
 from tests.accounts.auth import signed_in
@@ -376,7 +376,7 @@ def test_it_hands_a_large_upload_over_as_a_temporary_file(
         received.update(kwargs)
         return batch_of(kwargs["incident"])
 
-    with mock.patch.object(operator_views, "import_batch_create", side_effect=create):
+    with mock.patch.object(operator_services, "import_batch_create", side_effect=create):
         upload(staff_client, draft, big)
 
     assert isinstance(received["upload"], TemporaryUploadedFile)
@@ -536,7 +536,7 @@ def test_it_queues_a_failed_batch_again_after_commit(
 ):
     batch = batch_of(draft, status=ImportBatch.Status.FAILED, failure="Lost the worker.")
 
-    with mock.patch.object(operator_views, "import_batch_run") as task:
+    with mock.patch.object(operator_services, "import_batch_run") as task:
         with django_capture_on_commit_callbacks() as callbacks:
             response = staff_client.post(batch_url(batch, "retry/"))
             task.delay.assert_not_called()
@@ -572,7 +572,7 @@ def test_it_retries_a_failed_import_to_the_end(
 def test_it_refuses_to_retry_a_batch_that_did_not_fail(staff_client, draft):
     batch = batch_of(draft, status=ImportBatch.Status.RUNNING)
 
-    with mock.patch.object(operator_views, "import_batch_run") as task:
+    with mock.patch.object(operator_services, "import_batch_run") as task:
         response = staff_client.post(batch_url(batch, "retry/"), follow=True)
 
     task.delay.assert_not_called()

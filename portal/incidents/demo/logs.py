@@ -26,21 +26,7 @@ _zone_hours: dict[str, Weighted] = {}
 #  region_code, message_type, context, credits, extra as JSON)
 LogRow = tuple[str, int, str, str, str, str, str, str, str, int, str]
 
-_LOG_COLUMNS = (
-    "incident_id",
-    "organization_id",
-    "provider_message_id",
-    "sent_at",
-    "phone",
-    "carrier",
-    "country",
-    "region",
-    "region_code",
-    "message_type",
-    "context",
-    "credits",
-    "extra",
-)
+_LOG_COLUMNS = ("incident_id", *MessageLogRecord.LOADED_COLUMNS)
 
 
 def _hours_for_zone(time_zone: str) -> Weighted:

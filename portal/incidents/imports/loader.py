@@ -26,21 +26,7 @@ PUBLISH_WORK_MEM = "256MB"
 # exposures are rebuilt from them, inside the same transaction.
 ANALYZE_AFTER_ROWS = 10_000
 
-STAGE_COLUMNS = (
-    "line",
-    "organization_id",
-    "provider_message_id",
-    "sent_at",
-    "phone",
-    "carrier",
-    "country",
-    "region",
-    "region_code",
-    "message_type",
-    "context",
-    "credits",
-    "extra",
-)
+STAGE_COLUMNS = ("line", *MessageLogRecord.LOADED_COLUMNS)
 _STAGE_TYPES = (
     "int8",
     "int8",

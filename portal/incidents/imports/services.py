@@ -32,7 +32,6 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from notifications.scheduled import customer_notices_create
 from portal.accounts.models import Organization
 from portal.audit.services import audit_record
 from portal.incidents.imports.encodings import (
@@ -59,7 +58,11 @@ from portal.incidents.imports.parsers import (
     check_head,
 )
 from portal.incidents.models import ImportBatch, Incident
-from portal.incidents.services import exposure_match_directory, exposure_rebuild
+from portal.incidents.services import (
+    exposure_match_directory,
+    exposure_rebuild,
+    incident_customer_notices,
+)
 
 __all__ = [
     "ImportProgress",
@@ -518,7 +521,7 @@ class _Run:
                 if batch.incident.status == Incident.Status.PUBLISHED:
                     # An account this import brings into a published incident gets the
                     # customer notice the others got at publication (idempotent).
-                    customer_notices_create(incident=batch.incident)
+                    incident_customer_notices(batch.incident)
             counts = self._finish(Status.COMPLETED, inserted=inserted)
             audit_record(
                 action="import.completed",

@@ -1,0 +1,26 @@
+"""Where notifications hears the apps below it (connected in NotificationsConfig.ready):
+each signal becomes outbox rows, in the transaction that sent it. The apps below never
+import notifications."""
+
+from django.dispatch import receiver
+
+from notifications.account_emails import invitation_email_add, logcopy_email_add
+from notifications.scheduled import customer_notices_create
+from portal.accounts.signals import invitation_created
+from portal.incidents.signals import incident_exposures_published
+from portal.logcopies.signals import logcopy_changed
+
+
+@receiver(invitation_created, dispatch_uid="notifications.invitation_email")
+def _invitation_created(sender, *, invitation, **kwargs) -> None:
+    invitation_email_add(invitation=invitation)
+
+
+@receiver(logcopy_changed, dispatch_uid="notifications.logcopy_email")
+def _logcopy_changed(sender, *, copy, event, **kwargs) -> None:
+    logcopy_email_add(copy=copy, event=event)
+
+
+@receiver(incident_exposures_published, dispatch_uid="notifications.customer_notices")
+def _incident_exposures_published(sender, *, incident, **kwargs) -> list[int]:
+    return customer_notices_create(incident=incident)

@@ -1,0 +1,13 @@
+"""What incidents tell the apps above them, without importing them: notifications
+makes the customer notices.
+
+Sent inside the transaction that published the rows, so what receivers write (the
+outbox rows) commits or rolls back with them.
+"""
+
+from django.dispatch import Signal
+
+# A published incident has exposures some accounts were not told of yet: at
+# publication, and after an import adds accounts to a published incident.
+# Arguments: incident. A receiver returns the ids of the emails it queued.
+incident_exposures_published = Signal()
