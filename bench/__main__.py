@@ -14,6 +14,7 @@ BENCHMARKS = {
     "pages": "bench.pages",
     "export": "bench.export",
     "notices": "bench.notices",
+    "load": "bench.load",
 }
 
 

@@ -45,7 +45,7 @@ from bench.common import (
     result,
 )
 
-DATABASE_NAME = "vigil_bench_import"
+DATABASE_NAME = f"{os.environ.get('BENCH_DATABASE_PREFIX', 'vigil_bench')}_import"
 DEFAULT_ROWS = 1_000_000
 SEED = 2024
 INCIDENT_SLUG = "bench-import"

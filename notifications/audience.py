@@ -43,7 +43,11 @@ def campaign_exposures(campaign: NoticeCampaign) -> QuerySet[Exposure]:
         directory_user__isnull=False,
     )
     if campaign.audience == NoticeCampaign.Audience.FILTER:
-        exposures = exposures_filtered(exposures, audience_filters(campaign.audience_filter))
+        exposures = exposures_filtered(
+            exposures,
+            audience_filters(campaign.audience_filter),
+            organization_id=campaign.organization_id,
+        )
     elif campaign.audience == NoticeCampaign.Audience.CHOSEN:
         exposures = exposures.filter(
             directory_user__in=campaign.chosen_users.values("pk")  # type: ignore[misc]

@@ -63,6 +63,7 @@ from notifications.models import Delivery, NoticeCampaign
 from notifications.wire import notice_bytes
 from portal.accounts.models import Organization
 from portal.incidents.models import Exposure
+from portal.incidents.services import exposure_rollup_refresh
 from portal.leases import LeaseKeeper, lease_lapsed, lease_owner, lease_until
 
 logger = logging.getLogger(__name__)
@@ -829,11 +830,16 @@ def _batch_record(campaign: NoticeCampaign, recorder: _Recorder) -> None:
         )
         if recorder.sent_user_ids:
             # "Notified" is per person and incident: every exposure of the person.
-            Exposure.objects.filter(
+            stamped = Exposure.objects.filter(
                 organization_id=campaign.organization_id,
                 incident_id=campaign.incident_id,
                 directory_user_id__in=recorder.sent_user_ids,
             ).update(last_notified_at=now)
+            if stamped:
+                # The dashboard's "notified" reads the rollup.
+                exposure_rollup_refresh(
+                    incident_id=campaign.incident_id, organization_ids=[campaign.organization_id]
+                )
     logger.info(
         "notices: campaign %s batch in %.2f s: %d sent, %d to retry, %d failed, %d handed back",
         campaign.pk,
@@ -866,12 +872,16 @@ def campaign_finish_if_done(*, campaign_id: int) -> bool:
         if campaign is None or deliveries.filter(status__in=open_statuses).exists():
             return False
         counts = campaign_counts(campaign_id=campaign_id)
-        Exposure.objects.filter(
+        stamped = Exposure.objects.filter(
             organization_id=campaign.organization_id,
             incident_id=campaign.incident_id,
             last_notified_at__isnull=True,
             directory_user_id__in=deliveries.filter(status=Status.SENT).values("directory_user_id"),
         ).update(last_notified_at=now)
+        if stamped:
+            exposure_rollup_refresh(
+                incident_id=campaign.incident_id, organization_ids=[campaign.organization_id]
+            )
         campaign.status = CampaignStatus.COMPLETED
         campaign.completed_at = now
         campaign.progress_at = now

@@ -54,6 +54,17 @@ else:
     if not ALLOWED_HOSTS:
         raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is false.")
 
+# Earlier keys, newest first, comma-separated: sessions, links and second-factor secrets
+# made under them stay valid while the new SECRET_KEY takes over (docs/configuration.md,
+# "Rotating SECRET_KEY"). Held to the same length rule as the key itself.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
+for _fallback in SECRET_KEY_FALLBACKS:
+    if len(_fallback) < 50 or len(set(_fallback)) < 5:
+        raise ImproperlyConfigured(
+            "Each of SECRET_KEY_FALLBACKS must be at least 50 random characters "
+            "(separate them with commas)."
+        )
+
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 # The address links in emails point to; production must say it, or every link breaks.
 SITE_URL = env_url("SITE_URL", ("http", "https"))
@@ -99,7 +110,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "allauth.usersessions.middleware.UserSessionsMiddleware",
+    # Instead of allauth.usersessions.middleware.UserSessionsMiddleware, which writes
+    # the session's activity on every request: once a minute (accounts/sessions.py).
+    "portal.accounts.sessions.session_activity_middleware",
     "portal.accounts.sessions.session_limits_middleware",
     "portal.accounts.mfa.require_second_factor_middleware",
 ]

@@ -15,6 +15,7 @@ from django.db import connection
 from notifications.dispatch import deliveries_requeue_stale
 from notifications.sweep import NOTICE_STEPS
 from portal.incidents.tasks import import_batches_resume_stale
+from portal.logcopies.exposure_exports import exposure_exports_expire_due
 from portal.logcopies.services import logcopy_expire_due
 from portal.logcopies.tasks import logcopies_resume_stale
 
@@ -29,6 +30,7 @@ def ping() -> str:
 
 SWEEP_STEPS = {
     "log_copies_expired": logcopy_expire_due,
+    "exposure_exports_expired": exposure_exports_expire_due,
     "import_batches_requeued": import_batches_resume_stale,
     "log_copies_requeued": logcopies_resume_stale,
     **NOTICE_STEPS,

@@ -12,6 +12,7 @@ from django.utils import timezone
 from portal.accounts.models import Membership, Organization, User
 from portal.accounts.roles import Role
 from portal.incidents.models import DirectoryUser, Exposure, Incident, MessageLogRecord
+from portal.incidents.services import exposure_rollup_refresh, message_rollup_refresh
 
 _sequence = itertools.count(1)
 PASSWORD = "correct horse battery"
@@ -65,7 +66,12 @@ def log_record(inc: Incident, org: Organization, **fields) -> MessageLogRecord:
         "region": "New York",
         "message_type": MessageLogRecord.MessageType.SMS,
     }
-    return MessageLogRecord.objects.create(incident=inc, organization=org, **{**defaults, **fields})
+    record = MessageLogRecord.objects.create(
+        incident=inc, organization=org, **{**defaults, **fields}
+    )
+    # As the import would, with the exposures: the dashboard reads the rollup.
+    message_rollup_refresh(incident_id=inc.pk, organization_ids=[org.pk])
+    return record
 
 
 def directory_user(org: Organization, username: str = "jdoe", **fields) -> DirectoryUser:
@@ -84,9 +90,12 @@ def exposure(inc: Incident, org: Organization, phone: str = "+12125550143", **fi
         "last_seen_at": datetime(2024, 3, 1, 8, 0, tzinfo=UTC),
         "country": "US",
     }
-    return Exposure.objects.create(
+    made = Exposure.objects.create(
         incident=inc, organization=org, phone=phone, **{**defaults, **fields}
     )
+    # As every writer of exposures does: the dashboard and the account home read it.
+    exposure_rollup_refresh(incident_id=inc.pk, organization_ids=[org.pk])
+    return made
 
 
 def future(**delta) -> datetime:

@@ -1,8 +1,15 @@
+import logging
+
 from allauth.account.forms import LoginForm
 from allauth.account.internal.stagekit import clear_login
 from allauth.core import context
+from allauth.mfa.adapter import get_adapter as get_mfa_adapter
 from allauth.mfa.base.forms import AuthenticateForm, ReauthenticateForm
+from allauth.mfa.base.internal.flows import check_rate_limit
+from allauth.mfa.models import Authenticator
+from cryptography.fernet import InvalidToken
 from django import forms
+from django.conf import settings
 from django.contrib.auth import password_validation
 
 from portal.accounts.models import User
@@ -14,6 +21,8 @@ from portal.accounts.signin import (
     signin_locked_until,
 )
 from portal.http import client_ip
+
+logger = logging.getLogger(__name__)
 
 
 class VigilLoginForm(LoginForm):
@@ -33,6 +42,15 @@ class VigilLoginForm(LoginForm):
         return super().clean()
 
 
+UNREADABLE_FACTOR_MESSAGE = (
+    "Vigil cannot check codes from your authenticator app at the moment: the key that "
+    "protects it has changed on the server. Sign in with one of your recovery codes, or "
+    "with a passkey if you have one, and then set up your authenticator app again. If you "
+    "have neither, ask an owner of your account to have the Vigil operator reset your "
+    "second factor; the operator has been told of the problem."
+)
+
+
 class _SecondFactorLockout:
     """allauth's form for a second-factor code (TOTP or recovery code), counting each
     wrong code against the account, whatever the address, and refusing a locked
@@ -46,7 +64,7 @@ class _SecondFactorLockout:
     def clean_code(self):
         self._refuse_if_locked(audit=True)
         try:
-            return super().clean_code()
+            return self._code_checked()
         except forms.ValidationError as error:
             if error.code == "incorrect_code":
                 second_factor_failure_record(
@@ -56,6 +74,49 @@ class _SecondFactorLockout:
                 )
                 self._refuse_if_locked(audit=False)  # this code may have locked it
             raise
+
+    def _code_checked(self) -> str:
+        """allauth's check of the code against each factor (BaseAuthenticateForm.
+        clean_code), except that a factor whose secret cannot be decrypted is skipped
+        rather than answering HTTP 500: a recovery code still works then. The secrets
+        are encrypted with a key derived from SECRET_KEY (portal.accounts.adapter); a
+        key rotated without the old one in SECRET_KEY_FALLBACKS leaves them unreadable.
+        """
+        clear_rate_limit = check_rate_limit(self.user)
+        code = self.cleaned_data["code"]
+        main: Authenticator | None = None
+        unreadable = False
+        for authenticator in Authenticator.objects.filter(user=self.user).exclude(
+            type=Authenticator.Type.WEBAUTHN  # passkeys check no typed code
+        ):
+            if not main or authenticator.type == Authenticator.Type.TOTP:
+                main = authenticator
+            try:
+                valid = authenticator.wrap().validate_code(code)
+            except InvalidToken:
+                # The person is told what to do; the operator needs the cause. The
+                # user's id, never their email: logs hold no addresses.
+                logger.error(
+                    "The %s factor of user id %s cannot be decrypted with SECRET_KEY or "
+                    "any of the %d SECRET_KEY_FALLBACKS: was SECRET_KEY rotated without "
+                    "the old key in SECRET_KEY_FALLBACKS? (docs/configuration.md)",
+                    authenticator.type,
+                    self.user.pk,
+                    len(settings.SECRET_KEY_FALLBACKS),
+                )
+                unreadable = True
+                continue
+            if valid:
+                authenticator.user = self.user
+                self.authenticator = authenticator
+                clear_rate_limit()
+                return code
+        if unreadable:
+            # Not counted as a wrong code: the person may have typed the right one.
+            raise forms.ValidationError(UNREADABLE_FACTOR_MESSAGE, code="factor_unreadable")
+        if main:
+            self._emit_authentication_failed(main)
+        raise get_mfa_adapter().validation_error("incorrect_code")
 
     def _refuse_if_locked(self, *, audit: bool) -> None:
         locked_until = second_factor_locked_until(user=self.user)

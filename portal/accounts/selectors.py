@@ -22,7 +22,7 @@ from portal.accounts.mfa import SECOND_FACTORS
 from portal.accounts.models import Invitation, Membership, Organization
 from portal.accounts.roles import Role
 from portal.audit.models import AuditEvent
-from portal.incidents.models import Exposure, Incident
+from portal.incidents.models import Exposure, ExposureRollup, Incident
 
 
 class SubqueryCount(Subquery):
@@ -89,19 +89,21 @@ def account_invitations_pending(organization: Organization) -> QuerySet[Invitati
 
 
 def account_incidents(organization: Organization) -> QuerySet[Incident]:
-    """Incidents with exposures in this account, with the account's counts in each."""
-    exposures = Exposure.objects.filter(organization=organization, incident=OuterRef("pk"))
-    messages = (
-        exposures.order_by().values("incident").annotate(total=Sum("message_count")).values("total")
-    )
+    """Incidents with exposures in this account, with the account's counts in each,
+    summed from the dashboard's rollup (a few hundred rows per incident, not every
+    exposure)."""
+    rollup = ExposureRollup.objects.filter(organization=organization, incident=OuterRef("pk"))
+
+    def total(column: str):
+        summed = rollup.order_by().values("incident").annotate(total=Sum(column)).values("total")
+        return Coalesce(Subquery(summed), 0)
+
     return (
         _incidents_touching(organization)
         .annotate(
-            exposure_count=SubqueryCount(exposures.values("pk")),
-            notified_count=SubqueryCount(
-                exposures.filter(last_notified_at__isnull=False).values("pk")
-            ),
-            message_count=Coalesce(Subquery(messages), 0),
+            exposure_count=total("phones"),
+            notified_count=total("notified"),
+            message_count=total("messages"),
         )
         .order_by("-window_start")
     )

@@ -297,8 +297,14 @@ class Exposure(models.Model):
     country = models.CharField(max_length=2, blank=True)
     region = models.CharField(max_length=100, blank=True)
     region_code = models.CharField(max_length=6, blank=True)
+    # Indexed with the account and incident (exposure_person below), not alone.
     directory_user = models.ForeignKey(
-        DirectoryUser, null=True, blank=True, on_delete=models.SET_NULL, related_name="exposures"
+        DirectoryUser,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_index=False,
+        related_name="exposures",
     )
     last_notified_at = models.DateTimeField(null=True, blank=True)
 
@@ -312,19 +318,117 @@ class Exposure(models.Model):
                 name="exposure_counts_add_up",
             ),
         ]
+        # One index per sort the list offers (selectors.SORTS), each ending in the id
+        # that breaks ties, so a page of 50 is a walk of the index (forwards or back)
+        # with no sort, however deep: the deferred join pages the ids from it and only
+        # then loads the 50 rows. Each index costs the exposure rebuild some time
+        # (bench/imports.py, README "Benchmarks"). Trigram indexes for searching by phone
+        # digits exist on PostgreSQL only (migration 0007), outside the model's state.
         indexes = [
             models.Index(fields=["organization", "incident", "country"], name="exposure_country"),
             models.Index(fields=["organization", "incident", "carrier"], name="exposure_carrier"),
             models.Index(
-                fields=["organization", "incident", "-last_seen_at"], name="exposure_recent"
+                fields=["organization", "incident", "-last_seen_at", "-id"],
+                name="exposure_recent",
+            ),
+            models.Index(
+                fields=["organization", "incident", "-first_seen_at", "-id"],
+                name="exposure_first_seen",
+            ),
+            models.Index(
+                fields=["organization", "incident", "-message_count", "-id"],
+                name="exposure_messages",
             ),
             models.Index(
                 fields=["organization", "incident", "last_notified_at"], name="exposure_notified"
+            ),
+            # A search by person finds its exposures here without reading them (an
+            # index-only probe per person); a deleted directory user's, too (SET_NULL).
+            models.Index(
+                fields=["directory_user", "organization", "incident"], name="exposure_person"
             ),
         ]
 
     def __str__(self) -> str:
         return f"Exposure {self.public_id}"
+
+
+class ExposureRollup(models.Model):
+    """The account's exposures in one incident, summed by (country, region, carrier):
+    what the dashboard, the account home and the list's filter choices show, so that
+    none of them sums 100,000 exposures per view.
+
+    Kept by the writers of exposures, in their transaction (services.
+    exposure_rollup_refresh): the import's rebuild, the directory re-match, and the
+    notice sender as it stamps last_notified_at. A change through the admin is not
+    seen until the next of those (or `manage.py rollups_refresh`).
+    """
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, db_index=False, related_name="+"
+    )
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="+")
+    country = models.CharField(max_length=2, blank=True)
+    region = models.CharField(max_length=100, blank=True)
+    carrier = models.CharField(max_length=100, blank=True)
+    phones = models.IntegerField()
+    messages = models.BigIntegerField()
+    sms = models.BigIntegerField()
+    voice = models.BigIntegerField()
+    sms_phones = models.IntegerField(help_text="phones that got at least one SMS")
+    voice_phones = models.IntegerField(help_text="phones that got at least one call")
+    matched = models.IntegerField(help_text="phones matched to a directory user")
+    notified = models.IntegerField(help_text="matched phones whose person was notified")
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "incident"], name="exposure_rollup_of")]
+
+    def __str__(self) -> str:
+        return f"{self.country or '-'} {self.region or '-'} {self.carrier or '-'}: {self.phones}"
+
+
+class ExposureTotal(models.Model):
+    """One per (account, incident) with exposures: what does not add up across the
+    rollup's groups (a person with phones in two countries counts once), and when the
+    rollup was last refreshed."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, db_index=False, related_name="+"
+    )
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="+")
+    exposed_users = models.IntegerField(help_text="distinct directory users matched")
+    refreshed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "incident"], name="exposure_total_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.exposed_users} exposed users"
+
+
+class MessageRollup(models.Model):
+    """The account's log rows in one incident counted by quarter-hour (UTC) and type:
+    the dashboard's messages per day in any time zone (every zone's offset is a whole
+    number of quarter-hours), without reading the big table. Rebuilt with the exposures
+    by each import, the only writer of log rows."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, db_index=False, related_name="+"
+    )
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="+")
+    quarter_hour = models.DateTimeField()
+    message_type = models.CharField(max_length=8)
+    messages = models.IntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "incident"], name="message_rollup_of")]
+
+    def __str__(self) -> str:
+        return f"{self.quarter_hour:%Y-%m-%d %H:%M} {self.message_type}: {self.messages}"
 
 
 class DirectoryImport(models.Model):

@@ -151,3 +151,34 @@ def exposure_rows_html(
             f"{last}</tr>"
         )
     return mark_safe("".join(html))  # noqa: S308 (every value escaped above)
+
+
+_TYPE_ICONS = {
+    "voice": '<i class="bi bi-telephone me-1" aria-hidden="true"></i>',
+    "sms": '<i class="bi bi-chat-left-text me-1" aria-hidden="true"></i>',
+}
+_TYPE_LABELS = {"voice": "Voice", "sms": "SMS"}
+
+
+def timeline_rows_html(messages, *, zone: tzinfo) -> SafeString:
+    """The <tr>s of one phone's timeline (a page of its log rows)."""
+    html = []
+    for message in messages:
+        local = message.sent_at.astimezone(zone)
+        kind = message.message_type
+        region = (
+            f' <span class="small text-body-secondary">{escape(message.region)}</span>'
+            if message.region
+            else ""
+        )
+        html.append(
+            f'<tr><td class="text-nowrap"><time datetime="{escape(local.isoformat())}">'
+            f"{local:%a} {local.day} {local:%b %Y, %H:%M:%S}</time>"
+            f' <span class="small text-body-secondary">{escape(local.tzname() or "")}</span></td>'
+            f"<td>{_TYPE_ICONS.get(kind, _TYPE_ICONS['sms'])}"
+            f"{escape(_TYPE_LABELS.get(kind, kind))}</td>"
+            f"<td>{escape(message.carrier)}</td>"
+            f"<td>{escape(message.country)}{region}</td>"
+            f"<td>{escape(message.context or '—')}</td></tr>"
+        )
+    return mark_safe("".join(html))  # noqa: S308 (every value escaped above)

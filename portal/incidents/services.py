@@ -8,7 +8,8 @@ on PostgreSQL and on SQLite (3.24+, for the upsert).
 from collections.abc import Iterable
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from portal.accounts.models import Organization
@@ -16,8 +17,11 @@ from portal.audit.services import audit_record
 from portal.incidents.models import (
     DirectoryPhone,
     Exposure,
+    ExposureRollup,
+    ExposureTotal,
     Incident,
     MessageLogRecord,
+    MessageRollup,
 )
 from portal.incidents.signals import incident_exposures_published
 
@@ -185,7 +189,115 @@ def exposure_rebuild(*, incident: Incident, organization_ids: Iterable[int]) -> 
                         statement(accounts, fresh=fresh), [sms, voice, incident.pk, *accounts]
                     )
                     written += cursor.rowcount
+        # In the same transaction: a dashboard never shows numbers of other rows.
+        exposure_rollup_refresh(incident_id=incident.pk, organization_ids=organization_ids)
+        message_rollup_refresh(incident_id=incident.pk, organization_ids=organization_ids)
         return written
+
+
+# --- Rollups: what the dashboard reads instead of summing (models.ExposureRollup) ------
+
+
+def exposure_rollup_refresh(*, incident_id: int, organization_ids: Iterable[int]) -> None:
+    """Sum these accounts' exposures in the incident again, by (country, region,
+    carrier), and count their distinct matched people: one pass over the exposures
+    (some 50 ms per 100,000), by every writer of exposures in its own transaction."""
+    organization_ids = sorted(set(organization_ids))
+    if not organization_ids:
+        return
+    exposures = Exposure.objects.filter(
+        incident_id=incident_id, organization_id__in=organization_ids
+    ).order_by()
+    groups = exposures.values("organization_id", "country", "region", "carrier").annotate(
+        phones=Count("id"),
+        messages=Coalesce(Sum("message_count"), 0),
+        sms=Coalesce(Sum("sms_count"), 0),
+        voice=Coalesce(Sum("voice_count"), 0),
+        sms_phones=Count("id", filter=Q(sms_count__gt=0)),
+        voice_phones=Count("id", filter=Q(voice_count__gt=0)),
+        matched=Count("directory_user_id"),
+        notified=Count(
+            "id", filter=Q(directory_user_id__isnull=False, last_notified_at__isnull=False)
+        ),
+    )
+    people = dict(
+        exposures.filter(directory_user_id__isnull=False)
+        .values("organization_id")
+        .annotate(people=Count("directory_user_id", distinct=True))
+        .values_list("organization_id", "people")
+    )
+    now = timezone.now()
+    with transaction.atomic():
+        ExposureRollup.objects.filter(
+            incident_id=incident_id, organization_id__in=organization_ids
+        ).delete()
+        ExposureTotal.objects.filter(
+            incident_id=incident_id, organization_id__in=organization_ids
+        ).delete()
+        rows = [ExposureRollup(incident_id=incident_id, **group) for group in groups]
+        ExposureRollup.objects.bulk_create(rows, batch_size=500)
+        with_exposures = {row.organization_id for row in rows}
+        ExposureTotal.objects.bulk_create(
+            ExposureTotal(
+                organization_id=organization_id,
+                incident_id=incident_id,
+                exposed_users=people.get(organization_id, 0),
+                refreshed_at=now,
+            )
+            for organization_id in sorted(with_exposures)
+        )
+
+
+# A log row's quarter-hour (UTC), as each database writes a datetime: time zones are
+# whole quarter-hours from UTC, so any account's days are sums of these.
+_QUARTER_HOUR_SQL = {
+    "postgresql": "date_bin('15 minutes', log.sent_at, TIMESTAMPTZ '2000-01-01 00:00+00')",
+    "sqlite": (
+        "strftime('%%Y-%%m-%%d %%H:', log.sent_at)"
+        " || printf('%%02d', (CAST(strftime('%%M', log.sent_at) AS INTEGER) / 15) * 15)"
+        " || ':00'"
+    ),
+}
+
+
+def message_rollup_refresh(*, incident_id: int, organization_ids: Iterable[int]) -> None:
+    """Count these accounts' log rows in the incident again by quarter-hour and type:
+    one pass over their rows, by the import (the only writer of log rows) with the
+    exposures, so the dashboard's chart never reads the big table."""
+    organization_ids = sorted(set(organization_ids))
+    if not organization_ids:
+        return
+    q = connection.ops.quote_name
+    bucket = _QUARTER_HOUR_SQL[connection.vendor]
+    sql = f"""
+        INSERT INTO {q(MessageRollup._meta.db_table)}
+            (organization_id, incident_id, quarter_hour, message_type, messages)
+        SELECT log.organization_id, log.incident_id, {bucket}, log.message_type, COUNT(*)
+        FROM {q(MessageLogRecord._meta.db_table)} AS log
+        WHERE log.incident_id = %s AND log.organization_id IN ({_placeholders(organization_ids)})
+        GROUP BY log.organization_id, log.incident_id, {bucket}, log.message_type
+    """  # noqa: S608 (names from the models; every value is a parameter)
+    with transaction.atomic():
+        MessageRollup.objects.filter(
+            incident_id=incident_id, organization_id__in=organization_ids
+        ).delete()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [incident_id, *organization_ids])
+
+
+def rollups_refresh_all() -> int:
+    """Every account's rollups in every incident, from the tables: after a change the
+    writers do not see (an edit in the admin), or to fill them the first time. Returns
+    how many (account, incident) pairs it refreshed."""
+    pairs = Exposure.objects.order_by().values_list("incident_id", "organization_id").distinct()
+    by_incident: dict[int, list[int]] = {}
+    for incident_id, organization_id in pairs:
+        by_incident.setdefault(incident_id, []).append(organization_id)
+    for incident_id, organization_ids in by_incident.items():
+        with transaction.atomic():
+            exposure_rollup_refresh(incident_id=incident_id, organization_ids=organization_ids)
+            message_rollup_refresh(incident_id=incident_id, organization_ids=organization_ids)
+    return sum(len(ids) for ids in by_incident.values())
 
 
 def exposure_match_directory(*, organization_ids: Iterable[int]) -> int:
@@ -210,9 +322,21 @@ def exposure_match_directory(*, organization_ids: Iterable[int]) -> int:
         WHERE organization_id IN ({_placeholders(organization_ids)})
             AND directory_user_id {distinct} {owner}
     """  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, organization_ids)
-        return cursor.rowcount
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(sql, organization_ids)
+            changed = cursor.rowcount
+        if changed:
+            # The matched and notified counts moved, in whichever incidents they did.
+            incidents = (
+                Exposure.objects.filter(organization_id__in=organization_ids)
+                .order_by()
+                .values_list("incident_id", flat=True)
+                .distinct()
+            )
+            for incident_id in list(incidents):
+                exposure_rollup_refresh(incident_id=incident_id, organization_ids=organization_ids)
+        return changed
 
 
 # --- Publishing ------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from allauth.core.exceptions import ReauthenticationRequired
 from django.core.paginator import Paginator
 from django.http import HttpResponse, StreamingHttpResponse
 from django.middleware.csrf import get_token
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -25,16 +25,17 @@ from portal.accounts.gate import Member, account_view
 from portal.accounts.reauth import reauthentication_if_stale
 from portal.accounts.roles import Capability
 from portal.audit.services import audit_record
-from portal.csvsafe import stream_csv
 from portal.incidents.charts import per_day_chart, per_day_svg
+from portal.incidents.exports import EXPORT_STREAM_MAX, csv_chunks, export_rows
 from portal.incidents.forms import ExposureFilterForm
 from portal.incidents.models import DirectoryUser, Exposure, Incident
-from portal.incidents.phones_display import phone_last_digits, phone_masked
+from portal.incidents.paging import DeferredJoinPaginator, count_cached
 from portal.incidents.presenters import (
     exposure_row,
     exposure_rows,
     exposure_rows_html,
     phone_html,
+    timeline_rows_html,
 )
 from portal.incidents.selectors import (
     EXPOSURE_ROW_FIELDS,
@@ -47,12 +48,10 @@ from portal.incidents.selectors import (
     incident_dashboard,
     incidents_of_account,
 )
+from portal.logcopies.exposure_exports import exposure_export_request
 
 PAGE_SIZE = 50
 TIMELINE_PAGE_SIZE = 100
-# Rows fetched per round trip while an export streams: memory stays flat however many
-# phones the account has.
-EXPORT_CHUNK = 2000
 
 
 def _incident(member: Member, public_id) -> Incident:
@@ -128,8 +127,37 @@ def _filtered(request, member: Member, incident: Incident):
         exposures_of(member.organization, incident),
         filters,
         reveal=member.can(Capability.REVEAL_PHONE),
+        organization_id=member.organization.pk,
     )
     return form, filters, exposures, summary
+
+
+def _count(member: Member, incident: Incident, filters, exposures, summary) -> tuple[int, bool]:
+    """How many phones the list holds, and whether that is an estimate."""
+    if not filters.is_narrowing():
+        # Every phone: the rollup has counted them already.
+        return summary.total("phones"), False
+    by_place = {"country", "region", "carrier"}
+    narrowing = {name for name, value in filters.as_details().items() if name != "sort"}
+    if narrowing <= by_place:
+        # Only by country, region or carrier: the rollup's groups are exactly those.
+        wanted = {name: getattr(filters, name) for name in narrowing}
+        return sum(
+            group.phones
+            for group in summary.groups
+            if all(getattr(group, name) == value for name, value in wanted.items())
+        ), False
+    # Counted on the first page; the next pages (and the same filter again) read it.
+    return count_cached(
+        exposures,
+        key_parts=(
+            member.organization.pk,
+            incident.pk,
+            member.can(Capability.REVEAL_PHONE),
+            *sorted(filters.as_details().items()),
+        ),
+        version=str(summary.refreshed_at),
+    )
 
 
 def _audit_reveal(request, member: Member, *, target, details: dict) -> None:
@@ -184,10 +212,13 @@ def exposed(request, member: Member, incident):
     found = _incident(member, incident)
     form, filters, exposures, summary = _filtered(request, member, found)
     filtered = filters.is_narrowing()
-    paginator = Paginator(exposures.only(*EXPOSURE_ROW_FIELDS), PAGE_SIZE)
-    if not filtered:
-        # Every phone: the summary has counted them already, so the pager need not.
-        paginator.count = summary.total("phones")
+    paginator = DeferredJoinPaginator(
+        exposures.only(*EXPOSURE_ROW_FIELDS),
+        PAGE_SIZE,
+        # The ids come from the account's filtered list: loading them needs no filter.
+        rows=Exposure.objects.select_related("directory_user").only(*EXPOSURE_ROW_FIELDS),
+    )
+    paginator.count, paginator.estimated = _count(member, found, filters, exposures, summary)
     page = paginator.get_page(request.GET.get("page"))
     _audit_search_reveal(request, member, found, filters, exposures=exposures, page=page)
     zone = member.organization.zone
@@ -196,72 +227,41 @@ def exposed(request, member: Member, incident):
     return render(request, "incidents/exposed.html", context)
 
 
-EXPORT_HEADER = [
-    "phone",
-    "phone_last_digits",
-    "country",
-    "region",
-    "region_code",
-    "carrier",
-    "sms",
-    "voice",
-    "messages",
-    "first_message",
-    "last_message",
-    "username",
-    "name",
-    "email",
-    "last_notified",
-]
-
-
-def _export_rows(exposures, zone):
-    def when(moment):
-        return moment.astimezone(zone).isoformat(timespec="seconds") if moment else ""
-
-    for exposure in exposures.iterator(chunk_size=EXPORT_CHUNK):
-        person = exposure.directory_user
-        yield [
-            # Masked for every role, security staff too: full numbers leave the portal
-            # one at a time through an audited reveal, or in bulk through a log copy,
-            # which the operator approves. An export must not be a third way around both.
-            phone_masked(exposure.phone, exposure.country),
-            phone_last_digits(exposure.phone),
-            exposure.country,
-            exposure.region,
-            exposure.region_code,
-            exposure.carrier,
-            exposure.sms_count,
-            exposure.voice_count,
-            exposure.message_count,
-            when(exposure.first_seen_at),
-            when(exposure.last_seen_at),
-            person.username if person else "",
-            person.name if person else "",
-            person.email if person else "",
-            when(exposure.last_notified_at),
-        ]
-
-
 @account_view(Capability.VIEW_DASHBOARD)
 @never_cache
 @require_GET  # not HEAD: every export is audited, and a HEAD would record one for nothing
 def exposed_export(request, member: Member, incident):
+    """A small export streams from here (at most EXPORT_STREAM_MAX rows, in 64 KB
+    chunks: well under a second); a larger one becomes a job that a worker writes to
+    storage, and the member waits on its page for the signed download link."""
     found = _incident(member, incident)
-    _, filters, exposures, _ = _filtered(request, member, found)
+    _, filters, exposures, summary = _filtered(request, member, found)
     organization = member.organization
     zone = organization.zone
+    reveal = member.can(Capability.REVEAL_PHONE)
+    total, estimated = _count(member, found, filters, exposures, summary)
     audit_record(
         action="exposure.export",
         actor=request.user,
         organization=organization,
         target=found,
         request=request,
-        details={"filters": filters.as_details(), "numbers": "masked"},
+        details={
+            "filters": filters.as_details(),
+            "numbers": "masked",
+            "rows": total,
+            "how": "streamed" if total <= EXPORT_STREAM_MAX else "job",
+            **({"rows_estimated": True} if estimated else {}),
+        },
     )
     _audit_search_reveal(request, member, found, filters, exposures=exposures)
+    if total > EXPORT_STREAM_MAX:
+        export = exposure_export_request(
+            member=member, incident=found, filters=filters, reveal=reveal, total=total
+        )
+        return redirect("logcopies:export", org=organization.public_id, export=export.public_id)
     response = StreamingHttpResponse(
-        stream_csv(EXPORT_HEADER, _export_rows(exposures, zone)), content_type="text/csv"
+        csv_chunks(export_rows(exposures, zone)), content_type="text/csv"
     )
     today = timezone.localdate(timezone=zone)
     filename = f"vigil-exposed-{organization.account_id}-{found.slug}-{today:%Y-%m-%d}.csv"
@@ -290,6 +290,9 @@ def exposure_detail(request, member: Member, incident, exposure):
     context["phone_html"] = phone_html(
         row, can_reveal=context["can_reveal"], csrf_token=get_token(request)
     )
+    # Written in Python: a page of 100 messages through the template engine was most of
+    # the page's time (portal/incidents/presenters.py).
+    context["timeline_html"] = timeline_rows_html(context["page"], zone=zone)
     return render(request, "incidents/exposure.html", context)
 
 

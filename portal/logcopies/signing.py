@@ -23,22 +23,45 @@ class DownloadLinkExpired(Exception):  # noqa: N818
     """The token is genuine but older than MAX_AGE."""
 
 
-def _signer() -> signing.TimestampSigner:
-    return signing.TimestampSigner(salt=SALT)
+def _signer(salt: str = SALT) -> signing.TimestampSigner:
+    return signing.TimestampSigner(salt=salt)
 
 
-def download_token_make(*, copy, user) -> str:
-    return _signer().sign_object({"copy": str(copy.public_id), "user": user.pk}, compress=False)
+def _token_make(*, salt: str, kind: str, public_id, user) -> str:
+    return _signer(salt).sign_object({kind: str(public_id), "user": user.pk}, compress=False)
 
 
-def download_token_check(*, token: str, copy, user) -> None:
+def _token_check(*, salt: str, kind: str, token: str, public_id, user) -> None:
     try:
-        payload = _signer().unsign_object(token, max_age=MAX_AGE)
+        payload = _signer(salt).unsign_object(token, max_age=MAX_AGE)
     except signing.SignatureExpired as error:
         raise DownloadLinkExpired from error
     except (signing.BadSignature, ValueError) as error:
         raise DownloadLinkInvalid from error
     if not isinstance(payload, dict):
         raise DownloadLinkInvalid
-    if payload.get("copy") != str(copy.public_id) or payload.get("user") != user.pk:
+    if payload.get(kind) != str(public_id) or payload.get("user") != user.pk:
         raise DownloadLinkInvalid
+
+
+def download_token_make(*, copy, user) -> str:
+    return _token_make(salt=SALT, kind="copy", public_id=copy.public_id, user=user)
+
+
+def download_token_check(*, token: str, copy, user) -> None:
+    _token_check(salt=SALT, kind="copy", token=token, public_id=copy.public_id, user=user)
+
+
+# The same links for exports of exposed users (portal/logcopies/exposure_exports.py),
+# under a salt of their own: a copy's token never opens an export, nor the reverse.
+EXPORT_SALT = "vigil.exposure-export.download"
+
+
+def export_token_make(*, export, user) -> str:
+    return _token_make(salt=EXPORT_SALT, kind="export", public_id=export.public_id, user=user)
+
+
+def export_token_check(*, token: str, export, user) -> None:
+    _token_check(
+        salt=EXPORT_SALT, kind="export", token=token, public_id=export.public_id, user=user
+    )

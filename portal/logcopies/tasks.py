@@ -73,3 +73,15 @@ def logcopies_resume_stale(
     if queued:
         logger.info("log copies queued again after a lapsed lease or a lost message: %d", queued)
     return queued
+
+
+@shared_task(acks_late=True, time_limit=15 * 60, soft_time_limit=14 * 60)
+def exposure_export_generate(export_id: int) -> None:
+    from portal.logcopies.exposure_exports import exposure_export_generate as generate
+    from portal.logcopies.models import ExposureExport
+
+    export = ExposureExport.objects.filter(pk=export_id).first()
+    if export is None:
+        logger.warning("exposure export %s no longer exists: nothing to write", export_id)
+        return
+    generate(export=export)

@@ -22,9 +22,10 @@ from notifications.models import (
 )
 from portal.accounts.models import Invitation, Membership, Organization
 from portal.accounts.roles import Role
+from portal.audit.models import AuditEvent
 from portal.incidents.models import DirectoryImport, DirectoryUser, Exposure, ImportBatch, Incident
-from portal.logcopies.models import LogCopyRequest
-from portal.logcopies.signing import download_token_make
+from portal.logcopies.models import ExposureExport, LogCopyRequest
+from portal.logcopies.signing import download_token_make, export_token_make
 from tests import factories
 from tests.accounts.auth import signed_in
 
@@ -90,6 +91,9 @@ MATRIX: dict[str, Row] = {
     "logcopies:retry": Row("account", ("copy",), write=True),
     "logcopies:link": Row("account", ("copy",), write=True),
     "logcopies:download": Row("account", ("copy", "token")),
+    "logcopies:export": Row("account", ("export",)),
+    "logcopies:export_progress": Row("account", ("export",)),
+    "logcopies:export_download": Row("account", ("export", "export_token")),
     "operator_logcopies:queue": Row("staff"),
     "operator_logcopies:detail": Row("staff", ("copy",)),
     "operator_logcopies:approve": Row("staff", ("copy",), write=True),
@@ -191,6 +195,7 @@ class World:
     directory_import: DirectoryImport
     batch: ImportBatch
     copy: LogCopyRequest
+    export: ExposureExport
     template: NoticeTemplate
     # An operator default (no account): the console's template pages edit only these.
     default_template: NoticeTemplate
@@ -242,6 +247,16 @@ def world(media_root):
         sha256="0" * 64,
     )
     copy.file.save("copy.zip", ContentFile(b"zip bytes"), save=True)
+    # A ready export of Acme's exposed users, its owner's.
+    export = ExposureExport.objects.create(
+        organization=acme,
+        incident=incident,
+        requested_by=acme_members[Role.OWNER],
+        status=ExposureExport.Status.READY,
+        total_rows=1,
+        rows=1,
+    )
+    export.file.save("export.csv", ContentFile(b"phone\n"), save=True)
     template = NoticeTemplate.objects.create(
         organization=acme,
         name="Acme notice",
@@ -269,6 +284,7 @@ def world(media_root):
         campaign=campaign,
         report=report,
         copy=copy,
+        export=export,
         incident=incident,
         exposure=exposure,
         directory_import=directory_import,
@@ -293,6 +309,8 @@ def _object_ids(world: World) -> dict:
         "directory_import": world.directory_import.public_id,
         "batch": world.batch.public_id,
         "copy": world.copy.public_id,
+        "export": world.export.public_id,
+        "export_token": export_token_make(export=world.export, user=world.acme_members[Role.OWNER]),
         "template": world.template.public_id,
         "default_template": world.default_template.public_id,
         "campaign": world.campaign.public_id,
@@ -332,6 +350,9 @@ def _state(world: World):
         sorted(NoticeCampaign.objects.values_list("public_id", "status", "name")),
         sorted(Delivery.objects.values_list("pk", "status")),
         sorted(SuspicionReport.objects.values_list("public_id", "status")),
+        # An export downloaded, or a new one made, would show here.
+        sorted(ExposureExport.objects.values_list("public_id", "status")),
+        AuditEvent.objects.filter(action__startswith="exposure.export").count(),
     )
 
 

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from portal.accounts.models import Membership
 from portal.audit.models import AuditEvent
 from portal.audit.services import audit_record
+from portal.audit.views import CappedPaginator
 from tests import factories
 from tests.core.test_layout import assert_nothing_inline_without_the_nonce
 
@@ -235,6 +236,22 @@ def test_it_pages_by_fifty_and_keeps_the_filters(client, sign_in, alice, acme):
     assert len(listed(first)) == 50
     assert "?action=phone.reveal&amp;page=2" in first.content.decode()
     assert [event.action for event in listed(second)] == ["phone.reveal"]
+
+
+def test_it_stops_counting_past_the_cap_and_says_so(client, sign_in, alice, acme, monkeypatch):
+    monkeypatch.setattr(CappedPaginator, "COUNT_CAP", 60)
+    for _ in range(70):
+        audit_record(action="phone.reveal", actor=alice, organization=acme)
+    audit_record(action="logcopy.download", actor=alice, organization=acme)
+    sign_in(alice)
+
+    page = client.get(url(acme)).content.decode()
+    narrowed = client.get(url(acme), {"action": "logcopy.download"})
+
+    assert "of more than 60 events" in page
+    assert "narrow by date" in page
+    assert len(listed(narrowed)) == 1
+    assert "more than" not in narrowed.content.decode()
 
 
 def test_it_costs_the_same_queries_for_5_or_50_events(client, sign_in, alice, bob, acme):

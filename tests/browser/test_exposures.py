@@ -7,6 +7,7 @@ directly; `transaction=True` because that thread has its own connection.
 """
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -15,6 +16,7 @@ from playwright.sync_api import expect
 
 from portal.accounts.roles import Role
 from portal.audit.models import AuditEvent
+from portal.incidents import views as incident_views
 from tests import factories
 from tests.accounts.auth import signed_in
 
@@ -166,3 +168,23 @@ def test_revealing_a_phone_as_security_staff(
     event = AuditEvent.objects.get(action="phone.reveal")
     assert event.actor == sam
     assert event.target_id == str(target.public_id)
+
+
+def test_a_large_export_is_made_by_a_worker_and_downloaded(
+    page, browser_context, live_server, acme, breach, screenshot, monkeypatch, media_root
+):
+    monkeypatch.setattr(incident_views, "EXPORT_STREAM_MAX", 2)  # four phones: a job
+    bob = factories.member(acme, "bob@acme.example", Role.ADMIN)
+    signed_in_browser(browser_context, live_server, bob)
+    page.goto(f"{live_server.url}/o/{acme.public_id}/incidents/{breach.public_id}/exposed/")
+
+    page.get_by_role("link", name="Export all as CSV").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Export of exposed users")
+    expect(page.get_by_text("The file is ready: 4 rows")).to_be_visible()
+    screenshot(page, "ready")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download the CSV").click()
+    content = Path(download.value.path()).read_text(encoding="utf-8")
+    assert content.startswith("phone,phone_last_digits,")
+    assert content.count("\n") == 5

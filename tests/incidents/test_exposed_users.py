@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from portal.audit.models import AuditEvent
+from portal.incidents import paging, views
 from portal.incidents.models import MessageLogRecord
 from tests import factories
 from tests.accounts.auth import signed_in
@@ -465,6 +466,8 @@ def test_it_exports_the_filtered_list_masked_and_audited(client, sign_in, bob, a
     assert event.details == {
         "filters": {"country": "US", "sort": "messages"},
         "numbers": "masked",
+        "rows": 2,
+        "how": "streamed",
     }
 
 
@@ -674,3 +677,41 @@ def test_the_unmatched_list_costs_the_same_queries_for_10_or_60_phones(
 
     assert len(response.context["rows"]) == 50
     assert len(many) == len(few)
+
+
+def test_a_filter_by_place_is_counted_from_the_rollup(client, acme, bob, breach):
+    signed_in(client, bob)
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(exposed_url(acme, breach), {"country": "US"})
+
+    assert response.context["page"].paginator.count == 2
+    assert "2 phones match these filters" in response.content.decode()
+    assert not [q["sql"] for q in captured.captured_queries if "COUNT(" in q["sql"]]
+
+
+def test_a_later_page_of_a_search_does_not_count_again(client, acme, bob, breach, monkeypatch):
+    monkeypatch.setattr(views, "PAGE_SIZE", 1)
+    signed_in(client, bob)
+    client.get(exposed_url(acme, breach), {"q": "a"})
+
+    with CaptureQueriesContext(connection) as captured:
+        second = client.get(exposed_url(acme, breach), {"q": "a", "page": "2"})
+
+    assert second.context["page"].number == 2
+    assert not [q["sql"] for q in captured.captured_queries if "COUNT(" in q["sql"]]
+
+
+@pytest.mark.postgres
+def test_a_search_past_the_threshold_shows_an_estimate_labelled_as_such(
+    client, acme, bob, breach, monkeypatch
+):
+    monkeypatch.setattr(paging, "ESTIMATE_ABOVE", 0)
+    signed_in(client, bob)
+
+    response = client.get(exposed_url(acme, breach), {"q": "a"})
+
+    assert response.context["page"].paginator.estimated
+    page = response.content.decode()
+    assert "About " in page
+    assert "(an estimate: too many to count on every page)" in page

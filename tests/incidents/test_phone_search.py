@@ -138,7 +138,12 @@ def test_an_export_by_more_digits_is_audited_as_a_reveal_of_what_it_holds(
         "exposures": [str(jane.public_id)],
     }
     export = AuditEvent.objects.get(action="exposure.export")
-    assert export.details == {"filters": {"q": "***0143"}, "numbers": "masked"}
+    assert export.details == {
+        "filters": {"q": "***0143"},
+        "numbers": "masked",
+        "rows": 1,
+        "how": "streamed",
+    }
 
 
 @pytest.mark.parametrize("role", [*MAY_NOT_REVEAL, *MAY_REVEAL])

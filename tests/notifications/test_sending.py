@@ -16,6 +16,7 @@ from notifications import dispatch, sending
 from notifications.models import Delivery, NoticeCampaign
 from notifications.rendering import message_id_for
 from portal.incidents.models import Exposure
+from portal.incidents.selectors import exposure_summary
 from tests.notifications.engine_world import campaign_world
 from tests.notifications.smtp_sink import SmtpSink, refuse, transient_then_accept
 
@@ -115,6 +116,17 @@ def test_it_stamps_every_exposure_of_a_person_notified(sink, send):
     assert notified.count() == 2
     assert all(e.last_notified_at and e.last_notified_at >= before for e in notified)
     assert Exposure.objects.get(directory_user=world.users[1]).last_notified_at is None
+
+
+def test_the_dashboard_counts_the_people_it_notified(sink, send):
+    world = campaign_world(2, without_email=1)
+
+    send()
+
+    # The dashboard reads the rollup, which the sender refreshes as it stamps.
+    summary = exposure_summary(world.organization, world.incident)
+    assert summary.total("notified") == 2  # the first person's two phones
+    assert summary.total("matched") == 3
 
 
 def test_it_retries_a_transient_refusal_with_backoff_and_then_sends(sink, send, settings):

@@ -135,7 +135,11 @@ def test_it_shows_the_incidents_touching_the_account_with_their_counts(
 ):
     march = factories.incident(title="March logs")
     factories.exposure(march, acme, "+12125550101", sms_count=2, message_count=2)
-    factories.exposure(march, acme, "+12125550102", last_notified_at=timezone.now())
+    # Notified: a person in the directory (a notice goes to people, never to a number).
+    jane = factories.directory_user(acme, "jdoe", phones=["+12125550102"])
+    factories.exposure(
+        march, acme, "+12125550102", directory_user=jane, last_notified_at=timezone.now()
+    )
     factories.exposure(march, globex, "+12125550103")
     factories.exposure(factories.incident(title="Globex only"), globex)
     client.force_login(olivia)

@@ -1,6 +1,7 @@
 from django import template
 
 from portal.audit import display
+from portal.audit.presenters import audit_rows_html
 
 register = template.Library()
 
@@ -19,3 +20,9 @@ def audit_details(details) -> list[tuple[str, str]]:
 @register.filter
 def target_kind(target_type: str) -> str:
     return display.target_kind(target_type)
+
+
+@register.simple_tag
+def audit_rows(page, zone, show_account=False):
+    """A page's <tr>s (portal/audit/presenters.py)."""
+    return audit_rows_html(page, zone=zone, show_account=bool(show_account))

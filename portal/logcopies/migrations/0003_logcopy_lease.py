@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("logcopies", "0001_initial"),
+        ("logcopies", "0002_exposure_exports"),
     ]
 
     operations = [

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("incidents", "0005_analyze_function"),
+        ("incidents", "0009_exposure_person_index"),
     ]
 
     operations = [
