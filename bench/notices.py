@@ -107,8 +107,8 @@ def run(rows: int = DEFAULT_ROWS) -> dict:
 def _measure(rows, url, sink, work, processes) -> dict:
     from django.utils import timezone
 
+    from notifications.delivery.tasks import campaigns_dispatch
     from notifications.models import Delivery, NoticeCampaign
-    from notifications.tasks import campaigns_dispatch
 
     concurrency = int(os.environ.get("BENCH_NOTICE_WORKERS", os.cpu_count() or 2))
     campaign = _campaign(rows)
@@ -179,8 +179,8 @@ def _campaign(rows: int):
     from django.db import connection
     from django.utils import timezone
 
-    from notifications import rendering
     from notifications.models import NoticeCampaign, NoticeTemplate
+    from notifications.notice_templates import rendering
     from portal.accounts.models import Organization
     from portal.incidents.models import DirectoryUser, Exposure, Incident
 
@@ -247,7 +247,7 @@ def _campaign(rows: int):
     )
     with connection.cursor() as cursor:
         # The statistics a live database has: without them PostgreSQL plans the
-        # audience query for empty tables (notifications.audience; see the README).
+        # audience query for empty tables (notifications.campaigns.audience; see the README).
         cursor.execute("ANALYZE")
     now = timezone.now()
     return NoticeCampaign.objects.create(
@@ -273,9 +273,9 @@ def _rendered(campaign) -> list[tuple[str, list[str], bytes]]:
     them the same way), in delivery order."""
     import email.policy
 
-    from notifications import rendering
+    from notifications.delivery.sending import _notice_email
     from notifications.models import Delivery
-    from notifications.sending import _notice_email
+    from notifications.notice_templates import rendering
 
     campaign = type(campaign).objects.select_related("organization", "incident").get(pk=campaign.pk)
     shared = rendering.campaign_context(

@@ -17,7 +17,7 @@ ratio = baseline / the slower page's median: 1 would be free, the goal is >= 0.3
 (a page at most three times the bare layout). `dashboard_first` is the dashboard's
 first view after the cache is emptied, when it sums the exposures and reads the log
 table for its per-day chart; later views read those sums from the cache (see
-portal/incidents/selectors.py).
+portal/incidents/exposures/selectors.py).
 
 Needs DATABASE_URL on PostgreSQL; uses (and drops) a database of its own,
 `vigil_bench_pages`. With BENCH_PAGES_KEEP=1 the database stays, and a later run with
@@ -109,8 +109,8 @@ def _seed(rows: int):
     from portal.incidents.demo.directory import seed_directory
     from portal.incidents.demo.logs import load_log_rows, log_rows
     from portal.incidents.demo.phones import WINDOW_END, WINDOW_START, plan_phones
+    from portal.incidents.exposures.services import exposure_match_directory, exposure_rebuild
     from portal.incidents.models import Exposure, Incident
-    from portal.incidents.services import exposure_match_directory, exposure_rebuild
     from portal.management.demo import DEMO_ACCOUNTS
 
     rng = random.Random(SEED)

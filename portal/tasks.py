@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 
 from notifications.sweep import NOTICE_STEPS
-from portal.incidents.tasks import import_batches_resume_stale
+from portal.incidents.imports.tasks import import_batches_resume_stale
 from portal.logcopies.services import logcopy_expire_due
 from portal.logcopies.tasks import logcopies_resume_stale
 

@@ -26,8 +26,8 @@ from portal.accounts.gate import CURRENT_ACCOUNT_SESSION_KEY, Member, account_vi
 from portal.accounts.models import Invitation, Membership, User
 from portal.accounts.reauth import reauthentication_if_stale
 from portal.accounts.roles import Capability, Role
+from portal.incidents.exposures.selectors import incidents_visible_to
 from portal.incidents.models import Exposure
-from portal.incidents.selectors import incidents_visible_to
 
 logger = logging.getLogger(__name__)
 

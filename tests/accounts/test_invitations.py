@@ -10,7 +10,7 @@ from django.core import mail
 from django.utils import timezone
 
 from notifications.models import ScheduledEmail
-from notifications.scheduled import scheduled_emails_send_due
+from notifications.outbox.scheduled import scheduled_emails_send_due
 from portal.accounts import services
 from portal.accounts.models import Invitation, Membership, User
 from portal.accounts.roles import Role

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from portal.accounts.models import Membership
 from portal.accounts.roles import Role
-from portal.incidents.selectors import incidents_visible_to
+from portal.incidents.exposures.selectors import incidents_visible_to
 from tests import factories
 
 

@@ -10,8 +10,8 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from portal.incidents.exposures.selectors import BREAKDOWN_TOP
 from portal.incidents.models import MessageLogRecord
-from portal.incidents.selectors import BREAKDOWN_TOP
 from tests import factories
 from tests.core.test_layout import assert_nothing_inline_without_the_nonce
 from tests.incidents.exposures_world import (

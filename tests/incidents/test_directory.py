@@ -490,7 +490,7 @@ def test_it_shows_a_refused_file_on_the_form_and_keeps_nothing(client, acme, bob
 
 
 def test_it_refuses_an_upload_over_the_limit_on_the_form(client, acme, bob, monkeypatch):
-    monkeypatch.setattr("portal.incidents.directory_forms.MAX_UPLOAD_BYTES", 100)
+    monkeypatch.setattr("portal.incidents.directory.forms.MAX_UPLOAD_BYTES", 100)
     signed_in(client, bob)
 
     response = client.post(upload_url(acme), {"file": csv_file(SAMPLE)})

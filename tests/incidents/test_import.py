@@ -13,8 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from portal.audit.models import AuditEvent
-from portal.incidents import tasks
-from portal.incidents.imports import services
+from portal.incidents.imports import services, tasks
 from portal.incidents.imports.services import (
     ImportProgress,
     ImportRefusedError,

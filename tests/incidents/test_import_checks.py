@@ -197,7 +197,7 @@ def test_it_takes_the_tolerance_from_the_incident(breach, acme):
 
 
 def test_it_draws_the_dashboard_chart_within_the_window_whatever_the_data(breach, acme):
-    from portal.incidents.selectors import messages_per_day
+    from portal.incidents.exposures.selectors import messages_per_day
 
     # Rows the checks let through before this issue: two years early, 75 years late.
     factories.log_record(breach, acme, sent_at=datetime(2022, 3, 1, tzinfo=UTC))

@@ -14,10 +14,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from notifications import campaigns as services
-from notifications import rendering
-from notifications.audience import SKIP_NO_EMAIL
+from notifications.campaigns import services
+from notifications.campaigns.audience import SKIP_NO_EMAIL
 from notifications.models import Delivery, NoticeCampaign, NoticeTemplate
+from notifications.notice_templates import rendering
 from portal.audit.models import AuditEvent
 from portal.incidents.models import DirectoryUser
 from tests import factories

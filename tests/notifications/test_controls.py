@@ -4,7 +4,8 @@ deliveries, when each is refused, and that each is audited."""
 import pytest
 from django.core.exceptions import ValidationError
 
-from notifications import controls, dispatch
+from notifications.campaigns import controls
+from notifications.delivery import dispatch
 from notifications.models import Delivery, NoticeCampaign
 from portal.audit.models import AuditEvent
 from tests import factories
@@ -173,7 +174,7 @@ def test_it_stops_the_senders_of_a_paused_campaign(alice, settings, mailoutbox):
     campaign = sending_campaign(150)
     controls.notice_campaign_pause(campaign=campaign, by=alice)
 
-    from notifications.sending import campaign_send
+    from notifications.delivery.sending import campaign_send
 
     campaign_send(campaign_id=campaign.pk)
 

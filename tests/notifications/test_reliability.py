@@ -24,11 +24,11 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 
-from notifications.dispatch import deliveries_requeue_stale
+from notifications.delivery.dispatch import deliveries_requeue_stale
+from notifications.delivery.sending import RECORD_GROUP
+from notifications.delivery.tasks import campaigns_dispatch
 from notifications.models import Delivery, NoticeCampaign
-from notifications.rendering import message_id_for
-from notifications.sending import RECORD_GROUP
-from notifications.tasks import campaigns_dispatch
+from notifications.notice_templates.rendering import message_id_for
 from portal.celery import app as celery_app
 from tests.conftest import BASE_DIR
 from tests.notifications.engine_world import campaign_world

@@ -16,9 +16,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from notifications import outbox, reports
 from notifications.models import Delivery, NoticeCampaign, ScheduledEmail, SuspicionReport
-from notifications.scheduled import scheduled_emails_send_due
+from notifications.outbox import services as outbox
+from notifications.outbox.scheduled import scheduled_emails_send_due
+from notifications.reports import services as reports
 from portal.accounts.roles import Role
 from portal.audit.models import AuditEvent
 from tests import factories

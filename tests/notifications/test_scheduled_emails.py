@@ -21,12 +21,13 @@ from django.db import close_old_connections, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from notifications import outbox, scheduled
 from notifications.models import ScheduledEmail, SuspicionReport
+from notifications.outbox import scheduled
+from notifications.outbox import services as outbox
 from portal.accounts.roles import Role
 from portal.audit.models import AuditEvent
+from portal.incidents.exposures.services import incident_publish
 from portal.incidents.models import Incident
-from portal.incidents.services import incident_publish
 from portal.logcopies.models import LogCopyRequest
 from tests import factories
 from tests.accounts.auth import signed_in

@@ -18,9 +18,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from notifications import rendering
-from notifications import templates_services as services
 from notifications.models import NoticeTemplate
+from notifications.notice_templates import rendering, services
 from portal.accounts.roles import Role
 from portal.audit.models import AuditEvent
 from tests import factories

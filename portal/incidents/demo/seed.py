@@ -21,6 +21,7 @@ from portal.incidents.demo.data import ACCOUNT_ROW_SHARES
 from portal.incidents.demo.directory import seed_directory
 from portal.incidents.demo.logs import load_log_rows, log_rows
 from portal.incidents.demo.phones import WINDOW_END, WINDOW_START, DemoPhone, plan_phones
+from portal.incidents.exposures.services import exposure_match_directory, exposure_rebuild
 from portal.incidents.models import (
     DirectoryPhone,
     DirectoryUser,
@@ -28,7 +29,6 @@ from portal.incidents.models import (
     Incident,
     MessageLogRecord,
 )
-from portal.incidents.services import exposure_match_directory, exposure_rebuild
 from portal.management.demo import (
     DEMO_ACCOUNTS,
     DEMO_INCIDENT_SLUG,

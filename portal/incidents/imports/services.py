@@ -34,6 +34,11 @@ from django.utils import timezone
 
 from portal.accounts.models import Organization
 from portal.audit.services import audit_record
+from portal.incidents.exposures.services import (
+    exposure_match_directory,
+    exposure_rebuild,
+    incident_customer_notices,
+)
 from portal.incidents.imports.encodings import (
     UTF8,
     EncodingSniffer,
@@ -58,11 +63,6 @@ from portal.incidents.imports.parsers import (
     check_head,
 )
 from portal.incidents.models import ImportBatch, Incident
-from portal.incidents.services import (
-    exposure_match_directory,
-    exposure_rebuild,
-    incident_customer_notices,
-)
 
 __all__ = [
     "ImportProgress",
@@ -200,7 +200,7 @@ def import_batch_accept_problems(*, batch: ImportBatch, by, request=None) -> boo
             },
         )
         # Imported here, not at the top: the tasks module imports this one.
-        from portal.incidents import tasks
+        from portal.incidents.imports import tasks
 
         transaction.on_commit(lambda: tasks.import_batch_run.delay(batch.pk), robust=True)
     return True

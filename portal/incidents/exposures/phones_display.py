@@ -1,0 +1,61 @@
+"""Phone numbers as pages and exports show them.
+
+Most roles see a number masked: its country code and its last four digits, enough to
+tell a person "your number ending 0143" and to match it against one's own records,
+not enough to call or text it. Security staff reveal one number at a time, and each
+reveal is audited (portal/incidents/exposures/views.py).
+"""
+
+import functools
+
+import phonenumbers
+from phonenumbers import geocoder
+
+BULLETS = "••• •••"
+LAST_DIGITS = 4
+# A number shows its last digits only when it has more digits than this. One this short
+# is not a real E.164 number, and showing "its last four" would show half of it or more.
+SHOWS_LAST_DIGITS_ABOVE = 2 * LAST_DIGITS
+
+
+def phone_last_digits(e164: str) -> str:
+    digits = "".join(character for character in e164 if character.isdigit())
+    return digits[-LAST_DIGITS:] if len(digits) > SHOWS_LAST_DIGITS_ABOVE else ""
+
+
+def _calling_code(e164: str, country: str) -> str:
+    # The exposure's country names the calling code in a dictionary look-up; parsing
+    # the number costs twenty times more, and a list page masks fifty of them.
+    if country:
+        code = phonenumbers.country_code_for_region(country.upper())
+        if code and e164.startswith(f"+{code}"):
+            return str(code)
+    try:
+        return str(phonenumbers.parse(e164, None).country_code)
+    except phonenumbers.NumberParseException:
+        return ""
+
+
+def phone_masked(e164: str, country: str = "") -> str:
+    """ "+1 ••• ••• 0143". The bullets are always the same, so the mask does not tell
+    how long the number is either. `country`, the ISO code the logs gave, is a hint."""
+    code = _calling_code(e164, country)
+    last = phone_last_digits(e164)
+    return f"{'+' + code + ' ' if code else ''}{BULLETS} {last or '••••'}"
+
+
+def phone_readable(e164: str) -> str:
+    """The full number, grouped as its country writes it: "+1 212-555-0143"."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+@functools.cache
+def country_name(code: str) -> str:
+    """ "US" as a person reads it: "United States"; the code itself where unknown."""
+    example = phonenumbers.example_number(code.upper()) if code else None
+    name = geocoder.country_name_for_number(example, "en") if example else ""
+    return name or code
