@@ -247,7 +247,7 @@ def _campaign(rows: int):
     )
     with connection.cursor() as cursor:
         # The statistics a live database has: without them PostgreSQL plans the
-        # audience query for empty tables (notifications.campaigns.audience; see the README).
+        # audience query for empty tables (notifications.audience; see the README).
         cursor.execute("ANALYZE")
     now = timezone.now()
     return NoticeCampaign.objects.create(

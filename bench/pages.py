@@ -108,10 +108,10 @@ def _seed(rows: int):
     from portal.accounts.roles import Role
     from portal.incidents.demo.directory import seed_directory
     from portal.incidents.demo.logs import load_log_rows, log_rows
+    from portal.incidents.demo.people import DEMO_ACCOUNTS
     from portal.incidents.demo.phones import WINDOW_END, WINDOW_START, plan_phones
     from portal.incidents.exposures.services import exposure_match_directory, exposure_rebuild
     from portal.incidents.models import Exposure, Incident
-    from portal.management.demo import DEMO_ACCOUNTS
 
     rng = random.Random(SEED)
     with transaction.atomic():

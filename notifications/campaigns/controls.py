@@ -11,14 +11,13 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from notifications.delivery.dispatch import CANCELLED_REASON
 from notifications.delivery.sending import campaign_finish_if_done, senders_enqueue, senders_wanted
 from notifications.models import Delivery, NoticeCampaign
 from portal.audit.services import audit_record
 
 Status = NoticeCampaign.Status
 DeliveryStatus = Delivery.Status
-
-CANCELLED_REASON = "Campaign cancelled"
 
 
 def _locked(campaign: NoticeCampaign) -> NoticeCampaign:

@@ -11,7 +11,7 @@ from itertools import islice
 
 from django.db.models import Q, QuerySet
 
-from notifications.campaigns.audience import Recipient, recipients_iter
+from notifications.audience import Recipient, recipients_iter
 from notifications.models import Delivery, NoticeCampaign, NoticeTemplate
 from notifications.notice_templates import rendering
 from portal.accounts.models import Organization

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from notifications.campaigns.audience import audience_count
+from notifications.audience import audience_count
 from notifications.models import NoticeCampaign, NoticeTemplate
 from notifications.notice_templates import rendering
 from portal.accounts.models import Organization

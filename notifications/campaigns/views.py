@@ -21,8 +21,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from notifications.audience import SKIP_NO_EMAIL, audience_count
 from notifications.campaigns import controls, services
-from notifications.campaigns.audience import SKIP_NO_EMAIL, audience_count
 from notifications.campaigns.forms import CampaignForm
 from notifications.campaigns.selectors import (
     LIVE,
@@ -39,7 +39,7 @@ from notifications.models import Delivery, NoticeCampaign
 from portal.accounts.gate import Member, account_view
 from portal.accounts.reauth import reauthentication_if_stale
 from portal.accounts.roles import Capability
-from portal.incidents.exposures.phones_display import country_name
+from portal.incidents.phones_display import country_name
 
 PAGE_SIZE = 50
 DELIVERY_PAGE_SIZE = 25

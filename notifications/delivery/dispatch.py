@@ -12,8 +12,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from notifications.campaigns.audience import SKIP_NO_EMAIL, recipients_iter
-from notifications.campaigns.controls import CANCELLED_REASON
+from notifications.audience import SKIP_NO_EMAIL, recipients_iter
 from notifications.delivery.sending import (
     SENDING_STALE_AFTER,
     campaign_finish_if_done,
@@ -34,6 +33,9 @@ CREATE_CHUNK = 1000
 # senders (a broker message lost, a killed worker). Longer than the longest a live
 # sender waits in the broker (sending.MAX_COUNTDOWN).
 SILENT_AFTER = timedelta(minutes=5)
+
+# What a delivery left pending says once its campaign was cancelled.
+CANCELLED_REASON = "Campaign cancelled"
 
 
 def campaigns_dispatch_due() -> int:

@@ -49,6 +49,7 @@ from notifications.models import Delivery, NoticeCampaign
 from notifications.notice_templates import rendering
 from portal.accounts.models import Organization
 from portal.incidents.models import Exposure
+from portal.jobs import DELIVERIES_SEND, job
 
 logger = logging.getLogger(__name__)
 
@@ -660,8 +661,7 @@ def senders_enqueue(*, campaign_id: int, count: int, countdown: float = 0) -> No
     in the database and queues it again."""
 
     def enqueue() -> None:
-        from notifications.delivery.tasks import deliveries_send
-
+        deliveries_send = job(DELIVERIES_SEND)
         delay = min(max(0, math.ceil(countdown)), MAX_COUNTDOWN)
         if delay and deliveries_send.app.conf.task_always_eager:
             # Run eagerly (tests), a delayed successor would run at once and find the

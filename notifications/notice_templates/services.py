@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 
-from notifications.campaigns.audience import campaign_recipients
+from notifications.audience import campaign_recipients
 from notifications.models import NoticeCampaign, NoticeTemplate
 from notifications.notice_templates import rendering
 from portal.accounts.models import Organization

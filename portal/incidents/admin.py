@@ -1,7 +1,6 @@
 from django.contrib import admin
 from django.db.models.constants import LOOKUP_SEP
 
-from portal.incidents.exposures.phones_display import phone_masked
 from portal.incidents.models import (
     DirectoryImport,
     DirectoryPhone,
@@ -11,6 +10,7 @@ from portal.incidents.models import (
     Incident,
     MessageLogRecord,
 )
+from portal.incidents.phones_display import phone_masked
 
 
 class PhonesMaskedAdmin(admin.ModelAdmin):

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from portal.accounts.models import Organization
-from portal.incidents.exposures.phones_display import phone_masked
+from portal.incidents.phones_display import phone_masked
 
 
 class Incident(models.Model):

@@ -14,8 +14,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from notifications.audience import SKIP_NO_EMAIL
 from notifications.campaigns import services
-from notifications.campaigns.audience import SKIP_NO_EMAIL
 from notifications.models import Delivery, NoticeCampaign, NoticeTemplate
 from notifications.notice_templates import rendering
 from portal.audit.models import AuditEvent

@@ -95,7 +95,7 @@ def test_it_cancels_and_skips_what_is_not_sent(queued, alice):
     assert campaign.status == Status.CANCELLED
     assert campaign.cancelled_at is not None
     assert campaign.skipped_count == 3
-    cancelled = Delivery.objects.filter(skip_reason=controls.CANCELLED_REASON)
+    cancelled = Delivery.objects.filter(skip_reason=dispatch.CANCELLED_REASON)
     assert cancelled.count() == 2
     assert Delivery.objects.get(pk=first.pk).status == DeliveryStatus.SENT
     assert AuditEvent.objects.get(action="notice.cancel").details["cancelled"] == 2

@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from notifications.campaigns.audience import SKIP_NO_EMAIL
+from notifications.audience import SKIP_NO_EMAIL
 from notifications.delivery import dispatch, sending
 from notifications.delivery.tasks import campaigns_dispatch
 from notifications.models import Delivery, NoticeCampaign

@@ -16,7 +16,7 @@ from portal.incidents.demo.data import (
     DemoCountry,
     DemoRegion,
 )
-from portal.management.demo import DemoAccount
+from portal.incidents.demo.people import DemoAccount
 
 WINDOW_START = datetime(2024, 3, 1, tzinfo=UTC)
 WINDOW_END = datetime(2024, 4, 1, tzinfo=UTC)

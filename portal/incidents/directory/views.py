@@ -30,8 +30,8 @@ from portal.incidents.directory.services import (
     directory_import_check,
     directory_import_discard,
 )
-from portal.incidents.exposures.phones_display import phone_masked
 from portal.incidents.models import DirectoryImport
+from portal.incidents.phones_display import phone_masked
 
 PAGE_SIZE = 50
 IMPORTS_SHOWN = 10

@@ -13,8 +13,8 @@ from html import escape
 
 from django.utils.safestring import SafeString, mark_safe
 
-from portal.incidents.exposures.phones_display import phone_last_digits, phone_masked
 from portal.incidents.models import Exposure
+from portal.incidents.phones_display import phone_last_digits, phone_masked
 
 
 @dataclass(frozen=True, slots=True)

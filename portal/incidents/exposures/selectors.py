@@ -19,17 +19,17 @@ from django.db.models.functions import Coalesce, Length, TruncDate
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
 from portal.accounts.models import Membership, Organization
-from portal.incidents.exposures.phones_display import (
-    LAST_DIGITS,
-    SHOWS_LAST_DIGITS_ABOVE,
-    country_name,
-)
 from portal.incidents.models import (
     DirectoryImport,
     Exposure,
     ImportBatch,
     Incident,
     MessageLogRecord,
+)
+from portal.incidents.phones_display import (
+    LAST_DIGITS,
+    SHOWS_LAST_DIGITS_ABOVE,
+    country_name,
 )
 
 

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from allauth.account.adapter import get_adapter as get_account_adapter
 from allauth.core.exceptions import ReauthenticationRequired
 from django.core.paginator import Paginator
+from django.db.models import Exists, OuterRef
 from django.http import HttpResponse, StreamingHttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, render
@@ -28,7 +29,6 @@ from portal.audit.services import audit_record
 from portal.csvsafe import stream_csv
 from portal.incidents.exposures.charts import per_day_chart, per_day_svg
 from portal.incidents.exposures.forms import ExposureFilterForm
-from portal.incidents.exposures.phones_display import phone_last_digits, phone_masked
 from portal.incidents.exposures.presenters import (
     exposure_row,
     exposure_rows,
@@ -45,8 +45,10 @@ from portal.incidents.exposures.selectors import (
     exposures_of_same_person,
     incident_dashboard,
     incidents_of_account,
+    incidents_visible_to,
 )
 from portal.incidents.models import DirectoryUser, Exposure, Incident
+from portal.incidents.phones_display import phone_last_digits, phone_masked
 
 PAGE_SIZE = 50
 TIMELINE_PAGE_SIZE = 100
@@ -376,3 +378,31 @@ def _reveal(request, *, member: Member, incident: Incident, exposure: Exposure):
         return render(request, "incidents/_phone_revealed.html", context)
     # Without JavaScript, or replayed by allauth after re-authentication.
     return render(request, "incidents/reveal.html", context)
+
+
+@account_view()
+@require_safe
+def account_home(request, member: Member):
+    organization = member.organization
+    touches_this_account = Exposure.objects.filter(
+        incident=OuterRef("pk"), organization=organization
+    )
+    incidents = incidents_visible_to(request.user).filter(Exists(touches_this_account))
+    return render(
+        request,
+        "accounts/account_home.html",
+        {
+            "member": member,
+            "organization": organization,
+            "incidents": incidents,
+            "can_view_audit": member.can(Capability.VIEW_AUDIT),
+            "can_view_dashboard": member.can(Capability.VIEW_DASHBOARD),
+            "can_log_copies": member.can(Capability.REQUEST_LOG_COPY)
+            or member.can(Capability.DOWNLOAD_LOG_COPY),
+            "can_manage_team": member.can(Capability.MANAGE_TEAM),
+            "can_view_reports": member.can(Capability.VIEW_REPORTS),
+            "can_manage_settings": member.can(Capability.MANAGE_SETTINGS),
+            "can_manage_notices": member.can(Capability.MANAGE_NOTICES),
+            "allowed": [label for value, label in Capability.choices if member.can(value)],
+        },
+    )

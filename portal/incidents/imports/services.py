@@ -63,6 +63,7 @@ from portal.incidents.imports.parsers import (
     check_head,
 )
 from portal.incidents.models import ImportBatch, Incident
+from portal.jobs import IMPORT_BATCH_RUN, job
 
 __all__ = [
     "ImportProgress",
@@ -199,10 +200,7 @@ def import_batch_accept_problems(*, batch: ImportBatch, by, request=None) -> boo
                 "rejected": batch.rejected,
             },
         )
-        # Imported here, not at the top: the tasks module imports this one.
-        from portal.incidents.imports import tasks
-
-        transaction.on_commit(lambda: tasks.import_batch_run.delay(batch.pk), robust=True)
+        transaction.on_commit(lambda: job(IMPORT_BATCH_RUN).delay(batch.pk), robust=True)
     return True
 
 

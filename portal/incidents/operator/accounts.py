@@ -6,12 +6,8 @@ from django.views.decorators.http import require_safe
 
 from portal.accounts.gate import staff_view
 from portal.accounts.models import Organization
-from portal.accounts.selectors import (
-    account_incidents,
-    account_invitations_pending,
-    account_members,
-    operator_accounts,
-)
+from portal.accounts.selectors import account_invitations_pending, account_members
+from portal.incidents.operator.selectors import account_incidents, operator_accounts
 
 PAGE_SIZE = 50
 

@@ -2,7 +2,7 @@
 
 from django import template
 
-from portal.incidents.exposures import phones_display
+from portal.incidents import phones_display
 
 register = template.Library()
 
