@@ -52,11 +52,6 @@ def breach(db):
     return factories.incident(slug="march-2024")
 
 
-@pytest.fixture
-def olivia(db):
-    return factories.staff("olivia@vigil.example")
-
-
 def log_rows(incident) -> dict[str, MessageLogRecord]:
     return {
         row.provider_message_id: row

@@ -35,11 +35,6 @@ def breach(db):
     return factories.incident()
 
 
-@pytest.fixture
-def olivia(db):
-    return factories.staff("olivia@vigil.example")
-
-
 ACCENTED = (
     "a-1,DA7QK4M2ZP,2024-03-01T08:00:00Z,+5511961034260,Telefônica Vivo,BR,São Paulo,sms\n"
     "a-2,DA7QK4M2ZP,2024-03-01T09:00:00Z,+15145550123,Bell,CA,Québec,voice\n"

@@ -8,7 +8,6 @@ from notifications.campaigns import controls
 from notifications.delivery import dispatch
 from notifications.models import Delivery, NoticeCampaign
 from portal.audit.models import AuditEvent
-from tests import factories
 from tests.notifications.engine_world import campaign_world
 
 pytestmark = pytest.mark.django_db
@@ -28,11 +27,6 @@ def queued(monkeypatch):
     monkeypatch.setattr(controls, "senders_enqueue", record)
     monkeypatch.setattr(dispatch, "senders_enqueue", record)
     return calls
-
-
-@pytest.fixture
-def alice():
-    return factories.user("alice@acme.example")
 
 
 def sending_campaign(recipients: int = 3, **options) -> NoticeCampaign:
