@@ -13,9 +13,10 @@ run: $(STAMP)            ## the portal: web, Celery worker and beat (Ctrl-C stop
 test: $(STAMP)           ## the test suite (PostgreSQL and Redis when DATABASE_URL and REDIS_URL are set)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)           ## ruff (lint and formatting) and mypy (types; pyproject.toml holds its baseline)
+lint: $(STAMP)           ## ruff (lint, formatting), import-linter (the architecture's contracts) and mypy (types)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy
 
 format: $(STAMP)

@@ -85,8 +85,8 @@ def write_dump(path: Path, rows: int, baseline_path: Path | None = None, seed: i
 
     from portal.incidents.demo.data import ACCOUNT_ROW_SHARES
     from portal.incidents.demo.logs import log_rows
+    from portal.incidents.demo.people import DEMO_ACCOUNTS
     from portal.incidents.demo.phones import WINDOW_START, plan_phones
-    from portal.management.demo import DEMO_ACCOUNTS
 
     rng = random.Random(seed)
     used: set[str] = set()
@@ -237,9 +237,9 @@ def _measure(
     from django.db import connection
 
     from portal.accounts.models import Organization
+    from portal.incidents.demo.people import DEMO_ACCOUNTS
     from portal.incidents.imports.services import import_batch_create, import_batch_run
     from portal.incidents.models import Exposure, Incident, MessageLogRecord
-    from portal.management.demo import DEMO_ACCOUNTS
 
     for number, account in enumerate(DEMO_ACCOUNTS, start=1):
         organization = Organization.objects.create(name=account.name, account_id=account.account_id)

@@ -18,7 +18,7 @@ its own) accepts every message and counts the Message-IDs it saw.
 ratio = project messages/s / baseline messages/s; the goal is >= 0.6, with no more
 than one Celery task per 100 recipients (`celery_tasks`, counted by the worker).
 `time_split` says where the senders' seconds went, from the line each sender task logs
-as it ends (notifications.sending.SenderSplit): claiming, rendering (text and bytes),
+as it ends (notifications.delivery.sending.SenderSplit): claiming, rendering (text and bytes),
 SMTP (waiting for the server), recording (results, leases, counters), hand-offs, and
 the worker processes' time outside a sender while the campaign sent. The
 account's rate limit is lifted for the run: it is a policy, not a speed. Needs
@@ -111,8 +111,8 @@ def run(rows: int = DEFAULT_ROWS) -> dict:
 def _measure(rows, url, sink, work, processes) -> dict:
     from django.utils import timezone
 
+    from notifications.delivery.tasks import campaigns_dispatch
     from notifications.models import Delivery, NoticeCampaign
-    from notifications.tasks import campaigns_dispatch
 
     concurrency = int(os.environ.get("BENCH_NOTICE_WORKERS", os.cpu_count() or 2))
     campaign = _campaign(rows)
@@ -185,8 +185,8 @@ def _campaign(rows: int):
     from django.db import connection
     from django.utils import timezone
 
-    from notifications import rendering
     from notifications.models import NoticeCampaign, NoticeTemplate
+    from notifications.notice_templates import rendering
     from portal.accounts.models import Organization
     from portal.incidents.models import DirectoryUser, Exposure, Incident
 
@@ -279,9 +279,9 @@ def _rendered(campaign) -> list[tuple[str, list[str], bytes]]:
     them the same way), in delivery order."""
     import email.policy
 
-    from notifications import rendering
+    from notifications.delivery.sending import _notice_email
     from notifications.models import Delivery
-    from notifications.sending import _notice_email
+    from notifications.notice_templates import rendering
 
     campaign = type(campaign).objects.select_related("organization", "incident").get(pk=campaign.pk)
     shared = rendering.campaign_context(
@@ -357,7 +357,7 @@ def _worker(url: str, sink_port: int, concurrency: int, work: Path) -> subproces
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(sink_port),
         "NOTICE_SENDERS": str(concurrency),
-        # Each sender's turn logs where its time went (notifications.sending.SenderSplit).
+        # Each sender's turn logs where its time went (notifications.delivery.sending.SenderSplit).
         "LOG_LEVEL": "info",
     }
     return subprocess.Popen(  # noqa: S603 - our own python and module

@@ -127,12 +127,13 @@ def _seed(rows: int):
 
     from portal.accounts.models import Membership, Organization, User
     from portal.accounts.roles import Role
-    from portal.incidents.models import Incident
-    from portal.incidents.services import (
+    from portal.incidents.demo.phones import WINDOW_END, WINDOW_START
+    from portal.incidents.exposures.services import (
         exposure_match_directory,
         exposure_rebuild,
         exposure_rollup_refresh,
     )
+    from portal.incidents.models import Incident
 
     phones = rows // 10
     with transaction.atomic():

@@ -18,8 +18,8 @@ from django.db.models import IntegerField, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from notifications.models import Delivery, NoticeCampaign
+from portal.incidents.exposures.selectors import ExposureFilters, exposures_filtered
 from portal.incidents.models import DirectoryUser, Exposure
-from portal.incidents.selectors import ExposureFilters, exposures_filtered
 
 # Why a recipient gets no notice, as the review and the delivery rows say it.
 SKIP_NO_EMAIL = "No email address in the directory"

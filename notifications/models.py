@@ -142,7 +142,7 @@ class Delivery(models.Model):
     email = models.EmailField(blank=True)
     language = models.CharField(max_length=16, blank=True)
     # The recipient's placeholder values frozen when the delivery is created (see
-    # notifications.rendering.recipient_context), so a send needs no query per message
+    # notifications.notice_templates.rendering.recipient_context), so a send needs no query per message
     # and a retry sends the same words.
     context = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)

@@ -4,8 +4,8 @@ import notifications."""
 
 from django.dispatch import receiver
 
-from notifications.account_emails import invitation_email_add, logcopy_email_add
-from notifications.scheduled import customer_notices_create
+from notifications.outbox.account_emails import invitation_email_add, logcopy_email_add
+from notifications.outbox.scheduled import customer_notices_create
 from portal.accounts.signals import invitation_created
 from portal.incidents.signals import incident_exposures_published
 from portal.logcopies.signals import logcopy_changed

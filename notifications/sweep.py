@@ -1,7 +1,7 @@
 """What the minute sweep (portal.tasks.sweep_due_work) finds for notices."""
 
-from notifications.dispatch import campaigns_dispatch_due, deliveries_requeue_stale
-from notifications.scheduled import scheduled_emails_send_due
+from notifications.delivery.dispatch import campaigns_dispatch_due, deliveries_requeue_stale
+from notifications.outbox.scheduled import scheduled_emails_send_due
 
 # name in the sweep's result -> the step; each returns how many things it moved on.
 NOTICE_STEPS = {

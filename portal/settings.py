@@ -300,9 +300,9 @@ CELERY_TASK_IGNORE_RESULT = True  # tasks write their outcome to the database
 CELERY_TASK_DEFAULT_QUEUE = "default"
 WORKER_QUEUES = ("imports", "exports", "notices", "default")
 CELERY_TASK_ROUTES = {
-    "portal.incidents.tasks.*": {"queue": "imports"},
+    "portal.incidents.imports.tasks.*": {"queue": "imports"},
     "portal.logcopies.tasks.*": {"queue": "exports"},
-    "notifications.tasks.*": {"queue": "notices"},
+    "notifications.delivery.tasks.*": {"queue": "notices"},
 }
 # A task is acknowledged only once it has run, and a worker takes one at a time, so a
 # worker that dies mid-task leaves the task for another instead of losing it.
@@ -340,7 +340,7 @@ IMPORT_HOLD_REJECTED_PERCENT = env_float(
 )
 IMPORT_HOLD_MIN_REJECTED = env_int("IMPORT_HOLD_MIN_REJECTED", 10, minimum=1)
 
-# --- Vigilance notices (notifications.sending) --------------------------------------
+# --- Vigilance notices (notifications.delivery.sending) --------------------------------------
 # A worker claims this many deliveries at once and sends them over one SMTP connection.
 NOTICE_BATCH_SIZE = env_int("NOTICE_BATCH_SIZE", 200, minimum=100)
 if NOTICE_BATCH_SIZE > 500:

@@ -12,9 +12,9 @@ from celery import shared_task
 from django.conf import settings
 from django.db import connection
 
-from notifications.dispatch import deliveries_requeue_stale
+from notifications.delivery.dispatch import deliveries_requeue_stale
 from notifications.sweep import NOTICE_STEPS
-from portal.incidents.tasks import import_batches_resume_stale
+from portal.incidents.imports.tasks import import_batches_resume_stale
 from portal.logcopies.exposure_exports import exposure_exports_expire_due
 from portal.logcopies.services import logcopy_expire_due
 from portal.logcopies.tasks import logcopies_resume_stale

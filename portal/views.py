@@ -4,7 +4,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_safe
 
 from portal import health
-from portal.incidents.selectors import incidents_visible_to
+from portal.incidents.exposures.selectors import incidents_visible_to
 
 
 @require_safe

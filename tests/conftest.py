@@ -167,3 +167,75 @@ def media_root(settings, tmp_path):
         },
     }
     return tmp_path / "media"
+
+
+# --- The test people: one set for the whole suite ---------------------------------------
+#
+# Acme is the customer account most tests stand in: Alice owns it, Bob is an admin,
+# Sam security staff and Vera a viewer. Charlie owns Globex, another account, from
+# which nothing of Acme may be seen. Olivia runs the operator console (staff). A folder
+# or module that needs Acme in another time zone overrides `acme` alone; the people
+# then belong to that Acme, in the same roles.
+
+
+@pytest.fixture
+def acme(db):
+    from tests import factories
+
+    return factories.organization("Acme Corp", account_id="DA9XK2ACME")
+
+
+@pytest.fixture
+def globex(db):
+    from tests import factories
+
+    return factories.organization("Globex", account_id="DA7GLOBEX1")
+
+
+def _member(organization, email: str, role: str, name: str):
+    from tests import factories
+
+    return factories.member(organization, email, role, name=name)
+
+
+@pytest.fixture
+def alice(acme):
+    return _member(acme, "alice@acme.example", "owner", "Alice Adams")
+
+
+@pytest.fixture
+def bob(acme):
+    return _member(acme, "bob@acme.example", "admin", "Bob Brown")
+
+
+@pytest.fixture
+def sam(acme):
+    return _member(acme, "sam@acme.example", "security", "Sam Stone")
+
+
+@pytest.fixture
+def vera(acme):
+    return _member(acme, "vera@acme.example", "viewer", "Vera Voss")
+
+
+@pytest.fixture
+def charlie(globex):
+    return _member(globex, "charlie@globex.example", "owner", "Charlie Chen")
+
+
+@pytest.fixture
+def olivia(db):
+    from tests import factories
+
+    return factories.staff("olivia@vigil.example", name="Olivia Ops")
+
+
+@pytest.fixture
+def sign_in(client):
+    """Signed in as allauth would have (password, then second factor), just now."""
+    from tests.accounts.auth import signed_in
+
+    def sign_in_as(user):
+        signed_in(client, user)
+
+    return sign_in_as

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from portal.accounts.models import Membership, Organization, User
 from portal.accounts.roles import Role
+from portal.incidents.exposures.services import exposure_rollup_refresh, message_rollup_refresh
 from portal.incidents.models import DirectoryUser, Exposure, Incident, MessageLogRecord
-from portal.incidents.services import exposure_rollup_refresh, message_rollup_refresh
 
 _sequence = itertools.count(1)
 PASSWORD = "correct horse battery"

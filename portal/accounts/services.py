@@ -180,18 +180,7 @@ def invitation_accept(
     with transaction.atomic():
         if Membership.objects.filter(user=user, organization=organization).exists():
             raise TeamChangeRefusedError(f"You are already a member of {organization.name}.")
-        _invitation_claim(invitation=invitation, user=user)
-        membership = Membership.objects.create(
-            user=user, organization=organization, role=invitation.role
-        )
-        audit_record(
-            action="invitation.accept",
-            actor=user,
-            organization=organization,
-            target=invitation,
-            request=request,
-            details={"email": invitation.email, "role": invitation.role, "new_user": False},
-        )
+        membership = _invitation_join(invitation, user, request=request, new_user=False)
     return membership
 
 
@@ -203,7 +192,6 @@ def invitation_accept_as_new_user(
     The caller has validated the password. Signing in is the caller's: it needs the
     request, and the user exists only once this returns.
     """
-    organization = invitation.organization
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -215,17 +203,28 @@ def invitation_accept_as_new_user(
                 f"There is already a Vigil user for {invitation.email}. "
                 "Sign in as them, then open the invitation link again."
             ) from error
-        _invitation_claim(invitation=invitation, user=user)
-        Membership.objects.create(user=user, organization=organization, role=invitation.role)
-        audit_record(
-            action="invitation.accept",
-            actor=user,
-            organization=organization,
-            target=invitation,
-            request=request,
-            details={"email": invitation.email, "role": invitation.role, "new_user": True},
-        )
+        _invitation_join(invitation, user, request=request, new_user=True)
     return user
+
+
+def _invitation_join(
+    invitation: Invitation, user: User, *, request: HttpRequest | None, new_user: bool
+) -> Membership:
+    """Inside the caller's transaction: use the invitation up, make the membership, and
+    audit the acceptance."""
+    _invitation_claim(invitation=invitation, user=user)
+    membership = Membership.objects.create(
+        user=user, organization=invitation.organization, role=invitation.role
+    )
+    audit_record(
+        action="invitation.accept",
+        actor=user,
+        organization=invitation.organization,
+        target=invitation,
+        request=request,
+        details={"email": invitation.email, "role": invitation.role, "new_user": new_user},
+    )
+    return membership
 
 
 def _lock_owners_and(membership: Membership) -> tuple[Membership, int]:

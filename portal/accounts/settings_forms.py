@@ -89,7 +89,7 @@ class AccountSettingsForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        # The same rule campaigns apply (notifications.campaigns.contact_missing): a
+        # The same rule campaigns apply (notifications.campaigns.services.contact_missing): a
         # notice names the contact, and reports and replies go to the email.
         for name, words in (("contact_name", "a name"), ("contact_email", "an email address")):
             if not (data.get(name) or "").strip() and name not in self.errors:

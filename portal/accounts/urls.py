@@ -1,4 +1,5 @@
-"""Pages of one customer account, all under /o/<org>/ (portal/urls.py)."""
+"""Pages of one customer account, all under /o/<org>/: its team and settings. portal/urls.py
+adds its home (incidents' exposures.views.account_home) to the same namespace."""
 
 from django.urls import path
 
@@ -9,7 +10,6 @@ app_name = "accounts"
 # The membership's URL keyword is `membership`, not `member`: the gate hands every view
 # the signed-in `member`, and the two must not collide.
 urlpatterns = [
-    path("", views.account_home, name="home"),
     path("team/", views.team, name="team"),
     path("team/invite/", views.invitation_create, name="invite"),
     path("team/<uuid:membership>/role/", views.membership_change_role, name="member_role"),

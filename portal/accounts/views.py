@@ -1,4 +1,5 @@
-"""Account pages: the account home, the team, and invitation links.
+"""Account pages: the team, the settings' neighbours, and invitation links (the account
+home lists incidents, so it lives in incidents: exposures.views.account_home).
 
 Thin: each view parses input, asks the gate (portal.accounts.gate) for the member and
 their objects, and calls one service. Refusals a person can act on come back as
@@ -12,7 +13,6 @@ from datetime import timedelta
 from django.contrib import messages
 from django.contrib.auth import login
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Exists, OuterRef
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -26,8 +26,6 @@ from portal.accounts.gate import CURRENT_ACCOUNT_SESSION_KEY, Member, account_vi
 from portal.accounts.models import Invitation, Membership, User
 from portal.accounts.reauth import reauthentication_if_stale
 from portal.accounts.roles import Capability, Role
-from portal.incidents.models import Exposure
-from portal.incidents.selectors import incidents_visible_to
 
 logger = logging.getLogger(__name__)
 
@@ -41,34 +39,6 @@ ROLE_ORDER = {role: index for index, role in enumerate(Role.values)}
 
 def _refusal(request, error: ValidationError) -> None:
     messages.error(request, " ".join(error.messages))
-
-
-@account_view()
-@require_safe
-def account_home(request, member: Member):
-    organization = member.organization
-    touches_this_account = Exposure.objects.filter(
-        incident=OuterRef("pk"), organization=organization
-    )
-    incidents = incidents_visible_to(request.user).filter(Exists(touches_this_account))
-    return render(
-        request,
-        "accounts/account_home.html",
-        {
-            "member": member,
-            "organization": organization,
-            "incidents": incidents,
-            "can_view_audit": member.can(Capability.VIEW_AUDIT),
-            "can_view_dashboard": member.can(Capability.VIEW_DASHBOARD),
-            "can_log_copies": member.can(Capability.REQUEST_LOG_COPY)
-            or member.can(Capability.DOWNLOAD_LOG_COPY),
-            "can_manage_team": member.can(Capability.MANAGE_TEAM),
-            "can_view_reports": member.can(Capability.VIEW_REPORTS),
-            "can_manage_settings": member.can(Capability.MANAGE_SETTINGS),
-            "can_manage_notices": member.can(Capability.MANAGE_NOTICES),
-            "allowed": [label for value, label in Capability.choices if member.can(value)],
-        },
-    )
 
 
 @account_view()

@@ -1,4 +1,4 @@
-"""The rows of an audit log, written in Python (as portal/incidents/presenters.py does
+"""The rows of an audit log, written in Python (as portal/incidents/exposures/presenters.py does
 for the exposed users): the template engine spent some 60 ms on a page of 50 events,
 most of the page's time. Every value from the database goes through `escape`; the markup
 around them is ours. The table's frame stays in templates/audit/_events.html."""

@@ -3,7 +3,7 @@
 Most roles see a number masked: its country code and its last four digits, enough to
 tell a person "your number ending 0143" and to match it against one's own records,
 not enough to call or text it. Security staff reveal one number at a time, and each
-reveal is audited (portal/incidents/views.py).
+reveal is audited (portal/incidents/exposures/views.py).
 """
 
 import functools

@@ -11,3 +11,8 @@ from django.dispatch import Signal
 # publication, and after an import adds accounts to a published incident.
 # Arguments: incident. A receiver returns the ids of the emails it queued.
 incident_exposures_published = Signal()
+
+# A member asked for an export of exposed users too large to stream: log copies (which
+# keeps the export jobs) makes one and returns it. Arguments: member, incident, filters,
+# reveal, total.
+exposure_export_requested = Signal()

@@ -13,8 +13,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal.audit.services import audit_record
-from portal.incidents.exports import csv_chunks, export_rows
-from portal.incidents.selectors import ExposureFilters, exposures_filtered, exposures_of
+from portal.incidents.exposures.exports import csv_chunks, export_rows
+from portal.incidents.exposures.selectors import ExposureFilters, exposures_filtered, exposures_of
+from portal.jobs import EXPOSURE_EXPORT_GENERATE, job
 from portal.logcopies.models import ExposureExport
 
 logger = logging.getLogger(__name__)
@@ -29,7 +30,6 @@ def exposure_export_request(
     *, member, incident, filters: ExposureFilters, reveal: bool, total: int
 ):
     """A new export of the list as `filters` narrow it, queued once this commits."""
-    from portal.logcopies.tasks import exposure_export_generate
 
     export = ExposureExport.objects.create(
         organization=member.organization,
@@ -39,7 +39,7 @@ def exposure_export_request(
         search_reveals=reveal,
         total_rows=total,
     )
-    transaction.on_commit(lambda: exposure_export_generate.delay(export.pk))
+    transaction.on_commit(lambda: job(EXPOSURE_EXPORT_GENERATE).delay(export.pk))
     return export
 
 

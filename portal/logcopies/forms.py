@@ -6,9 +6,9 @@ from datetime import UTC
 from django import forms
 from django.utils import timezone
 
+from portal.incidents.exposures.selectors import incidents_of_account
 from portal.incidents.imports.phones import phone_normalized
 from portal.incidents.models import DirectoryUser
-from portal.incidents.selectors import incidents_of_account
 from portal.logcopies.models import LogCopyRequest
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"

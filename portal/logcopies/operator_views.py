@@ -77,36 +77,38 @@ def detail(request, copy):
 @staff_view
 @require_POST
 def approve(request, copy):
-    found = _copy_or_404(copy)
-    form = DecisionForm(request.POST, prefix="approve")
-    if not form.is_valid():
-        return _render_detail(request, found, approve_form=form, status=400)
-    try:
-        services.logcopy_approve(
-            copy=found, by=request.user, reason=form.cleaned_data["reason"], request=request
-        )
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, "Approved. The copy is being generated; the requester is told.")
-    return redirect(_detail_url(found))
+    return _decide(
+        request,
+        copy,
+        prefix="approve",
+        decide=services.logcopy_approve,
+        done="Approved. The copy is being generated; the requester is told.",
+    )
 
 
 @staff_view
 @require_POST
 def reject(request, copy):
+    return _decide(
+        request,
+        copy,
+        prefix="reject",
+        decide=services.logcopy_reject,
+        done="Rejected. The requester is told why.",
+    )
+
+
+def _decide(request, copy, *, prefix: str, decide, done: str):
     found = _copy_or_404(copy)
-    form = DecisionForm(request.POST, prefix="reject", reason_required=True)
+    form = DecisionForm(request.POST, prefix=prefix, reason_required=prefix == "reject")
     if not form.is_valid():
-        return _render_detail(request, found, reject_form=form, status=400)
+        return _render_detail(request, found, status=400, **{f"{prefix}_form": form})
     try:
-        services.logcopy_reject(
-            copy=found, by=request.user, reason=form.cleaned_data["reason"], request=request
-        )
+        decide(copy=found, by=request.user, reason=form.cleaned_data["reason"], request=request)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.success(request, "Rejected. The requester is told why.")
+        messages.success(request, done)
     return redirect(_detail_url(found))
 
 

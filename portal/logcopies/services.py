@@ -24,6 +24,7 @@ from portal.audit.services import audit_record
 from portal.csvsafe import FORMULA_STARTS, safe_row
 from portal.incidents.imports.phones import phone_normalized
 from portal.incidents.models import MessageLogRecord
+from portal.jobs import LOGCOPY_GENERATE, job
 from portal.leases import LeaseKeeper, lease_owner, lease_until
 from portal.logcopies.models import LogCopyRequest
 from portal.logcopies.signals import logcopy_changed
@@ -214,9 +215,7 @@ def _decide(copy: LogCopyRequest, *, status: str, by, reason: str, request) -> N
 
 
 def _after_approval(copy_id: int) -> None:
-    from portal.logcopies.tasks import logcopy_generate as generate_task
-
-    generate_task.delay(copy_id)
+    job(LOGCOPY_GENERATE).delay(copy_id)
 
 
 def logcopy_reject(*, copy: LogCopyRequest, by, reason: str, request=None) -> LogCopyRequest:
@@ -230,7 +229,6 @@ def logcopy_reject(*, copy: LogCopyRequest, by, reason: str, request=None) -> Lo
 
 def logcopy_retry(*, copy: LogCopyRequest, by, request=None) -> LogCopyRequest:
     """Send a failed copy back to the queue."""
-    from portal.logcopies.tasks import logcopy_generate as generate_task
 
     now = timezone.now()
     with transaction.atomic():
@@ -255,7 +253,7 @@ def logcopy_retry(*, copy: LogCopyRequest, by, request=None) -> LogCopyRequest:
             target=copy,
             request=request,
         )
-        transaction.on_commit(lambda: generate_task.delay(copy.pk), robust=True)
+        transaction.on_commit(lambda: job(LOGCOPY_GENERATE).delay(copy.pk), robust=True)
     return copy
 
 

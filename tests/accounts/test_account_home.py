@@ -26,7 +26,7 @@ def test_it_shows_the_account_its_contact_incidents_and_your_role(client, acme, 
 
     assert response.status_code == 200
     html = response.content.decode()
-    assert "Acme Health" in html
+    assert "Acme Corp" in html
     assert "DA9XK2ACME" in html
     assert "Acme security desk" in html
     assert "security@acme.example" in html

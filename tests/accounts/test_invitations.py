@@ -10,7 +10,7 @@ from django.core import mail
 from django.utils import timezone
 
 from notifications.models import ScheduledEmail
-from notifications.scheduled import scheduled_emails_send_due
+from notifications.outbox.scheduled import scheduled_emails_send_due
 from portal.accounts import services
 from portal.accounts.models import Invitation, Membership, User
 from portal.accounts.roles import Role
@@ -65,7 +65,7 @@ def test_it_invites_by_email_with_a_link(
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == ["Dana@acme.example"]
-    assert message.subject == "Alice Adams invited you to Acme Health on Vigil"
+    assert message.subject == "Alice Adams invited you to Acme Corp on Vigil"
     assert link_in(message) == f"https://vigil.example/invitations/{invitation.token}/"
     assert "Security staff" in message.body
     assert "Invitation sent to Dana@acme.example" in response.content.decode()
@@ -99,7 +99,7 @@ def test_it_refuses_to_invite_someone_already_in_the_account(client, acme, alice
     )
 
     assert not Invitation.objects.exists()
-    assert "already a member of Acme Health" in response.content.decode()
+    assert "already a member of Acme Corp" in response.content.decode()
 
 
 def test_it_refuses_an_invalid_email_with_a_message(client, acme, alice):
@@ -132,7 +132,7 @@ def test_it_accepts_as_a_new_user_and_then_asks_for_a_second_factor(client, acme
 
     page = client.get("/" + url)
     assert page.status_code == 200
-    assert "Join Acme Health on Vigil" in page.content.decode()
+    assert "Join Acme Corp on Vigil" in page.content.decode()
     assert "dana@acme.example" in page.content.decode()
 
     response = client.post(
@@ -188,7 +188,7 @@ def test_it_refuses_an_expired_invitation(client, acme, invite):
 
     assert page.status_code == 410
     assert "This invitation has expired" in page.content.decode()
-    assert "Ask an owner of Acme Health" in page.content.decode()
+    assert "Ask an owner of Acme Corp" in page.content.decode()
     assert post.status_code == 410
     assert not User.objects.filter(email="dana@acme.example").exists()
     assert (
@@ -275,7 +275,7 @@ def test_it_lets_an_existing_user_join_after_signing_in(client, acme, globex, ch
     page = client.get(accept_url(invitation))
     response = client.post(accept_url(invitation))
 
-    assert "Join Acme Health" in page.content.decode()
+    assert "Join Acme Corp" in page.content.decode()
     assert response.status_code == 302
     assert response.url == f"/o/{acme.public_id}/"
     assert Membership.objects.get(user=charlie, organization=acme).role == Role.VIEWER

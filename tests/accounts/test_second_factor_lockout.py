@@ -26,16 +26,6 @@ SECOND_STEP = "/accounts/2fa/authenticate/"
 LOCKED = "Too many failed sign-ins for this email address"
 
 
-@pytest.fixture
-def alice():
-    return factories.member(factories.organization("Acme Corp"), "alice@acme.example", "owner")
-
-
-@pytest.fixture
-def olivia():
-    return factories.staff("olivia@vigil.example", is_superuser=True)
-
-
 def wrong_code(user) -> str:
     return str((int(totp_code(user)) + 500_000) % 1_000_000).zfill(6)
 

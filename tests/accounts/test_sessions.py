@@ -9,15 +9,9 @@ from django.contrib.auth import SESSION_KEY
 from django.test import Client
 
 from portal.audit.models import AuditEvent
-from tests import factories
 from tests.signin import sign_in
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def alice():
-    return factories.member(factories.organization("Acme Corp"), "alice@acme.example", "owner")
 
 
 def test_it_signs_out_after_the_idle_limit(client, alice, settings):

@@ -16,16 +16,6 @@ from tests.signin import sign_in, totp_code
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def acme():
-    return factories.organization("Acme Corp")
-
-
-@pytest.fixture
-def alice(acme):
-    return factories.member(acme, "alice@acme.example", "owner")
-
-
 def _wrong_password(client, email, address="10.0.0.1"):
     return client.post(
         "/accounts/login/",

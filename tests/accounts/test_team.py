@@ -124,7 +124,7 @@ def test_it_refuses_to_demote_the_last_owner(client, acme, alice, bob):
     )
 
     assert owners_of(acme) == ["alice@acme.example"]
-    assert "is the only owner of Acme Health" in response.content.decode()
+    assert "is the only owner of Acme Corp" in response.content.decode()
     assert not AuditEvent.objects.filter(action="member.role_change").exists()
 
 
@@ -201,7 +201,7 @@ def test_it_lets_a_member_leave_but_not_remove_someone_else(client, acme, alice,
     response = client.post(remove_url(acme, membership(bob, acme)), follow=True)
 
     assert not Membership.objects.filter(user=bob, organization=acme).exists()
-    assert "You left Acme Health." in response.content.decode()
+    assert "You left Acme Corp." in response.content.decode()
 
 
 @pytest.mark.parametrize(
@@ -342,7 +342,7 @@ def test_it_keeps_an_owner_when_two_owners_step_down_at_once():
     """Alice and Dana, the two owners, demote themselves at the same moment. Without the
     row locks each would count two owners and both would go; with them the second
     waits for the first, counts again, and is refused."""
-    acme = factories.organization("Acme Health")
+    acme = factories.organization("Acme Corp")
     alice = factories.member(acme, "alice@acme.example", Role.OWNER)
     dana = factories.member(acme, "dana@acme.example", Role.OWNER)
     first_holds_the_lock = threading.Event()

@@ -1,12 +1,11 @@
-"""Alice owns Acme; Bob is an admin on her team; Dana is a viewer there. Charlie is an
-admin of Globex, outside it."""
+"""The audit log's tests: the people of tests/conftest.py, with Acme in Berlin time,
+and a sign-in that leaves no event of its own (these tests count events)."""
 
 from datetime import datetime
 from unittest import mock
 
 import pytest
 
-from portal.accounts.roles import Role
 from portal.audit.services import audit_record
 from tests import factories
 
@@ -14,31 +13,6 @@ from tests import factories
 @pytest.fixture
 def acme(db):
     return factories.organization("Acme Corp", account_id="DA9XK2ACME", time_zone="Europe/Berlin")
-
-
-@pytest.fixture
-def globex(db):
-    return factories.organization("Globex", account_id="DA7GLOBEX1")
-
-
-@pytest.fixture
-def alice(acme):
-    return factories.member(acme, "alice@acme.example", Role.OWNER, name="Alice Archer")
-
-
-@pytest.fixture
-def bob(acme):
-    return factories.member(acme, "bob@acme.example", Role.ADMIN)
-
-
-@pytest.fixture
-def dana(acme):
-    return factories.member(acme, "dana@acme.example", Role.VIEWER)
-
-
-@pytest.fixture
-def charlie(globex):
-    return factories.member(globex, "charlie@globex.example", Role.ADMIN)
 
 
 @pytest.fixture

@@ -144,8 +144,8 @@ def test_it_records_the_export_with_its_filters(client, sign_in, alice, acme):
     assert event.details == {"filters": {"who": "bob", "action_prefix": "signin."}}
 
 
-def test_it_refuses_a_viewer(client, sign_in, dana, acme):
-    sign_in(dana)
+def test_it_refuses_a_viewer(client, sign_in, vera, acme):
+    sign_in(vera)
 
     assert client.get(url(acme)).status_code == 403
     assert not AuditEvent.objects.filter(action="audit.export").exists()

@@ -32,7 +32,7 @@ def test_it_shows_the_accounts_events_to_the_owner(client, sign_in, alice, acme)
     assert "Revealed a phone number" in html
     assert "phone.reveal" in html
     assert "last4:" in html
-    assert "Alice Archer" in html
+    assert "Alice Adams" in html
     assert_nothing_inline_without_the_nonce(response)
 
 
@@ -46,8 +46,8 @@ def test_it_shows_them_to_an_admin(client, sign_in, bob, alice, acme):
     assert [event.action for event in listed(response)] == ["phone.reveal"]
 
 
-def test_it_refuses_a_viewer(client, sign_in, dana, acme):
-    sign_in(dana)
+def test_it_refuses_a_viewer(client, sign_in, vera, acme):
+    sign_in(vera)
 
     assert client.get(url(acme)).status_code == 403
 

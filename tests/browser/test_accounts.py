@@ -59,7 +59,7 @@ def sign_in(page, live_server, user) -> None:
 
 
 def test_it_signs_in_with_a_password_and_an_authenticator_code(page, live_server, screenshot):
-    acme = factories.organization("Acme Health", account_id="DA9XK2ACME")
+    acme = factories.organization("Acme Corp", account_id="DA9XK2ACME")
     alice = factories.member(acme, "alice@acme.example", Role.OWNER, name="Alice Adams")
 
     sign_in(page, live_server, alice)
@@ -68,7 +68,7 @@ def test_it_signs_in_with_a_password_and_an_authenticator_code(page, live_server
     expect(page.get_by_role("navigation", name="Main")).to_contain_text("alice@acme.example")
     accounts = page.get_by_role("region", name="Your accounts", exact=True)
     expect(accounts.get_by_role("link")).to_have_count(1)
-    expect(accounts.get_by_role("link")).to_contain_text("Acme Health")
+    expect(accounts.get_by_role("link")).to_contain_text("Acme Corp")
     expect(accounts.get_by_role("link")).to_contain_text("DA9XK2ACME")
     expect(accounts.get_by_role("link")).to_contain_text("Owner")
     screenshot(page, "signed-in")
@@ -79,7 +79,7 @@ def test_it_signs_in_with_a_password_and_an_authenticator_code(page, live_server
 
 
 def test_it_makes_a_member_without_a_factor_enrol_one_first(page, live_server, screenshot):
-    acme = factories.organization("Acme Health")
+    acme = factories.organization("Acme Corp")
     erin = factories.member(
         acme, "erin@acme.example", Role.VIEWER, second_factor=False, name="Erin Evans"
     )
@@ -121,7 +121,7 @@ def test_it_makes_a_member_without_a_factor_enrol_one_first(page, live_server, s
     expect(page).to_have_url(live_server.url + "/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Welcome, Erin")
     expect(page.get_by_role("region", name="Your accounts", exact=True)).to_contain_text(
-        "Acme Health"
+        "Acme Corp"
     )
     totp = Authenticator.objects.get(user=erin, type=Authenticator.Type.TOTP)
     assert get_adapter().decrypt(totp.data["secret"]) == secret
@@ -137,12 +137,12 @@ def test_it_invites_a_member_who_accepts_and_joins(
 ):
     # The link in the email must lead to this server, as SITE_URL does in production.
     settings.SITE_URL = live_server.url
-    acme = factories.organization("Acme Health")
+    acme = factories.organization("Acme Corp")
     alice = factories.member(acme, "alice@acme.example", Role.OWNER, name="Alice Adams")
     sign_in(page, live_server, alice)
 
     page.get_by_role("region", name="Your accounts", exact=True).get_by_role(
-        "link", name="Acme Health"
+        "link", name="Acme Corp"
     ).click()
     page.get_by_role("navigation", name="Account").get_by_role("link", name="Team").click()
 
@@ -181,19 +181,19 @@ def test_it_invites_a_member_who_accepts_and_joins(
     dana_page = another_browser()
     dana_page.goto(link.group(0))
 
-    expect(dana_page.get_by_role("heading", level=1)).to_have_text("Join Acme Health on Vigil")
+    expect(dana_page.get_by_role("heading", level=1)).to_have_text("Join Acme Corp on Vigil")
     expect(dana_page.get_by_role("textbox", name="Email address")).to_have_value(
         "dana@acme.example"
     )
     dana_page.get_by_label("Your name").fill("Dana Diaz")
     dana_page.get_by_label("Password*", exact=True).fill(NEW_PASSWORD)
     dana_page.get_by_label("Password again").fill(NEW_PASSWORD)
-    dana_page.get_by_role("button", name="Create my sign-in and join Acme Health").click()
+    dana_page.get_by_role("button", name="Create my sign-in and join Acme Corp").click()
 
     # Signed in, but every member needs a second factor before anything else.
     expect(dana_page).to_have_url(live_server.url + "/accounts/2fa/")
     messages = dana_page.locator(".vigil-messages")
-    expect(messages).to_contain_text("Welcome to Vigil. You joined Acme Health as Admin.")
+    expect(messages).to_contain_text("Welcome to Vigil. You joined Acme Corp as Admin.")
     expect(messages).to_contain_text("Set up a second factor before you continue")
     expect(dana_page.get_by_role("navigation", name="Main")).to_contain_text("dana@acme.example")
     screenshot(dana_page, "invitee-enrols")

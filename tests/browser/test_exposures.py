@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from portal.accounts.roles import Role
 from portal.audit.models import AuditEvent
-from portal.incidents import views as incident_views
+from portal.incidents.exposures import views as incident_views
 from tests import factories
 from tests.accounts.auth import signed_in
 

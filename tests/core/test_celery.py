@@ -16,9 +16,9 @@ from tests.conftest import BASE_DIR
 def test_it_routes_each_app_to_its_queue():
     router = celery_app.amqp.router
     for task_name, queue in [
-        ("portal.incidents.tasks.import_batch_run", "imports"),
+        ("portal.incidents.imports.tasks.import_batch_run", "imports"),
         ("portal.logcopies.tasks.logcopy_generate", "exports"),
-        ("notifications.tasks.deliveries_send_batch", "notices"),
+        ("notifications.delivery.tasks.deliveries_send_batch", "notices"),
         ("portal.tasks.sweep_due_work", "default"),
     ]:
         route = router.route({}, task_name)

@@ -1,33 +1,16 @@
 """The home page: what Vigil is for visitors; accounts and incidents for members.
 
-Alice is an admin of Acme; Charlie is an admin of Initech, an account no incident touches.
+Alice owns Acme; Charlie owns Globex, an account no incident touches.
 """
 
-import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from portal.accounts.models import Membership
 from portal.accounts.roles import Role
-from portal.incidents.selectors import incidents_visible_to
+from portal.incidents.exposures.selectors import incidents_visible_to
 from tests import factories
-
-
-@pytest.fixture
-def acme(db):
-    return factories.organization("Acme Health", account_id="DA9XK2ACME")
-
-
-@pytest.fixture
-def alice(acme):
-    return factories.member(acme, "alice@acme.example", Role.ADMIN, name="Alice")
-
-
-@pytest.fixture
-def charlie(db):
-    initech = factories.organization("Initech")
-    return factories.member(initech, "charlie@initech.example", Role.ADMIN)
 
 
 def test_it_tells_visitors_what_vigil_is_and_how_to_sign_in(client):
@@ -52,9 +35,9 @@ def test_it_lists_the_members_accounts_with_their_roles(client, alice):
 
     html = response.content.decode()
     assert "Welcome, Alice" in html
-    assert "Acme Health" in html
+    assert "Acme Corp" in html
     assert "DA9XK2ACME" in html
-    assert "Admin" in html
+    assert "Owner" in html
     assert "alice@acme.example" in html  # the navbar
 
 

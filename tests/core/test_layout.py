@@ -13,9 +13,6 @@ import pytest
 from django.conf import settings
 from django.contrib.staticfiles import finders
 
-from portal.accounts.roles import Role
-from tests import factories
-
 NONCE = re.compile(r"'nonce-([A-Za-z0-9+/_=-]+)'")
 
 
@@ -68,11 +65,6 @@ def assert_nothing_inline_without_the_nonce(response, *, every_script_has_nonce=
         for url_attr in ("src", "href"):
             if tag in ("script", "link", "img") and attrs.get(url_attr):
                 assert attrs[url_attr].startswith("/"), f"<{tag}> loads {attrs[url_attr]}"
-
-
-@pytest.fixture
-def alice(db):
-    return factories.member(factories.organization("Acme"), "alice@acme.example", Role.OWNER)
 
 
 def test_it_enforces_a_nonce_policy_on_the_home_page(client):

@@ -21,20 +21,20 @@ from notifications.models import Delivery, NoticeCampaign
 from portal.accounts.models import Membership, Organization, User
 from portal.accounts.roles import Role
 from portal.incidents.demo import demo_breach_clear, demo_breach_seed
+from portal.incidents.demo.people import (
+    DEMO_ACCOUNTS,
+    DEMO_INCIDENT_SLUG,
+    DEMO_PASSWORD,
+    OPERATOR_EMAIL,
+    demo_sign_in_lines,
+)
+from portal.incidents.exposures.services import exposure_match_directory, exposure_rebuild
 from portal.incidents.models import (
     DirectoryPhone,
     DirectoryUser,
     Exposure,
     Incident,
     MessageLogRecord,
-)
-from portal.incidents.services import exposure_match_directory, exposure_rebuild
-from portal.management.demo import (
-    DEMO_ACCOUNTS,
-    DEMO_INCIDENT_SLUG,
-    DEMO_PASSWORD,
-    OPERATOR_EMAIL,
-    demo_sign_in_lines,
 )
 from tests.statistics import analyzed
 

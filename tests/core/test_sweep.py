@@ -14,7 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from notifications import dispatch
+from notifications.delivery import dispatch
 from notifications.models import Delivery, NoticeCampaign
 from portal import tasks
 from portal.incidents.models import ImportBatch

@@ -10,9 +10,9 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from portal.incidents.exposures.selectors import BREAKDOWN_TOP
+from portal.incidents.exposures.services import exposure_rollup_refresh
 from portal.incidents.models import Exposure, MessageLogRecord
-from portal.incidents.selectors import BREAKDOWN_TOP
-from portal.incidents.services import exposure_rollup_refresh
 from tests import factories
 from tests.core.test_layout import assert_nothing_inline_without_the_nonce
 from tests.incidents.exposures_world import (
@@ -193,7 +193,7 @@ def test_it_shows_the_new_numbers_once_someone_is_notified(client, sign_in, bob,
     breach.exposures.filter(phone="+447700900123").update(
         last_notified_at=datetime(2024, 4, 14, tzinfo=UTC)
     )
-    # What the notice sender does after stamping exposures (notifications/sending.py).
+    # What the notice sender does after stamping exposures (notifications/delivery/sending.py).
     exposure_rollup_refresh(incident_id=breach.pk, organization_ids=[acme.pk])
 
     assert numbers_of(client.get(dashboard_url(acme, breach))).notified_phones == 3

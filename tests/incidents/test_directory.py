@@ -1,6 +1,6 @@
 """Directory import (DESIGN.md flow 5): upload, preview with per-row errors, apply.
 
-Alice owns Acme; Bob is an admin there and manages the directory; Dana is a viewer.
+Alice owns Acme; Bob is an admin there and manages the directory; Vera is a viewer.
 Charlie is an admin of Globex, outside Acme.
 """
 
@@ -50,36 +50,6 @@ SAMPLE_PHONES = {
 @pytest.fixture(autouse=True)
 def _media(media_root):
     return media_root
-
-
-@pytest.fixture
-def acme(db):
-    return factories.organization("Acme Corp", account_id="DA9XK2ACME")
-
-
-@pytest.fixture
-def globex(db):
-    return factories.organization("Globex", account_id="DA7GLOBEX1")
-
-
-@pytest.fixture
-def alice(acme):
-    return factories.member(acme, "alice@acme.example", Role.OWNER)
-
-
-@pytest.fixture
-def bob(acme):
-    return factories.member(acme, "bob@acme.example", Role.ADMIN)
-
-
-@pytest.fixture
-def dana(acme):
-    return factories.member(acme, "dana@acme.example", Role.VIEWER)
-
-
-@pytest.fixture
-def charlie(globex):
-    return factories.member(globex, "charlie@globex.example", Role.ADMIN)
 
 
 def csv_file(text: str, name: str = "directory.csv", encoding: str = "utf-8") -> SimpleUploadedFile:
@@ -492,7 +462,7 @@ def test_it_shows_a_refused_file_on_the_form_and_keeps_nothing(client, acme, bob
 
 
 def test_it_refuses_an_upload_over_the_limit_on_the_form(client, acme, bob, monkeypatch):
-    monkeypatch.setattr("portal.incidents.directory_forms.MAX_UPLOAD_BYTES", 100)
+    monkeypatch.setattr("portal.incidents.directory.forms.MAX_UPLOAD_BYTES", 100)
     signed_in(client, bob)
 
     response = client.post(upload_url(acme), {"file": csv_file(SAMPLE)})
@@ -565,9 +535,9 @@ def test_it_lists_the_directory_with_phones_masked_and_match_counts(client, acme
     assert_nothing_inline_without_the_nonce(response)
 
 
-def test_it_lets_a_viewer_see_the_directory_but_not_change_it(client, acme, bob, dana):
+def test_it_lets_a_viewer_see_the_directory_but_not_change_it(client, acme, bob, vera):
     checked = check(acme, SAMPLE, by=bob)
-    signed_in(client, dana)
+    signed_in(client, vera)
 
     index = client.get(index_url(acme))
     preview = client.get(preview_url(acme, checked))

@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal.audit.models import AuditEvent
-from portal.incidents import views
-from portal.incidents.exports import CHUNK_BYTES, csv_chunks
+from portal.incidents.exposures import views
+from portal.incidents.exposures.exports import CHUNK_BYTES, csv_chunks
 from portal.logcopies.exposure_exports import exposure_exports_expire_due
 from portal.logcopies.models import ExposureExport
 from tests import factories

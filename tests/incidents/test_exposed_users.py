@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from portal.audit.models import AuditEvent
-from portal.incidents import paging, views
+from portal.incidents.exposures import paging, views
 from portal.incidents.models import MessageLogRecord
 from tests import factories
 from tests.accounts.auth import signed_in

@@ -16,8 +16,7 @@ from django.db import connection
 from django.utils import timezone
 
 from portal.audit.models import AuditEvent
-from portal.incidents import tasks
-from portal.incidents.imports import services
+from portal.incidents.imports import services, tasks
 from portal.incidents.imports.services import (
     ImportProgress,
     ImportRefusedError,
@@ -55,11 +54,6 @@ def globex(db):
 @pytest.fixture
 def breach(db):
     return factories.incident(slug="march-2024")
-
-
-@pytest.fixture
-def olivia(db):
-    return factories.staff("olivia@vigil.example")
 
 
 def log_rows(incident) -> dict[str, MessageLogRecord]:

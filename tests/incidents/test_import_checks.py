@@ -35,11 +35,6 @@ def breach(db):
     return factories.incident()
 
 
-@pytest.fixture
-def olivia(db):
-    return factories.staff("olivia@vigil.example")
-
-
 ACCENTED = (
     "a-1,DA7QK4M2ZP,2024-03-01T08:00:00Z,+5511961034260,Telefônica Vivo,BR,São Paulo,sms\n"
     "a-2,DA7QK4M2ZP,2024-03-01T09:00:00Z,+15145550123,Bell,CA,Québec,voice\n"
@@ -197,7 +192,7 @@ def test_it_takes_the_tolerance_from_the_incident(breach, acme):
 
 
 def test_it_draws_the_dashboard_chart_within_the_window_whatever_the_data(breach, acme):
-    from portal.incidents.selectors import messages_per_day
+    from portal.incidents.exposures.selectors import messages_per_day
 
     # Rows the checks let through before this issue: two years early, 75 years late.
     factories.log_record(breach, acme, sent_at=datetime(2022, 3, 1, tzinfo=UTC))

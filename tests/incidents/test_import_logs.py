@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from portal.incidents import tasks
+from portal.incidents.imports import tasks
 from portal.incidents.imports.services import import_batch_create
 from portal.incidents.models import ImportBatch, MessageLogRecord
 from tests import factories

@@ -3,7 +3,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core import mail
 
-from portal.accounts.roles import Role
 from portal.audit.models import AuditEvent
 from portal.logcopies.models import LogCopyRequest
 from portal.logcopies.services import (
@@ -21,16 +20,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def acme():
-    return factories.organization("Acme Corp")
-
-
-@pytest.fixture
-def alice(acme):
-    return factories.member(acme, "alice@acme.example", Role.SECURITY)
-
-
-@pytest.fixture
 def ops():
     return factories.staff()
 
@@ -40,71 +29,71 @@ def breach():
     return factories.incident()
 
 
-def ask(acme, breach, alice, **fields):
+def ask(acme, breach, sam, **fields):
     values = {"scope": "account", "format": "csv", "reason": "Our SOC needs the rows"}
     return logcopy_request(
-        organization=acme, incident=breach, requester=alice, **{**values, **fields}
+        organization=acme, incident=breach, requester=sam, **{**values, **fields}
     )
 
 
-def test_it_records_a_request_and_audits_it(acme, breach, alice):
-    copy = ask(acme, breach, alice)
+def test_it_records_a_request_and_audits_it(acme, breach, sam):
+    copy = ask(acme, breach, sam)
 
     assert copy.status == LogCopyRequest.Status.REQUESTED
-    assert copy.requested_by == alice
+    assert copy.requested_by == sam
     event = AuditEvent.objects.get(action="logcopy.request")
-    assert event.actor == alice
+    assert event.actor == sam
     assert event.target_id == str(copy.public_id)
 
 
-def test_it_requires_a_reason(acme, breach, alice):
+def test_it_requires_a_reason(acme, breach, sam):
     with pytest.raises(LogCopyRefusedError, match="why"):
-        ask(acme, breach, alice, reason="  ")
+        ask(acme, breach, sam, reason="  ")
     assert not LogCopyRequest.objects.exists()
 
 
-def test_it_requires_an_ordered_range_within_the_incident_window(acme, breach, alice):
+def test_it_requires_an_ordered_range_within_the_incident_window(acme, breach, sam):
     start = datetime(2024, 3, 10, tzinfo=UTC)
     with pytest.raises(LogCopyRefusedError, match="after its start"):
-        ask(acme, breach, alice, scope="date_range", scope_start=start, scope_end=start)
+        ask(acme, breach, sam, scope="date_range", scope_start=start, scope_end=start)
     with pytest.raises(LogCopyRefusedError, match="exposure window"):
         ask(
-            acme, breach, alice, scope="date_range", scope_start=start,
+            acme, breach, sam, scope="date_range", scope_start=start,
             scope_end=datetime(2024, 5, 1, tzinfo=UTC),
         )  # fmt: skip
     with pytest.raises(LogCopyRefusedError, match="both"):
-        ask(acme, breach, alice, scope="date_range", scope_start=start)
+        ask(acme, breach, sam, scope="date_range", scope_start=start)
 
     copy = ask(
-        acme, breach, alice, scope="date_range", scope_start=start,
+        acme, breach, sam, scope="date_range", scope_start=start,
         scope_end=start + timedelta(days=2),
     )  # fmt: skip
     assert copy.scope_end - copy.scope_start == timedelta(days=2)
 
 
-def test_it_normalizes_chosen_phones(acme, breach, alice):
+def test_it_normalizes_chosen_phones(acme, breach, sam):
     copy = ask(
-        acme, breach, alice, scope="chosen", scope_phones=["+1 212-555-0143", "+12125550143", ""]
+        acme, breach, sam, scope="chosen", scope_phones=["+1 212-555-0143", "+12125550143", ""]
     )
     assert copy.scope_phones == ["+12125550143"]
 
 
-def test_it_refuses_a_chosen_scope_without_usable_phones(acme, breach, alice):
+def test_it_refuses_a_chosen_scope_without_usable_phones(acme, breach, sam):
     with pytest.raises(LogCopyRefusedError, match="at least one"):
-        ask(acme, breach, alice, scope="chosen", scope_phones=[])
+        ask(acme, breach, sam, scope="chosen", scope_phones=[])
     with pytest.raises(LogCopyRefusedError, match="international form"):
-        ask(acme, breach, alice, scope="chosen", scope_phones=["not a phone"])
+        ask(acme, breach, sam, scope="chosen", scope_phones=["not a phone"])
 
 
 def test_it_approves_at_once_when_the_operator_policy_says_so(
-    acme, breach, alice, media_root, django_capture_on_commit_callbacks
+    acme, breach, sam, media_root, django_capture_on_commit_callbacks
 ):
     acme.log_copy_auto_approve = True
     acme.save(update_fields=["log_copy_auto_approve"])
     factories.log_record(breach, acme)
 
     with django_capture_on_commit_callbacks(execute=True):
-        copy = ask(acme, breach, alice)
+        copy = ask(acme, breach, sam)
 
     copy.refresh_from_db()
     assert copy.decided_by is None
@@ -113,20 +102,20 @@ def test_it_approves_at_once_when_the_operator_policy_says_so(
     assert copy.status == LogCopyRequest.Status.READY
     assert copy.rows == 1
     assert AuditEvent.objects.get(action="logcopy.approve").actor_label == "system"
-    assert [m.to for m in mail.outbox] == [["alice@acme.example"]] * 2
+    assert [m.to for m in mail.outbox] == [["sam@acme.example"]] * 2
 
 
-def test_it_waits_for_the_operator_without_the_policy(acme, breach, alice):
-    copy = ask(acme, breach, alice)
+def test_it_waits_for_the_operator_without_the_policy(acme, breach, sam):
+    copy = ask(acme, breach, sam)
     assert copy.status == LogCopyRequest.Status.REQUESTED
     assert not mail.outbox
 
 
 def test_it_approves_and_queues_generation(
-    acme, breach, alice, ops, media_root, django_capture_on_commit_callbacks
+    acme, breach, sam, ops, media_root, django_capture_on_commit_callbacks
 ):
     factories.log_record(breach, acme)
-    copy = ask(acme, breach, alice)
+    copy = ask(acme, breach, sam)
 
     with django_capture_on_commit_callbacks(execute=True):
         logcopy_approve(copy=copy, by=ops, reason="Looks right")
@@ -144,8 +133,8 @@ def test_it_approves_and_queues_generation(
     assert f"/log-copies/{copy.public_id}/" in mail.outbox[0].body
 
 
-def test_it_refuses_to_approve_twice(acme, breach, alice, ops):
-    copy = ask(acme, breach, alice)
+def test_it_refuses_to_approve_twice(acme, breach, sam, ops):
+    copy = ask(acme, breach, sam)
     logcopy_approve(copy=copy, by=ops)
 
     with pytest.raises(LogCopyRefusedError, match="already decided"):
@@ -156,9 +145,9 @@ def test_it_refuses_to_approve_twice(acme, breach, alice, ops):
 
 
 def test_it_rejects_with_a_reason_and_tells_the_requester(
-    acme, breach, alice, ops, django_capture_on_commit_callbacks
+    acme, breach, sam, ops, django_capture_on_commit_callbacks
 ):
-    copy = ask(acme, breach, alice)
+    copy = ask(acme, breach, sam)
     with pytest.raises(LogCopyRefusedError):
         logcopy_reject(copy=copy, by=ops, reason="")
 
@@ -176,8 +165,8 @@ def test_it_rejects_with_a_reason_and_tells_the_requester(
         logcopy_approve(copy=copy, by=ops)
 
 
-def test_it_queues_again_a_copy_approved_long_ago(acme, breach, alice, ops, media_root):
-    copy = ask(acme, breach, alice)
+def test_it_queues_again_a_copy_approved_long_ago(acme, breach, sam, ops, media_root):
+    copy = ask(acme, breach, sam)
     logcopy_approve(copy=copy, by=ops)  # on_commit never runs: a lost message
     LogCopyRequest.objects.filter(pk=copy.pk).update(decided_at=datetime(2024, 1, 1, tzinfo=UTC))
 
@@ -188,8 +177,8 @@ def test_it_queues_again_a_copy_approved_long_ago(acme, breach, alice, ops, medi
     assert logcopies_resume_stale() == 0
 
 
-def test_it_queues_again_a_copy_whose_generation_lease_lapsed(acme, breach, alice, media_root):
-    copy = ask(acme, breach, alice)
+def test_it_queues_again_a_copy_whose_generation_lease_lapsed(acme, breach, sam, media_root):
+    copy = ask(acme, breach, sam)
     LogCopyRequest.objects.filter(pk=copy.pk).update(
         status=LogCopyRequest.Status.GENERATING,
         generated_at=factories.future(minutes=-1),
@@ -197,7 +186,7 @@ def test_it_queues_again_a_copy_whose_generation_lease_lapsed(acme, breach, alic
         leased_until=factories.future(minutes=-0.1),
     )
     # Started long ago, but its worker renews the lease: slow, not dead.
-    fresh = ask(acme, breach, alice)
+    fresh = ask(acme, breach, sam)
     LogCopyRequest.objects.filter(pk=fresh.pk).update(
         status=LogCopyRequest.Status.GENERATING,
         generated_at=factories.future(minutes=-30),
@@ -214,10 +203,10 @@ def test_it_queues_again_a_copy_whose_generation_lease_lapsed(acme, breach, alic
 
 
 def test_every_link_in_the_decision_emails_opens_for_the_requester(
-    acme, breach, alice, ops, client, media_root, django_capture_on_commit_callbacks
+    acme, breach, sam, ops, client, media_root, django_capture_on_commit_callbacks
 ):
     factories.log_record(breach, acme)
-    approved, rejected = ask(acme, breach, alice), ask(acme, breach, alice)
+    approved, rejected = ask(acme, breach, sam), ask(acme, breach, sam)
 
     with django_capture_on_commit_callbacks(execute=True):
         logcopy_approve(copy=approved, by=ops)
@@ -225,4 +214,4 @@ def test_every_link_in_the_decision_emails_opens_for_the_requester(
 
     assert len(mail.outbox) == 3  # approved, ready, not approved
     for message in mail.outbox:
-        assert_links_open(client, alice, message.body)
+        assert_links_open(client, sam, message.body)

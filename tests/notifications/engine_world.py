@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 from django.utils import timezone
 
-from notifications import rendering
 from notifications.models import NoticeCampaign
+from notifications.notice_templates import rendering
 from portal.accounts.models import Organization
 from portal.incidents.models import DirectoryUser, Exposure, Incident
 from tests import factories

@@ -1,8 +1,8 @@
 """The campaign pages (DESIGN.md flow 7): the list, compose, review, launch, and one
 campaign with its progress and controls; who sees what.
 
-Acme (Paris time) has a member in every role: Alice owns it, Adam is an admin, Sam is
-security staff, Vic a viewer. Three people of its directory are exposed in the breach:
+Acme (Paris time) has a member in every role: Alice owns it, Bob is an admin, Sam is
+security staff, Vera a viewer. Three people of its directory are exposed in the breach:
 Jane (English, email), Luc (French, email) and Nora (no email).
 """
 
@@ -14,10 +14,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from notifications import campaigns as services
-from notifications import rendering
 from notifications.audience import SKIP_NO_EMAIL
+from notifications.campaigns import services
 from notifications.models import Delivery, NoticeCampaign, NoticeTemplate
+from notifications.notice_templates import rendering
 from portal.audit.models import AuditEvent
 from portal.incidents.models import DirectoryUser
 from tests import factories
@@ -164,7 +164,7 @@ def sent_campaign(acme, breach, template, *, status=Status.SENDING):
 # The list ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("who", ["alice", "adam"])
+@pytest.mark.parametrize("who", ["alice", "bob"])
 def test_it_lists_campaigns_with_a_new_button_for_those_who_send(
     client, request, acme, breach, template, who
 ):
@@ -182,7 +182,7 @@ def test_it_lists_campaigns_with_a_new_button_for_those_who_send(
     assert_nothing_inline_without_the_nonce(response)
 
 
-@pytest.mark.parametrize("who", ["sam", "vic"])
+@pytest.mark.parametrize("who", ["sam", "vera"])
 def test_it_shows_the_list_without_actions_to_those_who_do_not_send(
     client, request, acme, breach, template, who
 ):
@@ -251,8 +251,8 @@ def test_it_lists_operator_defaults_once_per_name(client, acme, breach, alice):
     assert page.count(">Operator page default (operator default)</option>") == 1
 
 
-def test_it_saves_a_draft_and_goes_to_the_review(client, acme, breach, template, adam):
-    signed_in(client, adam)
+def test_it_saves_a_draft_and_goes_to_the_review(client, acme, breach, template, bob):
+    signed_in(client, bob)
 
     response = client.post(url("new", acme), form(breach, template))
 
@@ -262,7 +262,7 @@ def test_it_saves_a_draft_and_goes_to_the_review(client, acme, breach, template,
     assert (campaign.status, campaign.name, campaign.created_by, campaign.scheduled_at) == (
         Status.DRAFT,
         "Tell everyone",
-        adam,
+        bob,
         None,
     )
 
@@ -397,10 +397,10 @@ def test_it_says_the_contact_is_missing_and_links_owners_to_the_settings(
     assert not NoticeCampaign.objects.exists()
 
 
-def test_it_tells_an_admin_to_ask_an_owner_for_the_contact(client, acme, breach, adam):
+def test_it_tells_an_admin_to_ask_an_owner_for_the_contact(client, acme, breach, bob):
     acme.contact_email = ""
     acme.save()
-    signed_in(client, adam)
+    signed_in(client, bob)
 
     page = client.get(url("new", acme)).content.decode()
 
@@ -410,7 +410,7 @@ def test_it_tells_an_admin_to_ask_an_owner_for_the_contact(client, acme, breach,
     assert "Add one in the account settings" not in page
 
 
-@pytest.mark.parametrize("who", ["sam", "vic"])
+@pytest.mark.parametrize("who", ["sam", "vera"])
 def test_it_lets_only_those_who_send_compose(client, request, acme, breach, template, who):
     campaign = a_draft(acme, breach, template)
     signed_in(client, request.getfixturevalue(who))
@@ -536,19 +536,19 @@ def test_the_html_preview_is_a_404_without_an_html_body(client, acme, breach, te
 # Launch --------------------------------------------------------------------------
 
 
-def test_it_launches_and_audits(client, acme, breach, template, adam, no_dispatch):
+def test_it_launches_and_audits(client, acme, breach, template, bob, no_dispatch):
     campaign = a_draft(acme, breach, template)
-    signed_in(client, adam)
+    signed_in(client, bob)
 
     response = client.post(url("launch", acme, campaign))
 
     assert response.status_code == 302
     assert response.url == url("detail", acme, campaign)
     campaign.refresh_from_db()
-    assert (campaign.status, campaign.launched_by) == (Status.SCHEDULED, adam)
+    assert (campaign.status, campaign.launched_by) == (Status.SCHEDULED, bob)
     event = AuditEvent.objects.get(action="notice.launch")
     assert (event.actor, event.details["recipients"], event.details["skipped_no_email"]) == (
-        adam,
+        bob,
         2,
         1,
     )
@@ -617,7 +617,7 @@ def test_the_campaign_page_shows_counts_failures_and_skips_to_those_who_send(
     assert_nothing_inline_without_the_nonce(response)
 
 
-@pytest.mark.parametrize("who", ["sam", "vic"])
+@pytest.mark.parametrize("who", ["sam", "vera"])
 def test_the_campaign_page_shows_progress_only_to_those_who_do_not_send(
     client, request, acme, breach, template, who
 ):
@@ -656,9 +656,9 @@ def test_the_campaign_page_offers_the_controls_of_its_status(
         assert url(name, acme, campaign) not in page, name
 
 
-def test_the_progress_polls_while_sending_and_stops_when_done(client, acme, breach, template, vic):
+def test_the_progress_polls_while_sending_and_stops_when_done(client, acme, breach, template, vera):
     campaign = sent_campaign(acme, breach, template)
-    signed_in(client, vic)
+    signed_in(client, vera)
     progress = url("progress", acme, campaign)
 
     sending = client.get(progress, {"status": "sending"})
@@ -674,9 +674,9 @@ def test_the_progress_polls_while_sending_and_stops_when_done(client, acme, brea
     assert 'data-status="completed"' in completed.content.decode()
 
 
-def test_the_controls_pause_resume_and_cancel(client, acme, breach, template, adam):
+def test_the_controls_pause_resume_and_cancel(client, acme, breach, template, bob):
     campaign = sent_campaign(acme, breach, template)
-    signed_in(client, adam)
+    signed_in(client, bob)
 
     paused = client.post(url("pause", acme, campaign), follow=True)
     campaign.refresh_from_db()
@@ -690,13 +690,13 @@ def test_the_controls_pause_resume_and_cancel(client, acme, breach, template, ad
     client.post(url("cancel", acme, campaign))
     campaign.refresh_from_db()
     assert campaign.status == Status.CANCELLED
-    actions = AuditEvent.objects.filter(actor=adam).values_list("action", flat=True)
+    actions = AuditEvent.objects.filter(actor=bob).values_list("action", flat=True)
     assert set(actions) >= {"notice.pause", "notice.resume", "notice.cancel"}
 
 
-def test_a_control_the_status_does_not_allow_says_why(client, acme, breach, template, adam):
+def test_a_control_the_status_does_not_allow_says_why(client, acme, breach, template, bob):
     campaign = sent_campaign(acme, breach, template, status=Status.COMPLETED)
-    signed_in(client, adam)
+    signed_in(client, bob)
 
     response = client.post(url("pause", acme, campaign), follow=True)
 
@@ -707,10 +707,10 @@ def test_a_control_the_status_does_not_allow_says_why(client, acme, breach, temp
 
 
 def test_retrying_sends_the_failed_notices_again(
-    client, acme, breach, template, adam, mailoutbox, django_capture_on_commit_callbacks
+    client, acme, breach, template, bob, mailoutbox, django_capture_on_commit_callbacks
 ):
     campaign = sent_campaign(acme, breach, template, status=Status.COMPLETED)
-    signed_in(client, adam)
+    signed_in(client, bob)
 
     with django_capture_on_commit_callbacks(execute=True):
         client.post(url("retry", acme, campaign))

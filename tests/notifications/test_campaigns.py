@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from django.core.exceptions import ValidationError
 
-from notifications import campaigns as services
 from notifications.audience import audience_count
+from notifications.campaigns import services
 from notifications.models import NoticeCampaign, NoticeTemplate
 from portal.audit.models import AuditEvent
 from portal.incidents.models import Incident

@@ -4,10 +4,10 @@ deliveries, when each is refused, and that each is audited."""
 import pytest
 from django.core.exceptions import ValidationError
 
-from notifications import controls, dispatch
+from notifications.campaigns import controls
+from notifications.delivery import dispatch
 from notifications.models import Delivery, NoticeCampaign
 from portal.audit.models import AuditEvent
-from tests import factories
 from tests.notifications.engine_world import campaign_world
 
 pytestmark = pytest.mark.django_db
@@ -27,11 +27,6 @@ def queued(monkeypatch):
     monkeypatch.setattr(controls, "senders_enqueue", record)
     monkeypatch.setattr(dispatch, "senders_enqueue", record)
     return calls
-
-
-@pytest.fixture
-def alice():
-    return factories.user("alice@acme.example")
 
 
 def sending_campaign(recipients: int = 3, **options) -> NoticeCampaign:
@@ -94,7 +89,7 @@ def test_it_cancels_and_skips_what_is_not_sent(queued, alice):
     assert campaign.status == Status.CANCELLED
     assert campaign.cancelled_at is not None
     assert campaign.skipped_count == 3
-    cancelled = Delivery.objects.filter(skip_reason=controls.CANCELLED_REASON)
+    cancelled = Delivery.objects.filter(skip_reason=dispatch.CANCELLED_REASON)
     assert cancelled.count() == 2
     assert Delivery.objects.get(pk=first.pk).status == DeliveryStatus.SENT
     assert AuditEvent.objects.get(action="notice.cancel").details["cancelled"] == 2
@@ -173,7 +168,7 @@ def test_it_stops_the_senders_of_a_paused_campaign(alice, settings, mailoutbox):
     campaign = sending_campaign(150)
     controls.notice_campaign_pause(campaign=campaign, by=alice)
 
-    from notifications.sending import campaign_send
+    from notifications.delivery.sending import campaign_send
 
     campaign_send(campaign_id=campaign.pk)
 

@@ -8,9 +8,9 @@ import re
 import pytest
 from django.apps import apps
 
-from notifications import rendering
 from notifications.models import NoticeTemplate
-from notifications.templates_services import notice_template_problems
+from notifications.notice_templates import rendering
+from notifications.notice_templates.services import notice_template_problems
 
 pytestmark = pytest.mark.django_db
 

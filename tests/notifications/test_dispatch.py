@@ -10,10 +10,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from notifications import dispatch, sending
 from notifications.audience import SKIP_NO_EMAIL
+from notifications.delivery import dispatch, sending
+from notifications.delivery.tasks import campaigns_dispatch
 from notifications.models import Delivery, NoticeCampaign
-from notifications.tasks import campaigns_dispatch
 from tests.notifications.engine_world import campaign_world
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +29,7 @@ def queued(monkeypatch):
     def record(args, countdown=None, **options):
         calls.append(args[0])
 
-    from notifications.tasks import deliveries_send
+    from notifications.delivery.tasks import deliveries_send
 
     monkeypatch.setattr(deliveries_send, "apply_async", record)
     return calls

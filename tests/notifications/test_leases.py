@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from notifications import dispatch, sending
+from notifications.delivery import dispatch, sending
 from notifications.models import Delivery, NoticeCampaign
 from portal import leases
 from tests.notifications.engine_world import campaign_world

@@ -33,10 +33,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from notifications.delivery.sending import RECORD_GROUP
+from notifications.delivery.tasks import campaigns_dispatch
 from notifications.models import Delivery, NoticeCampaign
-from notifications.rendering import message_id_for
-from notifications.sending import RECORD_GROUP
-from notifications.tasks import campaigns_dispatch
+from notifications.notice_templates.rendering import message_id_for
 from portal.celery import app as celery_app
 from portal.incidents.demo.logs import copy_rows
 from portal.incidents.models import MessageLogRecord

@@ -14,8 +14,8 @@ from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
-from notifications import report_views
 from notifications.models import NoticeCampaign, SuspicionReport
+from notifications.reports import views as report_views
 from tests import factories
 from tests.notifications.test_reports import a_delivery
 

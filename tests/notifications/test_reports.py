@@ -1,7 +1,7 @@
 """Suspicion reports: filing (the service), the email to the designated contact, and
 the account's list, detail and triage pages. The public form is in test_report_form.py.
 
-Alice owns Acme; Bob is an admin there; Vic only views; Charlie owns Globex, outside.
+Alice owns Acme; Bob is an admin there; Vera only views; Charlie owns Globex, outside.
 """
 
 import logging
@@ -16,10 +16,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from notifications import outbox, reports
 from notifications.models import Delivery, NoticeCampaign, ScheduledEmail, SuspicionReport
-from notifications.scheduled import scheduled_emails_send_due
-from portal.accounts.roles import Role
+from notifications.outbox import services as outbox
+from notifications.outbox.scheduled import scheduled_emails_send_due
+from notifications.reports import services as reports
 from portal.audit.models import AuditEvent
 from tests import factories
 from tests.accounts.auth import signed_in
@@ -78,21 +78,6 @@ def acme():
         contact_phone="+1 212 555 0100",
         time_zone="Europe/Berlin",
     )
-
-
-@pytest.fixture
-def alice(acme):
-    return factories.member(acme, "alice@acme.example", Role.OWNER, name="Alice Adams")
-
-
-@pytest.fixture
-def bob(acme):
-    return factories.member(acme, "bob@acme.example", Role.ADMIN, name="Bob Brown")
-
-
-@pytest.fixture
-def charlie():
-    return factories.member(factories.organization("Globex"), "charlie@globex.example", Role.OWNER)
 
 
 @pytest.fixture
@@ -429,11 +414,11 @@ def test_it_shows_another_accounts_report_to_nobody(client, acme, charlie, deliv
     assert client.post(triage_url(report), {"status": "triaged"}).status_code == 404
 
 
-def test_it_shows_the_list_to_security_staff_but_not_to_viewers(client, acme, sam, vic):
+def test_it_shows_the_list_to_security_staff_but_not_to_viewers(client, acme, sam, vera):
     signed_in(client, sam)
     assert client.get(list_url(acme)).status_code == 200
 
-    signed_in(client, vic)
+    signed_in(client, vera)
     assert client.get(list_url(acme)).status_code == 403
 
 
@@ -507,20 +492,20 @@ def test_it_offers_only_the_moves_a_status_allows(client, acme, bob, delivery):
     assert 'value="closed"' not in html
 
 
-def test_it_lets_no_viewer_triage(client, acme, vic, delivery):
+def test_it_lets_no_viewer_triage(client, acme, vera, delivery):
     report = a_report(delivery)
-    signed_in(client, vic)
+    signed_in(client, vera)
 
     assert client.post(triage_url(report), {"status": "triaged"}).status_code == 403
     report.refresh_from_db()
     assert report.status == Status.NEW
 
 
-def test_it_links_the_account_home_to_the_reports(client, acme, bob, vic):
+def test_it_links_the_account_home_to_the_reports(client, acme, bob, vera):
     signed_in(client, bob)
     assert list_url(acme) in client.get(f"/o/{acme.public_id}/").content.decode()
 
-    signed_in(client, vic)
+    signed_in(client, vera)
     assert list_url(acme) not in client.get(f"/o/{acme.public_id}/").content.decode()
 
 

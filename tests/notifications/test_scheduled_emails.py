@@ -2,7 +2,7 @@
 staff's weekly summary, and the outbox rows that carry them (retries, no double send).
 
 Acme (Berlin) and Initech are touched by the breach; Globex is not. Alice owns Acme,
-Bob is an admin there, Sam is security staff and Vic a viewer: only Alice and Bob
+Bob is an admin there, Sam is security staff and Vera a viewer: only Alice and Bob
 hear about incidents.
 """
 
@@ -21,12 +21,13 @@ from django.db import close_old_connections, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from notifications import outbox, scheduled
 from notifications.models import ScheduledEmail, SuspicionReport
+from notifications.outbox import scheduled
+from notifications.outbox import services as outbox
 from portal.accounts.roles import Role
 from portal.audit.models import AuditEvent
+from portal.incidents.exposures.services import incident_publish
 from portal.incidents.models import Incident
-from portal.incidents.services import incident_publish
 from portal.logcopies.models import LogCopyRequest
 from tests import factories
 from tests.accounts.auth import signed_in
@@ -59,13 +60,8 @@ def acme():
 
 
 @pytest.fixture
-def people(acme):
-    return {
-        "alice": factories.member(acme, "alice@acme.example", Role.OWNER),
-        "bob": factories.member(acme, "bob@acme.example", Role.ADMIN),
-        "sam": factories.member(acme, "sam@acme.example", Role.SECURITY),
-        "vic": factories.member(acme, "vic@acme.example", Role.VIEWER),
-    }
+def people(alice, bob, sam, vera):
+    return {"alice": alice, "bob": bob, "sam": sam, "vera": vera}
 
 
 @pytest.fixture

@@ -12,11 +12,11 @@ import pytest
 from django.db import connection, connections
 from django.utils import timezone
 
-from notifications import dispatch, sending
+from notifications.delivery import dispatch, sending
 from notifications.models import Delivery, NoticeCampaign
-from notifications.rendering import message_id_for
+from notifications.notice_templates.rendering import message_id_for
+from portal.incidents.exposures.selectors import exposure_summary
 from portal.incidents.models import Exposure
-from portal.incidents.selectors import exposure_summary
 from tests.notifications.engine_world import campaign_world
 from tests.notifications.smtp_sink import SmtpSink, refuse, transient_then_accept
 
@@ -422,7 +422,7 @@ def _notice(
     reply_to="security@acme.example",
     to="jdoe@acme.example",
 ):
-    from notifications.rendering import RenderedNotice, notice_email
+    from notifications.notice_templates.rendering import RenderedNotice, notice_email
 
     return notice_email(
         rendered=RenderedNotice(subject=subject, text=body, html=html),
@@ -460,7 +460,7 @@ WIRE_CASES = {
 
 @pytest.mark.parametrize("case", WIRE_CASES)
 def test_it_puts_the_same_message_on_the_wire_as_django(case):
-    from notifications.wire import notice_bytes
+    from notifications.delivery.wire import notice_bytes
 
     message = _notice(**WIRE_CASES[case])
 
@@ -486,13 +486,13 @@ def test_it_puts_the_same_message_on_the_wire_as_django(case):
     ],
 )
 def test_it_leaves_what_is_not_a_plain_notice_to_django(change):
-    from notifications.wire import notice_bytes
+    from notifications.delivery.wire import notice_bytes
 
     assert notice_bytes(_notice(**change)) is None
 
 
 def test_it_leaves_a_message_with_an_attachment_to_django():
-    from notifications.wire import notice_bytes
+    from notifications.delivery.wire import notice_bytes
 
     message = _notice()
     message.attach("report.txt", "x", "text/plain")

@@ -2,8 +2,8 @@
 checks, the preview for a real recipient, the test send to oneself, and the operator's
 console for the defaults.
 
-Acme has a member in every role: Alice owns it, Adam is an admin, Sam is security
-staff, Vic a viewer. Amélie (French Canadian) and Bruno are exposed in the breach and
+Acme has a member in every role: Alice owns it, Bob is an admin, Sam is security
+staff, Vera a viewer. Amélie (French Canadian) and Bruno are exposed in the breach and
 matched to Acme's directory. Charlie belongs to Globex, outside it.
 """
 
@@ -18,10 +18,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from notifications import rendering
-from notifications import templates_services as services
 from notifications.models import NoticeTemplate
-from portal.accounts.roles import Role
+from notifications.notice_templates import rendering, services
 from portal.audit.models import AuditEvent
 from tests import factories
 from tests.accounts.auth import signed_in
@@ -54,11 +52,6 @@ def acme():
 @pytest.fixture
 def globex():
     return factories.organization("Globex")
-
-
-@pytest.fixture
-def charlie(globex):
-    return factories.member(globex, "charlie@globex.example", Role.OWNER)
 
 
 @pytest.fixture
@@ -136,8 +129,8 @@ def page_text(response) -> str:
 # The list -------------------------------------------------------------------------
 
 
-def test_it_lists_the_accounts_templates_and_the_defaults(client, adam, own):
-    signed_in(client, adam)
+def test_it_lists_the_accounts_templates_and_the_defaults(client, bob, own):
+    signed_in(client, bob)
 
     response = client.get(url("list", own.organization))
 
@@ -150,8 +143,8 @@ def test_it_lists_the_accounts_templates_and_the_defaults(client, adam, own):
     assert_nothing_inline_without_the_nonce(response)
 
 
-def test_it_lists_in_a_constant_number_of_queries(client, adam, acme, own):
-    signed_in(client, adam)
+def test_it_lists_in_a_constant_number_of_queries(client, bob, acme, own):
+    signed_in(client, bob)
     client.get(url("list", acme))  # the session and the account, warmed up
     with CaptureQueriesContext(connection) as few:
         client.get(url("list", acme))
@@ -180,8 +173,8 @@ def test_it_hides_another_accounts_templates(client, charlie, globex, own):
 # Creating and editing ---------------------------------------------------------------
 
 
-def test_it_creates_a_template_and_audits_it(client, adam, acme):
-    signed_in(client, adam)
+def test_it_creates_a_template_and_audits_it(client, bob, acme):
+    signed_in(client, bob)
 
     response = client.post(url("create", acme), form(language="fr"))
 
@@ -190,7 +183,7 @@ def test_it_creates_a_template_and_audits_it(client, adam, acme):
     assert response.url == url("preview", acme, template)
     assert (template.name, template.language, template.body_text) == ("Our notice", "fr", TEXT)
     event = AuditEvent.objects.get(action="notice.template_create")
-    assert (event.actor, event.organization_id) == (adam, acme.pk)
+    assert (event.actor, event.organization_id) == (bob, acme.pk)
     assert event.details == {"name": "Our notice", "language": "fr"}
 
 
@@ -198,8 +191,8 @@ def test_it_creates_a_template_and_audits_it(client, adam, acme):
     ("field", "where"),
     [("subject", "the subject"), ("body_text", "the text body"), ("body_html", "the HTML body")],
 )
-def test_it_names_an_unknown_placeholder(client, adam, acme, field, where):
-    signed_in(client, adam)
+def test_it_names_an_unknown_placeholder(client, bob, acme, field, where):
+    signed_in(client, bob)
     fields = form(body_html='<a href="{{ report_link }}">Report</a>')
     fields[field] += " {{ recipent_name }} and {{ foo }}"
 
@@ -220,8 +213,8 @@ def test_it_names_an_unknown_placeholder(client, adam, acme, field, where):
         '<p>Hi</p><SCRIPT src="https://evil.example/x.js"></SCRIPT>{{ report_link }}',
     ],
 )
-def test_it_refuses_a_script_in_the_html_body(client, adam, acme, html):
-    signed_in(client, adam)
+def test_it_refuses_a_script_in_the_html_body(client, bob, acme, html):
+    signed_in(client, bob)
 
     response = client.post(url("create", acme), form(body_html=html))
 
@@ -230,8 +223,8 @@ def test_it_refuses_a_script_in_the_html_body(client, adam, acme, html):
     assert not NoticeTemplate.objects.filter(organization=acme).exists()
 
 
-def test_it_refuses_event_handlers_in_the_html_body(client, adam, acme):
-    signed_in(client, adam)
+def test_it_refuses_event_handlers_in_the_html_body(client, bob, acme):
+    signed_in(client, bob)
     html = '<img src="x" onerror="alert(1)"><a href="{{ report_link }}">Report</a>'
 
     response = client.post(url("create", acme), form(body_html=html))
@@ -240,8 +233,8 @@ def test_it_refuses_event_handlers_in_the_html_body(client, adam, acme):
     assert "must not contain event handler attributes" in page_text(response)
 
 
-def test_it_requires_the_report_link_in_the_text_body(client, adam, acme):
-    signed_in(client, adam)
+def test_it_requires_the_report_link_in_the_text_body(client, bob, acme):
+    signed_in(client, bob)
 
     response = client.post(url("create", acme), form(body_text="Hello {{ recipient_name }}"))
 
@@ -249,16 +242,16 @@ def test_it_requires_the_report_link_in_the_text_body(client, adam, acme):
     assert "The text body must include {{ report_link }}" in page_text(response)
 
 
-def test_it_keeps_the_html_body_optional(client, adam, acme):
-    signed_in(client, adam)
+def test_it_keeps_the_html_body_optional(client, bob, acme):
+    signed_in(client, bob)
 
     client.post(url("create", acme), form(body_html=""))
 
     assert NoticeTemplate.objects.get(organization=acme).body_html == ""
 
 
-def test_it_offers_the_languages_from_a_list(client, adam, acme):
-    signed_in(client, adam)
+def test_it_offers_the_languages_from_a_list(client, bob, acme):
+    signed_in(client, bob)
 
     page = page_text(client.get(url("create", acme)))
     refused = client.post(url("create", acme), form(language="xx"))
@@ -269,8 +262,8 @@ def test_it_offers_the_languages_from_a_list(client, adam, acme):
     assert not NoticeTemplate.objects.filter(organization=acme).exists()
 
 
-def test_it_refuses_a_second_template_of_the_same_name_and_language(client, adam, acme, own):
-    signed_in(client, adam)
+def test_it_refuses_a_second_template_of_the_same_name_and_language(client, bob, acme, own):
+    signed_in(client, bob)
 
     response = client.post(url("create", acme), form(name=own.name, language=own.language))
 
@@ -287,8 +280,8 @@ def test_it_lets_another_account_use_the_same_name(client, charlie, globex, own)
     assert response.status_code == 302
 
 
-def test_it_lists_the_placeholders_in_the_editor(client, adam, acme, own):
-    signed_in(client, adam)
+def test_it_lists_the_placeholders_in_the_editor(client, bob, acme, own):
+    signed_in(client, bob)
 
     response = client.get(url("edit", acme, own))
 
@@ -300,8 +293,8 @@ def test_it_lists_the_placeholders_in_the_editor(client, adam, acme, own):
     assert_nothing_inline_without_the_nonce(response)
 
 
-def test_it_edits_and_audits_what_changed(client, adam, acme, own):
-    signed_in(client, adam)
+def test_it_edits_and_audits_what_changed(client, bob, acme, own):
+    signed_in(client, bob)
 
     response = client.post(
         url("edit", acme, own),
@@ -316,8 +309,8 @@ def test_it_edits_and_audits_what_changed(client, adam, acme, own):
     assert event.target_id == str(own.public_id)
 
 
-def test_it_shows_the_editor_with_the_error_and_the_words_kept(client, adam, acme, own):
-    signed_in(client, adam)
+def test_it_shows_the_editor_with_the_error_and_the_words_kept(client, bob, acme, own):
+    signed_in(client, bob)
 
     response = client.post(
         url("edit", acme, own), form(name=own.name, subject="Hi {{ first_name }}")
@@ -331,8 +324,8 @@ def test_it_shows_the_editor_with_the_error_and_the_words_kept(client, adam, acm
     assert not AuditEvent.objects.filter(action="notice.template_update").exists()
 
 
-def test_it_deletes_and_audits(client, adam, acme, own):
-    signed_in(client, adam)
+def test_it_deletes_and_audits(client, bob, acme, own):
+    signed_in(client, bob)
 
     response = client.post(url("delete", acme, own))
 
@@ -353,8 +346,8 @@ def test_it_does_not_let_an_account_edit_or_delete_a_default(client, alice, acme
     assert NoticeTemplate.objects.filter(pk=default_en.pk, organization=None).exists()
 
 
-def test_it_copies_a_default_with_every_language(client, adam, acme, default_en):
-    signed_in(client, adam)
+def test_it_copies_a_default_with_every_language(client, bob, acme, default_en):
+    signed_in(client, bob)
 
     response = client.post(url("copy", acme, default_en))
 
@@ -372,8 +365,8 @@ def test_it_copies_a_default_with_every_language(client, adam, acme, default_en)
     ]
 
 
-def test_it_copies_under_a_free_name_when_the_name_is_taken(client, adam, acme, default_en):
-    signed_in(client, adam)
+def test_it_copies_under_a_free_name_when_the_name_is_taken(client, bob, acme, default_en):
+    signed_in(client, bob)
 
     client.post(url("copy", acme, default_en))
     client.post(url("copy", acme, default_en))
@@ -382,7 +375,7 @@ def test_it_copies_under_a_free_name_when_the_name_is_taken(client, adam, acme, 
     assert names == {"Vigilance notice", "Vigilance notice (2)"}
 
 
-@pytest.mark.parametrize("who", ["sam", "vic"])
+@pytest.mark.parametrize("who", ["sam", "vera"])
 def test_it_answers_403_to_roles_that_do_not_manage_notices(client, request, acme, own, who):
     signed_in(client, request.getfixturevalue(who))
     before = list(NoticeTemplate.objects.values_list("pk", "subject"))
@@ -405,9 +398,9 @@ def test_it_answers_403_to_roles_that_do_not_manage_notices(client, request, acm
 
 
 def test_it_previews_for_the_first_matched_person_with_the_last_four_digits_only(
-    client, adam, acme, own, amelie
+    client, bob, acme, own, amelie
 ):
-    signed_in(client, adam)
+    signed_in(client, bob)
 
     response = client.get(url("preview", acme, own))
 
@@ -422,8 +415,8 @@ def test_it_previews_for_the_first_matched_person_with_the_last_four_digits_only
     assert_nothing_inline_without_the_nonce(response)
 
 
-def test_it_says_which_language_the_person_would_get(client, adam, acme, default_en, amelie):
-    signed_in(client, adam)
+def test_it_says_which_language_the_person_would_get(client, bob, acme, default_en, amelie):
+    signed_in(client, bob)
 
     body = page_text(client.get(url("preview", acme, default_en)))
 
@@ -432,8 +425,8 @@ def test_it_says_which_language_the_person_would_get(client, adam, acme, default
     assert 'send them the French version (<span class="font-monospace">fr</span>)' in body
 
 
-def test_it_previews_for_the_person_chosen(client, adam, acme, own, breach, bruno):
-    signed_in(client, adam)
+def test_it_previews_for_the_person_chosen(client, bob, acme, own, breach, bruno):
+    signed_in(client, bob)
 
     response = client.get(
         url("preview", acme, own, incident=breach.public_id, user=bruno.public_id)
@@ -442,9 +435,9 @@ def test_it_previews_for_the_person_chosen(client, adam, acme, own, breach, brun
     assert "Hello Bruno Costa, your phone ending 0199." in page_text(response)
 
 
-def test_it_ignores_a_person_of_another_account(client, adam, acme, own, breach, amelie, globex):
+def test_it_ignores_a_person_of_another_account(client, bob, acme, own, breach, amelie, globex):
     stranger = factories.directory_user(globex, "zed", name="Zed Stranger")
-    signed_in(client, adam)
+    signed_in(client, bob)
 
     response = client.get(url("preview", acme, own, user=stranger.public_id))
 
@@ -453,10 +446,10 @@ def test_it_ignores_a_person_of_another_account(client, adam, acme, own, breach,
     assert "Hello Amélie Laurent" in body
 
 
-def test_it_previews_with_sample_values_when_no_one_is_matched(client, adam, acme, own):
+def test_it_previews_with_sample_values_when_no_one_is_matched(client, bob, acme, own):
     incident = factories.incident(title="Unmatched breach")
     factories.exposure(incident, acme, phone="+12125550143")  # no directory user
-    signed_in(client, adam)
+    signed_in(client, bob)
 
     response = client.get(url("preview", acme, own))
 
@@ -466,9 +459,9 @@ def test_it_previews_with_sample_values_when_no_one_is_matched(client, adam, acm
 
 
 def test_it_shows_the_html_body_in_a_sandboxed_frame_with_its_own_policy(
-    client, adam, acme, own, amelie
+    client, bob, acme, own, amelie
 ):
-    signed_in(client, adam)
+    signed_in(client, bob)
 
     page = page_text(client.get(url("preview", acme, own)))
     frame_src = re.search(r'<iframe[^>]* src="([^"]+)"[^>]* sandbox', page).group(1)
@@ -485,19 +478,19 @@ def test_it_shows_the_html_body_in_a_sandboxed_frame_with_its_own_policy(
     assert frame.headers["X-Frame-Options"] == "SAMEORIGIN"
 
 
-def test_it_escapes_values_in_the_html_body(client, adam, acme, own, amelie):
+def test_it_escapes_values_in_the_html_body(client, bob, acme, own, amelie):
     amelie.name = "<b>Amélie</b>"
     amelie.save(update_fields=["name"])
-    signed_in(client, adam)
+    signed_in(client, bob)
 
     frame = client.get(url("frame", acme, own))
 
     assert "Hi &lt;b&gt;Amélie&lt;/b&gt;" in frame.content.decode()
 
 
-def test_it_previews_a_default_for_the_accounts_person(client, adam, acme, amelie):
+def test_it_previews_a_default_for_the_accounts_person(client, bob, acme, amelie):
     french = NoticeTemplate.objects.get(organization=None, language="fr")
-    signed_in(client, adam)
+    signed_in(client, bob)
 
     body = page_text(client.get(url("preview", acme, french)))
 
@@ -510,16 +503,16 @@ def test_it_previews_a_default_for_the_accounts_person(client, adam, acme, ameli
 # The test send ----------------------------------------------------------------------
 
 
-def test_it_sends_a_test_to_oneself_only(client, adam, acme, own, amelie, mailoutbox):
-    signed_in(client, adam)
+def test_it_sends_a_test_to_oneself_only(client, bob, acme, own, amelie, mailoutbox):
+    signed_in(client, bob)
 
     response = client.post(url("test_send", acme, own), {"user": str(amelie.public_id)})
 
     assert response.status_code == 302
     assert len(mailoutbox) == 1
     message = mailoutbox[0]
-    assert message.to == ["adam@acme.example"]
-    assert message.recipients() == ["adam@acme.example"]
+    assert message.to == ["bob@acme.example"]
+    assert message.recipients() == ["bob@acme.example"]
     assert message.subject == "[Test] About Telephony provider breach"
     assert "Hello Amélie Laurent, your phone ending 5678." in message.body
     assert AMELIE_PHONE not in message.body
@@ -531,7 +524,7 @@ def test_it_sends_a_test_to_oneself_only(client, adam, acme, own, amelie, mailou
 
 
 def test_it_says_so_when_the_mail_server_refuses_a_test(
-    client, adam, acme, own, amelie, monkeypatch
+    client, bob, acme, own, amelie, monkeypatch
 ):
     import smtplib
 
@@ -539,7 +532,7 @@ def test_it_says_so_when_the_mail_server_refuses_a_test(
         raise smtplib.SMTPServerDisconnected("gone")
 
     monkeypatch.setattr("django.core.mail.EmailMultiAlternatives.send", refused)
-    signed_in(client, adam)
+    signed_in(client, bob)
 
     response = client.post(
         url("test_send", acme, own), {"user": str(amelie.public_id)}, follow=True
@@ -549,14 +542,14 @@ def test_it_says_so_when_the_mail_server_refuses_a_test(
     assert "The mail server did not take the test email." in response.content.decode()
 
 
-def test_it_audits_a_test_send_without_any_address(client, adam, acme, own, amelie, breach):
-    signed_in(client, adam)
+def test_it_audits_a_test_send_without_any_address(client, bob, acme, own, amelie, breach):
+    signed_in(client, bob)
 
     client.post(url("test_send", acme, own))
 
     event = AuditEvent.objects.get(action="notice.test_send")
     assert (event.actor, event.organization_id, event.target_id) == (
-        adam,
+        bob,
         acme.pk,
         str(own.public_id),
     )
@@ -570,9 +563,9 @@ def test_it_audits_a_test_send_without_any_address(client, adam, acme, own, amel
 
 
 def test_it_sends_a_test_with_the_defaults_text_and_html_parts(
-    client, adam, acme, default_en, amelie, mailoutbox
+    client, bob, acme, default_en, amelie, mailoutbox
 ):
-    signed_in(client, adam)
+    signed_in(client, bob)
 
     client.post(url("test_send", acme, default_en))
 
@@ -586,8 +579,8 @@ def test_it_sends_a_test_with_the_defaults_text_and_html_parts(
     assert "Amélie Laurent" in message.body
 
 
-def test_it_rate_limits_test_sends(client, adam, acme, own, amelie, mailoutbox):
-    signed_in(client, adam)
+def test_it_rate_limits_test_sends(client, bob, acme, own, amelie, mailoutbox):
+    signed_in(client, bob)
 
     for _ in range(services.TEST_SEND_LIMIT):
         client.post(url("test_send", acme, own))
@@ -600,8 +593,8 @@ def test_it_rate_limits_test_sends(client, adam, acme, own, amelie, mailoutbox):
     assert AuditEvent.objects.filter(action="notice.test_send").count() == services.TEST_SEND_LIMIT
 
 
-def test_it_counts_the_limit_per_person(client, adam, alice, acme, own, amelie, mailoutbox):
-    signed_in(client, adam)
+def test_it_counts_the_limit_per_person(client, bob, alice, acme, own, amelie, mailoutbox):
+    signed_in(client, bob)
     for _ in range(services.TEST_SEND_LIMIT):
         client.post(url("test_send", acme, own))
     signed_in(client, alice)

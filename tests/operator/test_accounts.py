@@ -91,7 +91,7 @@ def test_it_shows_an_accounts_settings_members_and_their_second_factor(client, o
     assert members["nofactor@acme.example"].has_second_factor is False
     assert [m.role for m in response.context["members"]] == [Role.OWNER, Role.VIEWER]
     html = response.content.decode()
-    assert "Alice Archer" in html
+    assert "Alice Adams" in html
     assert "nofactor@acme.example" in html
     assert "Acme Security Desk" in html
     assert "Europe/Berlin" in html

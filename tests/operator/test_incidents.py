@@ -18,8 +18,8 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from portal.audit.models import AuditEvent
-from portal.incidents import operator_services
 from portal.incidents.models import ImportBatch, Incident
+from portal.incidents.operator import services as operator_services
 from tests import factories
 from tests.accounts.auth import signed_in
 from tests.core.test_layout import assert_nothing_inline_without_the_nonce

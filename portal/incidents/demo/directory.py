@@ -12,11 +12,12 @@ from django.db import connection
 from django.utils import timezone
 
 from portal.accounts.models import Organization
-from portal.incidents.demo.data import COUNTRIES, NAMES
+from portal.incidents.countries import COUNTRIES
+from portal.incidents.demo.data import NAMES
 from portal.incidents.demo.logs import SQLITE_BATCH, copy_rows
+from portal.incidents.demo.people import DemoAccount
 from portal.incidents.demo.phones import DemoPhone, PhoneFactory, Weighted
 from portal.incidents.models import DirectoryPhone, DirectoryUser
-from portal.management.demo import DemoAccount
 
 MATCHED_SHARE = 0.88  # of an account's exposed phones that its directory knows
 NO_EMAIL_SHARE = 0.05

@@ -10,13 +10,9 @@ from datetime import UTC, datetime
 
 import phonenumbers
 
-from portal.incidents.demo.data import (
-    ACCOUNT_COUNTRY_WEIGHTS,
-    COUNTRIES,
-    DemoCountry,
-    DemoRegion,
-)
-from portal.management.demo import DemoAccount
+from portal.incidents.countries import COUNTRIES, Country, Region
+from portal.incidents.demo.data import ACCOUNT_COUNTRY_WEIGHTS
+from portal.incidents.demo.people import DemoAccount
 
 WINDOW_START = datetime(2024, 3, 1, tzinfo=UTC)
 WINDOW_END = datetime(2024, 4, 1, tzinfo=UTC)
@@ -46,8 +42,8 @@ class Weighted:
 @dataclass(slots=True)
 class DemoPhone:
     e164: str
-    country: DemoCountry
-    region: DemoRegion
+    country: Country
+    region: Region
     carrier: str
     ported_to: str  # empty unless the number moves to another carrier mid-month
     ported_at: int  # seconds into the window
@@ -56,9 +52,7 @@ class DemoPhone:
     messages: int = 1
 
 
-def generate_phone(
-    rng: random.Random, country: DemoCountry, region: DemoRegion, used: set[str]
-) -> str:
+def generate_phone(rng: random.Random, country: Country, region: Region, used: set[str]) -> str:
     """A new number phonenumbers calls a valid mobile of `country`, never one in `used`.
 
     Random digits behind a real mobile prefix are valid about half the time or more
@@ -100,8 +94,8 @@ class PhoneFactory:
         self.carriers = {code: Weighted(country.carriers) for code, country in COUNTRIES.items()}
 
     def phone(self, rng: random.Random, used: set[str]) -> DemoPhone:
-        country: DemoCountry = self.countries.pick(rng)
-        region: DemoRegion = self.regions[country.code].pick(rng)
+        country: Country = self.countries.pick(rng)
+        region: Region = self.regions[country.code].pick(rng)
         carriers = self.carriers[country.code]
         carrier = carriers.pick(rng)
         ported_to, ported_at = "", 0

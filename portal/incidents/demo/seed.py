@@ -20,16 +20,7 @@ from portal.database import table_analyze
 from portal.incidents.demo.data import ACCOUNT_ROW_SHARES
 from portal.incidents.demo.directory import seed_directory
 from portal.incidents.demo.logs import load_log_rows, log_rows
-from portal.incidents.demo.phones import WINDOW_END, WINDOW_START, DemoPhone, plan_phones
-from portal.incidents.models import (
-    DirectoryPhone,
-    DirectoryUser,
-    Exposure,
-    Incident,
-    MessageLogRecord,
-)
-from portal.incidents.services import exposure_match_directory, exposure_rebuild
-from portal.management.demo import (
+from portal.incidents.demo.people import (
     DEMO_ACCOUNTS,
     DEMO_INCIDENT_SLUG,
     DEMO_PASSWORD,
@@ -38,6 +29,15 @@ from portal.management.demo import (
     OPERATOR_EMAIL,
     OPERATOR_NAME,
     demo_member_emails,
+)
+from portal.incidents.demo.phones import WINDOW_END, WINDOW_START, DemoPhone, plan_phones
+from portal.incidents.exposures.services import exposure_match_directory, exposure_rebuild
+from portal.incidents.models import (
+    DirectoryPhone,
+    DirectoryUser,
+    Exposure,
+    Incident,
+    MessageLogRecord,
 )
 
 logger = logging.getLogger(__name__)

@@ -23,8 +23,8 @@ from portal.incidents.directory.csvfile import (
     directory_csv_lines,
     too_large_message,
 )
+from portal.incidents.exposures.services import exposure_match_directory
 from portal.incidents.models import DirectoryImport, DirectoryPhone, DirectoryUser, Exposure
-from portal.incidents.services import exposure_match_directory
 
 ERRORS_KEPT = 500  # per import; the counts still cover every rejected row
 # Rows looked up and written per round trip: well under SQLite's limit on query

@@ -1,19 +1,18 @@
 """ISO 3166-2 codes for the states and provinces a dump names, where we know them.
 
-The table is the demo's (`portal.incidents.demo.data`): the countries and regions the
-provider serves, with the names it writes. A region is found by its name or by its
+The table is the provider's countries and regions, with the names it writes
+(`portal.incidents.countries`). A region is found by its name or by its
 code, with or without the country prefix ("New York", "NY", "US-NY"); anything else
 keeps its name and gets no code.
 """
 
 from functools import cache, lru_cache
 
+from portal.incidents.countries import COUNTRIES
+
 
 @cache
 def _known() -> dict[tuple[str, str], str]:
-    # Imported on first use: the demo package brings the seeder with it.
-    from portal.incidents.demo.data import COUNTRIES
-
     known: dict[tuple[str, str], str] = {}
     for country in COUNTRIES.values():
         for region in country.regions:

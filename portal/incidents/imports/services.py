@@ -35,6 +35,11 @@ from django.utils import timezone
 from portal.accounts.models import Organization
 from portal.audit.services import audit_record
 from portal.database import table_analyze
+from portal.incidents.exposures.services import (
+    exposure_match_directory,
+    exposure_rebuild,
+    incident_customer_notices,
+)
 from portal.incidents.imports.encodings import (
     UTF8,
     EncodingSniffer,
@@ -59,11 +64,7 @@ from portal.incidents.imports.parsers import (
     check_head,
 )
 from portal.incidents.models import Exposure, ImportBatch, Incident
-from portal.incidents.services import (
-    exposure_match_directory,
-    exposure_rebuild,
-    incident_customer_notices,
-)
+from portal.jobs import IMPORT_BATCH_RUN, job
 from portal.leases import LeaseKeeper, lease_owner, lease_until
 
 __all__ = [
@@ -207,10 +208,7 @@ def import_batch_accept_problems(*, batch: ImportBatch, by, request=None) -> boo
                 "rejected": batch.rejected,
             },
         )
-        # Imported here, not at the top: the tasks module imports this one.
-        from portal.incidents import tasks
-
-        transaction.on_commit(lambda: tasks.import_batch_run.delay(batch.pk), robust=True)
+        transaction.on_commit(lambda: job(IMPORT_BATCH_RUN).delay(batch.pk), robust=True)
     return True
 
 

@@ -11,7 +11,7 @@ from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 from allauth.mfa.utils import decrypt
 from django.core.management.base import BaseCommand, CommandError
 
-from portal.management.demo import DEMO_TOTP_SECRET, OPERATOR_EMAIL, demo_refuse_in_production
+from portal.incidents.demo.people import DEMO_TOTP_SECRET, OPERATOR_EMAIL, demo_refuse_in_production
 
 
 class Command(BaseCommand):

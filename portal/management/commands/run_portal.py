@@ -112,7 +112,7 @@ class Command(BaseCommand):
         }
 
     def _announce(self) -> None:
-        from portal.management.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET, demo_sign_in_lines
+        from portal.incidents.demo.people import DEMO_PASSWORD, DEMO_TOTP_SECRET, demo_sign_in_lines
 
         url = f"http://{settings.BIND_HOST}:{settings.PORT}/"
         self.stdout.write(self.style.SUCCESS(f"\nVigil is running at {url}"))

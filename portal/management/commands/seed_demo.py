@@ -8,7 +8,7 @@ from portal.incidents.demo import (
     DemoSeedError,
     demo_breach_seed,
 )
-from portal.management.demo import (
+from portal.incidents.demo.people import (
     DEMO_PASSWORD,
     DEMO_TOTP_SECRET,
     demo_refuse_in_production,

@@ -3,7 +3,7 @@ the dashboard's rollups, after a change their writers do not see (an edit in the
 
 from django.core.management.base import BaseCommand
 
-from portal.incidents.services import rollups_refresh_all
+from portal.incidents.exposures.services import rollups_refresh_all
 
 
 class Command(BaseCommand):

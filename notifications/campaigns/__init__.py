@@ -1,0 +1,1 @@
+"""Campaigns: compose (audience, template, contact), review, launch, and the controls and progress pages of one campaign."""

@@ -1,0 +1,1 @@
+"""Suspicion reports: the public form a notice links to, and the account's list and triage."""

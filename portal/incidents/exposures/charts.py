@@ -1,0 +1,166 @@
+"""Charts drawn on the server as SVG.
+
+The Content Security Policy forbids style attributes, and SVG's geometry attributes
+(x, y, width, height) are not styles, so bars need neither a script nor a stylesheet
+rule per value. The markup is written here rather than in a template: a month of days
+is some 500 values, which the template engine would take milliseconds to print.
+"""
+
+import math
+from dataclasses import dataclass
+from html import escape
+
+from django.utils.safestring import SafeString, mark_safe
+
+from portal.incidents.exposures.selectors import DayCount
+
+WIDTH = 720
+HEIGHT = 240
+LEFT = 52  # room for the value labels
+RIGHT = 8
+TOP = 12
+BOTTOM = 30  # room for the day labels
+PLOT_WIDTH = WIDTH - LEFT - RIGHT
+PLOT_HEIGHT = HEIGHT - TOP - BOTTOM
+BAR_SHARE = 0.72  # of each day's slot; the rest is the gap between bars
+
+
+@dataclass(frozen=True)
+class Bar:
+    day: DayCount
+    x: str
+    width: str
+    sms_y: str
+    sms_height: str
+    voice_y: str
+    voice_height: str
+    label: str  # under the bar, on some days only
+    label_x: str
+
+
+@dataclass(frozen=True)
+class GridLine:
+    y: str
+    label: str
+
+
+@dataclass(frozen=True)
+class PerDayChart:
+    width: int
+    height: int
+    left: int
+    right_edge: int
+    baseline_y: str
+    bars: list[Bar]
+    grid: list[GridLine]
+    busiest: DayCount | None
+
+
+def _nice_step(largest: int, lines: int = 4) -> int:
+    """A round step (1, 2 or 5 times a power of ten) that gives about `lines` lines."""
+    raw = max(largest / lines, 1)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    for multiple in (1, 2, 5, 10):
+        if multiple * magnitude >= raw:
+            return int(multiple * magnitude)
+    return int(10 * magnitude)
+
+
+def _short(value: int) -> str:
+    if value >= 1_000_000:
+        return f"{value / 1_000_000:g}M"
+    if value >= 1_000:
+        return f"{value / 1_000:g}k"
+    return str(value)
+
+
+def per_day_chart(days: list[DayCount]) -> PerDayChart:
+    largest = max((day.total for day in days), default=0)
+    step = _nice_step(largest)
+    top_value = max(step * math.ceil(largest / step), step)
+    scale = PLOT_HEIGHT / top_value
+    baseline = TOP + PLOT_HEIGHT
+    slot = PLOT_WIDTH / max(len(days), 1)
+    bar_width = slot * BAR_SHARE
+    # A label every week keeps them apart however many days the window has.
+    label_every = max(1, math.ceil(len(days) / 8)) if len(days) > 14 else 1
+    bars = []
+    for index, day in enumerate(days):
+        x = LEFT + index * slot + (slot - bar_width) / 2
+        sms_height = day.sms * scale
+        voice_height = day.voice * scale
+        bars.append(
+            Bar(
+                day=day,
+                x=f"{x:.2f}",
+                width=f"{bar_width:.2f}",
+                sms_y=f"{baseline - sms_height:.2f}",
+                sms_height=f"{sms_height:.2f}",
+                voice_y=f"{baseline - sms_height - voice_height:.2f}",
+                voice_height=f"{voice_height:.2f}",
+                label=f"{day.day.day} {day.day:%b}" if index % label_every == 0 else "",
+                label_x=f"{x + bar_width / 2:.2f}",
+            )
+        )
+    grid = [
+        GridLine(y=f"{baseline - value * scale:.2f}", label=_short(value))
+        for value in range(0, top_value + 1, step)
+    ]
+    return PerDayChart(
+        width=WIDTH,
+        height=HEIGHT,
+        left=LEFT,
+        right_edge=WIDTH - RIGHT,
+        baseline_y=f"{baseline:.2f}",
+        bars=bars,
+        grid=grid,
+        busiest=max(days, key=lambda day: day.total) if largest else None,
+    )
+
+
+def _day_label(day) -> str:
+    return f"{day:%a} {day.day} {day:%b}"
+
+
+def per_day_svg(chart: PerDayChart) -> SafeString:
+    """The chart as an <svg> element: stacked bars, SMS below and voice above, each
+    with a tooltip; a title for screen readers (the page has the numbers as a table)."""
+    summary = "Messages per day"
+    if chart.busiest:
+        summary += (
+            f"; the busiest day was {_day_label(chart.busiest.day)} with {chart.busiest.total:,}"
+        )
+    parts = [
+        f'<svg class="d-block w-100 h-auto vigil-chart" viewBox="0 0 {chart.width} {chart.height}"'
+        ' role="img" aria-labelledby="per-day-title" focusable="false">',
+        f'<title id="per-day-title">{escape(summary)}</title>',
+        '<g class="text-body-secondary" fill="currentColor" font-size="11">',
+    ]
+    for index, line in enumerate(chart.grid):
+        opacity = "0.6" if index == 0 else "0.18"
+        parts.append(
+            f'<line x1="{chart.left}" x2="{chart.right_edge}" y1="{line.y}" y2="{line.y}"'
+            f' stroke="currentColor" stroke-opacity="{opacity}"/>'
+            f'<text x="{chart.left - 6}" y="{line.y}" dy="0.32em" text-anchor="end">'
+            f"{line.label}</text>"
+        )
+    for bar in chart.bars:
+        if bar.label:
+            parts.append(
+                f'<text x="{bar.label_x}" y="{chart.height - 10}" text-anchor="middle">'
+                f"{escape(bar.label)}</text>"
+            )
+    parts.append("</g>")
+    for bar in chart.bars:
+        day = bar.day
+        parts.append(
+            f'<g data-day="{day.day.isoformat()}"><title>{escape(_day_label(day.day))}:'
+            f" {day.sms:,} SMS, {day.voice:,} voice</title>"
+            f'<rect class="text-primary" fill="currentColor" x="{bar.x}" y="{bar.sms_y}"'
+            f' width="{bar.width}" height="{bar.sms_height}"/>'
+            f'<rect class="text-warning" fill="currentColor" x="{bar.x}" y="{bar.voice_y}"'
+            f' width="{bar.width}" height="{bar.voice_height}"/></g>'
+        )
+    parts.append("</svg>")
+    # Every value above is a number we formatted or text escaped here.
+    return mark_safe("".join(parts))  # noqa: S308

@@ -1,0 +1,14 @@
+"""Where log copies hears incidents (connected in LogCopiesConfig.ready): incidents
+never imports log copies."""
+
+from django.dispatch import receiver
+
+from portal.incidents.signals import exposure_export_requested
+from portal.logcopies.exposure_exports import exposure_export_request
+
+
+@receiver(exposure_export_requested, dispatch_uid="logcopies.exposure_export")
+def _exposure_export_requested(sender, *, member, incident, filters, reveal, total, **kwargs):
+    return exposure_export_request(
+        member=member, incident=incident, filters=filters, reveal=reveal, total=total
+    )
