@@ -7,7 +7,7 @@ from django.db import migrations
 def fill(apps, schema_editor):
     # The service, not historical models: it is the one definition of what a rollup
     # holds, and the schema is current at this point of the plan.
-    from portal.incidents.services import rollups_refresh_all
+    from portal.incidents.exposures.services import rollups_refresh_all
 
     rollups_refresh_all()
 
