@@ -215,3 +215,22 @@ def test_it_invites_a_member_who_accepts_and_joins(
     expect(
         page.get_by_role("region", name="Invitations not yet accepted", exact=True)
     ).to_contain_text("None.")
+
+
+def test_it_tells_a_member_whose_factor_no_key_reads_what_to_do(
+    page, live_server, settings, screenshot
+):
+    acme = factories.organization("Acme Health")
+    alice = factories.member(acme, "alice@acme.example", Role.OWNER, name="Alice Adams")
+    code = totp_code(alice)
+    # SECRET_KEY rotated without the old one in SECRET_KEY_FALLBACKS.
+    settings.SECRET_KEY = "rotated-" + "r0t" * 20
+
+    fill_in_email_and_password(page, live_server, alice.email)
+    page.get_by_role("textbox", name="Code").fill(code)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+
+    expect(page).to_have_url(live_server.url + "/accounts/2fa/authenticate/")
+    expect(page.get_by_text("cannot check codes from your authenticator app")).to_be_visible()
+    expect(page.get_by_text("ask an owner of your account")).to_be_visible()
+    screenshot(page, "unreadable-factor")
