@@ -12,7 +12,8 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import NamedTuple
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Exists, Lookup, OuterRef, Q, QuerySet, Sum
+from django.db.models.fields.related import ForeignKey
 from django.db.models.functions import Coalesce, Length, TruncDate
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
@@ -218,6 +219,29 @@ def _search_by_phone(
 SEARCH_PEOPLE_LISTED = 5_000
 
 
+@ForeignKey.register_lookup
+class AnyOf(Lookup):
+    """`column = ANY(%s)` with the ids as one array parameter (PostgreSQL). `__in` with
+    a thousand ids prepares each one and writes a thousand placeholders, which psycopg
+    then parses: some 5 ms of Python for a search by a common name."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        # Typed: an untyped list of ints is sent as numeric[], which no index or hash
+        # of the column's type serves (a parallel scan of the sort order, 40 ms).
+        array_type = self.lhs.output_field.db_type(connection)
+        return f"{lhs} = ANY(%s::{array_type}[])", (*lhs_params, [int(v) for v in self.rhs])
+
+
+def _of_people(exposures: QuerySet[Exposure], ids: list[int]) -> QuerySet[Exposure]:
+    if connection.vendor == "postgresql":
+        return exposures.filter(directory_user__any_of=ids)
+    return exposures.filter(directory_user_id__in=ids)
+
+
 def _search(
     exposures: QuerySet[Exposure], filters: ExposureFilters, *, reveal: bool, organization_id
 ) -> QuerySet[Exposure]:
@@ -238,9 +262,10 @@ def _search(
     if estimate is not None and estimate > SEARCH_PEOPLE_LISTED:
         # A broad search ("a"): not worth listing; its count will be an estimate too.
         return exposures.filter(directory_user_id__in=people.values("pk"))
-    ids = list(people.values_list("pk", flat=True)[: SEARCH_PEOPLE_LISTED + 1])
+    # In no order: the directory's own (by username) would only cost a sort.
+    ids = list(people.order_by().values_list("pk", flat=True)[: SEARCH_PEOPLE_LISTED + 1])
     if len(ids) <= SEARCH_PEOPLE_LISTED:
-        return exposures.filter(directory_user_id__in=ids)
+        return _of_people(exposures, ids)
     return exposures.filter(directory_user_id__in=people.values("pk"))
 
 
