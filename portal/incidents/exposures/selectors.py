@@ -326,6 +326,53 @@ EXPOSURE_ROW_FIELDS = (
 )
 
 
+class ListedPerson(NamedTuple):
+    name: str
+    username: str
+    email: str
+
+
+class ListedExposure(NamedTuple):
+    """A row of the exposed-users list: what presenters.exposure_rows reads of an
+    Exposure and its directory user, without building two model instances per row
+    (some 3 ms a page of 50, deferred fields and the join's instance included)."""
+
+    pk: int
+    public_id: object
+    phone: str
+    country: str
+    region: str
+    carrier: str
+    sms_count: int
+    voice_count: int
+    message_count: int
+    first_seen_at: datetime | None
+    last_seen_at: datetime | None
+    last_notified_at: datetime | None
+    directory_user: ListedPerson | None
+
+
+def exposures_listed(ids: list[int]) -> dict[int, ListedExposure]:
+    """The exposures of these ids (chosen by an account's filtered list), by id."""
+    rows = (
+        Exposure.objects.filter(pk__in=ids)
+        .order_by()
+        .values_list(
+            # The tuple's own fields, then whose (if anyone's) the phone is.
+            *ListedExposure._fields[:-1],
+            "directory_user_id",
+            *(f"directory_user__{name}" for name in ListedPerson._fields),
+        )
+    )
+    listed: dict[int, ListedExposure] = {}
+    for row in rows:
+        own, (person_id, *person) = row[:12], row[12:]
+        listed[row[0]] = ListedExposure._make(
+            (*own, ListedPerson._make(person) if person_id is not None else None)
+        )
+    return listed
+
+
 @dataclass(frozen=True)
 class FilterChoices:
     """The values the account's exposures have, for the filter form's selects."""

@@ -45,6 +45,7 @@ from portal.incidents.exposures.selectors import (
     exposure_summary,
     exposure_timeline,
     exposures_filtered,
+    exposures_listed,
     exposures_of,
     exposures_of_same_person,
     incident_dashboard,
@@ -249,7 +250,7 @@ def exposed(request, member: Member, incident):
         exposures.only(*EXPOSURE_ROW_FIELDS),
         PAGE_SIZE,
         # The ids come from the account's filtered list: loading them needs no filter.
-        rows=Exposure.objects.select_related("directory_user").only(*EXPOSURE_ROW_FIELDS),
+        load=exposures_listed,
     )
     paginator.count, paginator.estimated = _count(member, found, filters, exposures, summary)
     page = paginator.get_page(request.GET.get("page"))
