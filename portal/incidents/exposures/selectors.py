@@ -409,17 +409,21 @@ def exposure_filter_choices(summary: ExposureSummary) -> FilterChoices:
     )
 
 
-def exposure_timeline(exposure: Exposure) -> QuerySet[MessageLogRecord]:
+def exposure_timeline(exposure: Exposure) -> QuerySet:
     """The messages to one exposed phone, oldest first: metadata only (the logs hold
-    no content). Walks the (organization, incident, phone, sent_at) index."""
+    no content). Walks the (organization, incident, phone, sent_at) index. Named tuples
+    (sent_at, message_type, carrier, country, region, context), not models: a page of
+    100 deferred-field instances cost more than writing their rows."""
     return (
         MessageLogRecord.objects.filter(
             organization_id=exposure.organization_id,
             incident_id=exposure.incident_id,
             phone=exposure.phone,
         )
-        .only("sent_at", "message_type", "carrier", "country", "region", "context")
         .order_by("sent_at", "id")
+        .values_list(
+            "sent_at", "message_type", "carrier", "country", "region", "context", named=True
+        )
     )
 
 
