@@ -15,7 +15,8 @@ from notifications.campaigns.selectors import (
 )
 from notifications.campaigns.services import AUDIENCE_FILTER_FIELDS, contact_missing
 from notifications.models import NoticeCampaign
-from portal.incidents.exposures.forms import MESSAGE_TYPE_CHOICES, NOTIFIED_CHOICES, QuickSelect
+from portal.formfields import QuickSelect
+from portal.incidents.exposures.forms import MESSAGE_TYPE_CHOICES, NOTIFIED_CHOICES
 from portal.incidents.models import DirectoryUser
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"

@@ -54,14 +54,30 @@ class Member:
             raise Http404("No such object in this account.") from error
 
 
-def member_of(user, organization_public_id) -> Member:
+def memberships_of(user) -> list[Membership]:
+    """All of the person's memberships with their accounts, by account name: what the
+    gate needs and what the navbar's account switcher lists, in one query."""
+    return list(
+        Membership.objects.select_related("organization")
+        .filter(user=user)
+        .order_by("organization__name")
+    )
+
+
+def member_of(user, organization_public_id, *, memberships=None) -> Member:
+    """The person as a member of that account, or 404. `memberships` (memberships_of)
+    spares the query when they are loaded already."""
     if not user.is_authenticated:
         raise Http404
-    membership = (
-        Membership.objects.select_related("organization")
-        .filter(user=user, organization__public_id=organization_public_id)
-        .first()
-    )
+    if memberships is None:
+        membership = (
+            Membership.objects.select_related("organization")
+            .filter(user=user, organization__public_id=organization_public_id)
+            .first()
+        )
+    else:
+        wanted = str(organization_public_id)
+        membership = next((m for m in memberships if str(m.organization.public_id) == wanted), None)
     if membership is None:
         raise Http404("No such account.")
     return Member(user=user, organization=membership.organization, membership=membership)
@@ -79,7 +95,10 @@ def account_view(capability: str | None = None):
         def wrapped(request, org, *args, **kwargs):
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
-            member = member_of(request.user, org)
+            # Loaded once for the gate and the navbar's account switcher, which reads
+            # request.memberships instead of asking again.
+            request.memberships = memberships_of(request.user)
+            member = member_of(request.user, org, memberships=request.memberships)
             if capability is not None and not member.can(capability):
                 raise PermissionDenied("Your role in this account does not allow this.")
             request.member = member

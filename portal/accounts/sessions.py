@@ -4,14 +4,12 @@ Django's cookie age alone renews on every save, so it can't bound a session's li
 sign-in time is kept in the session (set at sign-in) and checked on every request.
 """
 
-import hashlib
 import time
 
 from allauth.usersessions.internal.usersessionkit import track_activity
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
-from django.core.cache import cache
 from django.shortcuts import redirect
 
 SIGNED_IN_AT = "vigil_signed_in_at"
@@ -54,20 +52,21 @@ def _hours(minutes: int) -> str:
 # allauth's UserSessionsMiddleware records a session's activity (USERSESSIONS_TRACK_
 # ACTIVITY: its last-seen time, address and browser, shown on "Your sessions") with an
 # UPDATE and a commit on every request: 72-145 ms under load. Once a minute per session
-# is as precise as that list needs, and the cache (Redis in production, shared by every
-# worker) remembers when, so a page view writes nothing to the database.
+# is as precise as that list needs. When it last recorded is kept in the session itself,
+# written in the same request as LAST_SEEN_AT (both once a minute), so it costs no write
+# of its own, and does not depend on the cache: emptying the cache (a deploy, a Redis
+# restart) no longer makes every signed-in page view write again.
 ACTIVITY_EVERY_SECONDS = 60
+ACTIVITY_AT = "vigil_activity_at"
 
 
 def session_activity_middleware(get_response):
     def middleware(request):
         session = getattr(request, "session", None)
         if request.user.is_authenticated and session is not None and session.session_key:
-            # add() is atomic: of two requests in the same minute, one records.
-            # Hashed: a session key is a credential, and cache keys are listed in the clear.
-            digest = hashlib.blake2b(session.session_key.encode(), digest_size=16).hexdigest()
-            key = f"accounts:activity:{digest}"
-            if cache.add(key, 1, ACTIVITY_EVERY_SECONDS):
+            now = time.time()
+            if now - session.get(ACTIVITY_AT, 0) >= ACTIVITY_EVERY_SECONDS:
+                session[ACTIVITY_AT] = now
                 track_activity(request, user=request.user, session=session)
         return get_response(request)
 

@@ -2,6 +2,7 @@ from django import forms
 
 from portal.audit.display import action_label
 from portal.audit.selectors import AuditFilters
+from portal.formfields import QuickSelect
 
 
 class _DateInput(forms.DateInput):
@@ -33,7 +34,7 @@ class AuditFilterForm(forms.Form):
         help_text="A full email, or part of one.",
         widget=forms.TextInput(attrs={"placeholder": "alice@example.com", "type": "search"}),
     )
-    action = forms.ChoiceField(label="Action", required=False)
+    action = forms.ChoiceField(label="Action", required=False, widget=QuickSelect)
     action_prefix = forms.CharField(
         label="Action starts with",
         required=False,

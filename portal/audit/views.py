@@ -1,8 +1,11 @@
 """The audit log: an account's (owners and admins) and the operator's (every event)."""
 
+import hashlib
 import zoneinfo
 from typing import cast
 
+from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
@@ -40,16 +43,36 @@ class CappedPaginator(Paginator):
     stop at the cap, and the date filters reach further back."""
 
     COUNT_CAP = 10_000
+    # An audit log only grows (until retention trims years-old events): a filter that
+    # reached the cap is remembered as capped for a while, and the pages after it, and
+    # the same view again, skip counting 10,001 rows (5 ms at a million rows).
+    CAPPED_SECONDS = 300
     capped = False
 
     @cached_property
     def count(self) -> int:
         events = cast("QuerySet[AuditEvent]", self.object_list)
+        key = self._capped_key(events)
+        if key is not None and cache.get(key):
+            self.capped = True
+            return self.COUNT_CAP
         counted = events.order_by()[: self.COUNT_CAP + 1].count()
         if counted > self.COUNT_CAP:
             self.capped = True
+            if key is not None:
+                cache.set(key, True, self.CAPPED_SECONDS)
             return self.COUNT_CAP
         return counted
+
+    @staticmethod
+    def _capped_key(events) -> str | None:
+        """The filter's query itself (account and filters included) is the key."""
+        try:
+            sql, params = events.order_by().query.sql_with_params()
+        except EmptyResultSet:
+            return None
+        text = f"{sql}|{params!r}"
+        return "audit:capped:" + hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 def _filtered(request, form_class, scope, zone):

@@ -1,9 +1,10 @@
-"""The account switcher in the navbar (one query per page, whatever the accounts), and a
-person's own failed second-factor attempts on their two-factor page."""
+"""The account switcher in the navbar (one query per page, whatever the accounts; none
+on an account page, where the gate loaded them), and a person's own failed second-factor
+attempts on their two-factor page."""
 
 from django import template
 
-from portal.accounts.gate import CURRENT_ACCOUNT_SESSION_KEY
+from portal.accounts.gate import CURRENT_ACCOUNT_SESSION_KEY, memberships_of
 from portal.accounts.selectors import SECOND_FACTOR_FAILURES_DAYS, second_factor_failures
 
 register = template.Library()
@@ -15,9 +16,9 @@ def account_switcher(context):
     user = context.get("user")
     if request is None or user is None or not user.is_authenticated:
         return {"current": None, "others": []}
-    memberships = list(
-        user.memberships.select_related("organization").order_by("organization__name")
-    )
+    memberships = getattr(request, "memberships", None)  # the gate's, on account pages
+    if memberships is None:
+        memberships = memberships_of(user)
     # The account of this page if it is an account page (the gate sets request.member),
     # else the last one used in this session.
     member = getattr(request, "member", None)

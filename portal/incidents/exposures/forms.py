@@ -1,11 +1,8 @@
 """Forms of the customer's incident pages."""
 
-import html
-
 from django import forms
-from django.forms.utils import flatatt
-from django.utils.safestring import mark_safe
 
+from portal.formfields import QuickSelect
 from portal.incidents.exposures.selectors import DEFAULT_SORT, ExposureFilters, FilterChoices
 
 ANY = ("", "Any")
@@ -17,25 +14,6 @@ MESSAGE_TYPE_CHOICES = [
     ("both", "Got both"),
 ]
 NOTIFIED_CHOICES = [ANY, ("yes", "Notified"), ("no", "Not yet")]
-
-
-class QuickSelect(forms.Select):
-    """A <select> rendered in one pass. Django renders every <option> through a
-    template, some 40 µs each; the region and carrier lists of a large account have
-    a hundred or more, which made the selects cost more than the page of results."""
-
-    def render(self, name, value, attrs=None, renderer=None):
-        if isinstance(value, list | tuple):
-            value = value[0] if value else None
-        chosen = "" if value is None else str(value)
-        options = "".join(
-            f'<option value="{html.escape(str(choice))}"'
-            f"{' selected' if str(choice) == chosen else ''}>{html.escape(str(label))}</option>"
-            for choice, label in self.choices
-        )
-        attributes = flatatt(self.build_attrs(self.attrs, attrs))
-        # Every value above is escaped; flatatt escapes the attributes.
-        return mark_safe(f'<select name="{html.escape(name)}"{attributes}>{options}</select>')  # noqa: S308
 
 
 class ExposureFilterForm(forms.Form):

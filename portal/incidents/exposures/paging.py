@@ -11,6 +11,7 @@ rollup's version, so later pages, and the same filter again, do not count again.
 
 import hashlib
 import json
+from collections.abc import Callable
 
 from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
@@ -33,13 +34,16 @@ class DeferredJoinPaginator(Paginator):
 
     estimated = False
 
-    def __init__(self, object_list, per_page, *, rows=None, **kwargs):
+    def __init__(
+        self, object_list, per_page, *, load: Callable[[list], dict] | None = None, **kwargs
+    ):
         # What loads the page's rows by id: by default the list itself, filters and
-        # all; `rows` spares the database the filters again (a search's list of people)
-        # once the ids, which the filtered list chose, are known.
+        # all; `load` (ids -> {id: row}) spares the database the filters again (a
+        # search's list of people) once the ids, which the filtered list chose, are
+        # known, and may load lighter rows than models.
         super().__init__(object_list, per_page, **kwargs)
         self.queryset: QuerySet = object_list
-        self.rows: QuerySet | None = rows
+        self.load = load
 
     def page(self, number) -> Page:
         number = self.validate_number(number)
@@ -48,8 +52,10 @@ class DeferredJoinPaginator(Paginator):
         if top + self.orphans >= self.count:
             top = self.count
         ids = list(self.queryset.values_list("pk", flat=True)[bottom:top])
-        source = self.rows if self.rows is not None else self.queryset
-        loaded = {row.pk: row for row in source.order_by().filter(pk__in=ids)}
+        if self.load is not None:
+            loaded = self.load(ids)
+        else:
+            loaded = {row.pk: row for row in self.queryset.order_by().filter(pk__in=ids)}
         # In the ids' order, which is the sort's; a row gone in between is left out.
         return Page([loaded[pk] for pk in ids if pk in loaded], number, self)
 

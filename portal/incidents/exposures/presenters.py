@@ -10,11 +10,13 @@ around them is ours. The table's frame is in templates/incidents/_exposure_rows.
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from html import escape
+from urllib.parse import quote
 
 from django.utils.safestring import SafeString, mark_safe
 
 from portal.incidents.models import Exposure
 from portal.incidents.phones_display import phone_last_digits, phone_masked
+from portal.incidents.templatetags.incidents_tags import percent, svg_width
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,3 +184,59 @@ def timeline_rows_html(messages, *, zone: tzinfo) -> SafeString:
             f"<td>{escape(message.context or '—')}</td></tr>"
         )
     return mark_safe("".join(html))  # noqa: S308 (every value escaped above)
+
+
+def breakdown_html(
+    breakdown, *, heading: str, heading_id: str, column: str, param: str, exposed_url: str
+) -> SafeString:
+    """One breakdown of the dashboard (a selectors.Breakdown) as a card with a table of
+    bars: each value links to the list filtered by it (`param`). Up to a hundred rows
+    (regions, carriers), each a dozen template variables through an include, were a
+    third of the dashboard's time."""
+    parts = [
+        f'<section class="card h-100" aria-labelledby="{escape(heading_id)}"><div class="card-body">'
+        f'<h2 id="{escape(heading_id)}" class="vigil-section-title">{escape(heading)}</h2>'
+    ]
+    if breakdown.rows:
+        parts.append(
+            '<table class="table table-sm align-middle mb-0"><thead><tr>'
+            f'<th scope="col">{escape(column)}</th>'
+            '<th scope="col" class="text-end">Phones</th>'
+            '<th scope="col" class="w-25"><span class="visually-hidden">Share of phones</span></th>'
+            '<th scope="col" class="text-end">Messages</th></tr></thead><tbody>'
+        )
+        for row in breakdown.all_rows:
+            label = escape(str(row.label))
+            if row.value:
+                href = escape(f"{exposed_url}?{param}={quote(str(row.value), safe='/')}")
+                name = f'<a href="{href}">{label}</a>'
+            else:
+                name = f'<span class="text-body-secondary">{label}</span>'
+            parts.append(
+                f'<tr><td>{name}</td><td class="text-end font-monospace">{row.phones:,}</td>'
+                f'<td><span class="visually-hidden">{escape(percent(row.share))} </span>'
+                '<svg class="d-block w-100 text-primary" viewBox="0 0 100 6" '
+                'preserveAspectRatio="none" height="8" aria-hidden="true" focusable="false">'
+                '<rect width="100" height="6" rx="1" fill="currentColor" fill-opacity="0.12"/>'
+                f'<rect width="{svg_width(row.share)}" height="6" rx="1" fill="currentColor"/>'
+                f'</svg></td><td class="text-end font-monospace">{row.messages:,}</td></tr>'
+            )
+        parts.append("</tbody></table>")
+    else:
+        parts.append('<p class="text-body-secondary mb-0">Nothing to break down.</p>')
+    parts.append("</div></section>")
+    # Every value from the database above is escaped; the markup is ours.
+    return mark_safe("".join(parts))  # noqa: S308
+
+
+def per_day_rows_html(per_day) -> SafeString:
+    """The per-day chart's numbers as table rows (selectors.DayCount): a month or more
+    of days, four cells each."""
+    return mark_safe(  # noqa: S308 (dates and numbers only)
+        "".join(
+            f"<tr><td>{day.day:%a} {day.day.day} {day.day:%b %Y}</td>"
+            f'<td class="text-end">{day.sms:,}</td><td class="text-end">{day.voice:,}</td>'
+            f'<td class="text-end">{day.total:,}</td></tr>'
+            for day in per_day
+        )
+    )

@@ -12,7 +12,8 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import NamedTuple
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Exists, Lookup, OuterRef, Q, QuerySet, Sum
+from django.db.models.fields.related import ForeignKey
 from django.db.models.functions import Coalesce, Length, TruncDate
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
@@ -218,6 +219,29 @@ def _search_by_phone(
 SEARCH_PEOPLE_LISTED = 5_000
 
 
+@ForeignKey.register_lookup
+class AnyOf(Lookup):
+    """`column = ANY(%s)` with the ids as one array parameter (PostgreSQL). `__in` with
+    a thousand ids prepares each one and writes a thousand placeholders, which psycopg
+    then parses: some 5 ms of Python for a search by a common name."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        # Typed: an untyped list of ints is sent as numeric[], which no index or hash
+        # of the column's type serves (a parallel scan of the sort order, 40 ms).
+        array_type = self.lhs.output_field.db_type(connection)
+        return f"{lhs} = ANY(%s::{array_type}[])", (*lhs_params, [int(v) for v in self.rhs])
+
+
+def _of_people(exposures: QuerySet[Exposure], ids: list[int]) -> QuerySet[Exposure]:
+    if connection.vendor == "postgresql":
+        return exposures.filter(directory_user__any_of=ids)
+    return exposures.filter(directory_user_id__in=ids)
+
+
 def _search(
     exposures: QuerySet[Exposure], filters: ExposureFilters, *, reveal: bool, organization_id
 ) -> QuerySet[Exposure]:
@@ -238,9 +262,10 @@ def _search(
     if estimate is not None and estimate > SEARCH_PEOPLE_LISTED:
         # A broad search ("a"): not worth listing; its count will be an estimate too.
         return exposures.filter(directory_user_id__in=people.values("pk"))
-    ids = list(people.values_list("pk", flat=True)[: SEARCH_PEOPLE_LISTED + 1])
+    # In no order: the directory's own (by username) would only cost a sort.
+    ids = list(people.order_by().values_list("pk", flat=True)[: SEARCH_PEOPLE_LISTED + 1])
     if len(ids) <= SEARCH_PEOPLE_LISTED:
-        return exposures.filter(directory_user_id__in=ids)
+        return _of_people(exposures, ids)
     return exposures.filter(directory_user_id__in=people.values("pk"))
 
 
@@ -301,6 +326,53 @@ EXPOSURE_ROW_FIELDS = (
 )
 
 
+class ListedPerson(NamedTuple):
+    name: str
+    username: str
+    email: str
+
+
+class ListedExposure(NamedTuple):
+    """A row of the exposed-users list: what presenters.exposure_rows reads of an
+    Exposure and its directory user, without building two model instances per row
+    (some 3 ms a page of 50, deferred fields and the join's instance included)."""
+
+    pk: int
+    public_id: object
+    phone: str
+    country: str
+    region: str
+    carrier: str
+    sms_count: int
+    voice_count: int
+    message_count: int
+    first_seen_at: datetime | None
+    last_seen_at: datetime | None
+    last_notified_at: datetime | None
+    directory_user: ListedPerson | None
+
+
+def exposures_listed(ids: list[int]) -> dict[int, ListedExposure]:
+    """The exposures of these ids (chosen by an account's filtered list), by id."""
+    rows = (
+        Exposure.objects.filter(pk__in=ids)
+        .order_by()
+        .values_list(
+            # The tuple's own fields, then whose (if anyone's) the phone is.
+            *ListedExposure._fields[:-1],
+            "directory_user_id",
+            *(f"directory_user__{name}" for name in ListedPerson._fields),
+        )
+    )
+    listed: dict[int, ListedExposure] = {}
+    for row in rows:
+        own, (person_id, *person) = row[:12], row[12:]
+        listed[row[0]] = ListedExposure._make(
+            (*own, ListedPerson._make(person) if person_id is not None else None)
+        )
+    return listed
+
+
 @dataclass(frozen=True)
 class FilterChoices:
     """The values the account's exposures have, for the filter form's selects."""
@@ -337,17 +409,21 @@ def exposure_filter_choices(summary: ExposureSummary) -> FilterChoices:
     )
 
 
-def exposure_timeline(exposure: Exposure) -> QuerySet[MessageLogRecord]:
+def exposure_timeline(exposure: Exposure) -> QuerySet:
     """The messages to one exposed phone, oldest first: metadata only (the logs hold
-    no content). Walks the (organization, incident, phone, sent_at) index."""
+    no content). Walks the (organization, incident, phone, sent_at) index. Named tuples
+    (sent_at, message_type, carrier, country, region, context), not models: a page of
+    100 deferred-field instances cost more than writing their rows."""
     return (
         MessageLogRecord.objects.filter(
             organization_id=exposure.organization_id,
             incident_id=exposure.incident_id,
             phone=exposure.phone,
         )
-        .only("sent_at", "message_type", "carrier", "country", "region", "context")
         .order_by("sent_at", "id")
+        .values_list(
+            "sent_at", "message_type", "carrier", "country", "region", "context", named=True
+        )
     )
 
 

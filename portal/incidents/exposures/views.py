@@ -31,9 +31,11 @@ from portal.incidents.exposures.exports import EXPORT_STREAM_MAX, csv_chunks, ex
 from portal.incidents.exposures.forms import ExposureFilterForm
 from portal.incidents.exposures.paging import DeferredJoinPaginator, count_cached
 from portal.incidents.exposures.presenters import (
+    breakdown_html,
     exposure_row,
     exposure_rows,
     exposure_rows_html,
+    per_day_rows_html,
     phone_html,
     timeline_rows_html,
 )
@@ -43,6 +45,7 @@ from portal.incidents.exposures.selectors import (
     exposure_summary,
     exposure_timeline,
     exposures_filtered,
+    exposures_listed,
     exposures_of,
     exposures_of_same_person,
     incident_dashboard,
@@ -66,9 +69,36 @@ def _exposure(member: Member, incident: Incident, public_id) -> Exposure:
     )
 
 
+# The dashboard's breakdowns: the numbers' attribute, heading, column, the list's filter.
+BREAKDOWNS = [
+    ("by_country", "By country", "Country", "country"),
+    ("by_region", "By region", "Region", "region"),
+    ("by_carrier", "By carrier", "Carrier", "carrier"),
+    ("by_type", "By message type", "Type", "message_type"),
+]
+
+
+def _exposed_url(member: Member, incident: Incident) -> str:
+    kwargs = {"org": member.organization.public_id, "incident": incident.public_id}
+    return reverse("incidents:exposed", kwargs=kwargs)
+
+
+def _breakdown_tables(numbers, *, exposed_url: str) -> list:
+    return [
+        breakdown_html(
+            getattr(numbers, attribute),
+            heading=heading,
+            heading_id=attribute.replace("_", "-"),
+            column=column,
+            param=param,
+            exposed_url=exposed_url,
+        )
+        for attribute, heading, column, param in BREAKDOWNS
+    ]
+
+
 def _page_context(member: Member, incident: Incident, **extra) -> dict:
     organization = member.organization
-    kwargs = {"org": organization.public_id, "incident": incident.public_id}
     return {
         "member": member,
         "organization": organization,
@@ -78,7 +108,7 @@ def _page_context(member: Member, incident: Incident, **extra) -> dict:
         "can_manage_notices": member.can(Capability.MANAGE_NOTICES),
         # Row links are this plus the exposure's id (`<exposed>/<exposure>/`): one
         # reverse() per page rather than two per row.
-        "exposed_url": reverse("incidents:exposed", kwargs=kwargs),
+        "exposed_url": _exposed_url(member, incident),
         "directory_url": f"/o/{organization.public_id}/directory/",
         **extra,
     }
@@ -115,6 +145,8 @@ def dashboard(request, member: Member, incident):
             found,
             numbers=numbers,
             chart_svg=per_day_svg(per_day_chart(numbers.per_day)),
+            per_day_rows=per_day_rows_html(numbers.per_day),
+            breakdown_tables=_breakdown_tables(numbers, exposed_url=_exposed_url(member, found)),
             days_since_disclosure=days_since_disclosure,
             zone=zone,
         ),
@@ -218,7 +250,7 @@ def exposed(request, member: Member, incident):
         exposures.only(*EXPOSURE_ROW_FIELDS),
         PAGE_SIZE,
         # The ids come from the account's filtered list: loading them needs no filter.
-        rows=Exposure.objects.select_related("directory_user").only(*EXPOSURE_ROW_FIELDS),
+        load=exposures_listed,
     )
     paginator.count, paginator.estimated = _count(member, found, filters, exposures, summary)
     page = paginator.get_page(request.GET.get("page"))
