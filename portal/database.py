@@ -11,8 +11,10 @@ With MIGRATE_DATABASE_URL unset (SQLite, or one role in development) all of this
 nothing: the one role does both.
 """
 
+import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -120,3 +122,37 @@ def table_analyze(*models) -> None:
                 cursor.execute("SELECT vigil_analyze(%s)", [table])
             else:
                 cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
+
+
+@contextmanager
+def process_lock(key: int, name: str) -> Iterator[bool]:
+    """True when no other process holds the lock `key` (PostgreSQL: a session advisory
+    lock) or `name` (SQLite, the embedded default on one machine: a lock file under
+    var/locks). Either goes away with the process that holds it, so a killed worker
+    never leaves one behind."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+            locked = cursor.fetchone()[0]
+        try:
+            yield locked
+        finally:
+            # Not over a lost connection (the lock went with it): the error that lost
+            # it is the one to report.
+            if locked and connection.is_usable():
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+        return
+    folder = Path(settings.VAR_DIR) / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / f"{name}.lock").open("w") as lock_file:
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)

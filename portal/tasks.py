@@ -1,19 +1,17 @@
 """Project-wide tasks: the minute sweep that finds due work in the tables, and ping."""
 
 import contextlib
-import fcntl
 import logging
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 from celery import shared_task
-from django.conf import settings
 from django.db import connection
 
 from notifications.delivery.dispatch import deliveries_requeue_stale
 from notifications.sweep import NOTICE_STEPS
+from portal.database import process_lock
 from portal.incidents.imports.tasks import import_batches_resume_stale
 from portal.logcopies.exposure_exports import exposure_exports_expire_due
 from portal.logcopies.services import logcopy_expire_due
@@ -96,33 +94,9 @@ def _sweep_steps() -> dict:
     return done
 
 
-@contextlib.contextmanager
-def sweep_lock() -> Iterator[bool]:
-    """True when no other sweep runs: a session advisory lock on PostgreSQL, a lock
-    file on SQLite (one machine). Either goes with a process that dies."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [_SWEEP_LOCK_KEY])
-            locked = cursor.fetchone()[0]
-        try:
-            yield locked
-        finally:
-            if locked and connection.is_usable():
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_unlock(%s)", [_SWEEP_LOCK_KEY])
-        return
-    folder = Path(settings.VAR_DIR) / "locks"
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / "sweep.lock").open("w") as lock_file:
-        try:
-            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(lock_file, fcntl.LOCK_UN)
+def sweep_lock():
+    """True when no other sweep runs (portal.database.process_lock)."""
+    return process_lock(_SWEEP_LOCK_KEY, "sweep")
 
 
 @contextlib.contextmanager

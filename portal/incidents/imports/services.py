@@ -17,7 +17,6 @@ running the batch again starts from a fresh staging table.
 """
 
 import contextlib
-import fcntl
 import hashlib
 import logging
 import queue
@@ -26,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path, PurePath
+from pathlib import PurePath
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -34,7 +33,7 @@ from django.utils import timezone
 
 from portal.accounts.models import Organization
 from portal.audit.services import audit_record
-from portal.database import table_analyze
+from portal.database import process_lock, table_analyze
 from portal.incidents.exposures.services import (
     exposure_match_directory,
     exposure_rebuild,
@@ -259,38 +258,10 @@ def import_batch_run(
     return batch
 
 
-@contextlib.contextmanager
-def _run_lock(batch: ImportBatch) -> Iterator[bool]:
-    """True when this process may run the batch: nobody else holds its lock. Either
-    lock goes away with the process that holds it, so a killed worker never leaves
-    a batch locked."""
-    if connection.vendor == "postgresql":
-        key = _RUN_LOCK_BASE + batch.pk
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-            locked = cursor.fetchone()[0]
-        try:
-            yield locked
-        finally:
-            # Not over a lost connection (the lock went with it): the error that lost
-            # it is the one to report.
-            if locked and connection.is_usable():
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
-        return
-    # SQLite is the embedded default: one machine, so a lock file does the same.
-    folder = Path(settings.VAR_DIR) / "locks"
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / f"import-batch-{batch.pk}.lock").open("w") as lock_file:
-        try:
-            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(lock_file, fcntl.LOCK_UN)
+def _run_lock(batch: ImportBatch):
+    """True when this process may run the batch: nobody else holds its lock, which goes
+    away with the process that holds it (portal.database.process_lock)."""
+    return process_lock(_RUN_LOCK_BASE + batch.pk, f"import-batch-{batch.pk}")
 
 
 def _lease_renewal(batch: ImportBatch, token):
