@@ -13,20 +13,10 @@ from notifications.delivery import dispatch, sending
 from notifications.models import Delivery, NoticeCampaign
 from portal import leases
 from tests.notifications.engine_world import campaign_world
-from tests.notifications.smtp_sink import SmtpSink
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 Status = Delivery.Status
-
-
-@pytest.fixture
-def sink(settings):
-    server = SmtpSink().start()
-    settings.MAILERS = {"default": server.mailer()}
-    settings.NOTICE_BATCH_SIZE = 100
-    yield server
-    server.stop()
 
 
 @pytest.fixture

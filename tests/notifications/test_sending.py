@@ -26,15 +26,6 @@ Status = Delivery.Status
 
 
 @pytest.fixture
-def sink(settings):
-    server = SmtpSink().start()
-    settings.MAILERS = {"default": server.mailer()}
-    settings.NOTICE_BATCH_SIZE = 100
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def send(django_capture_on_commit_callbacks):
     """Dispatch what is due and run the senders it queues (eagerly)."""
 
