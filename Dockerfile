@@ -2,6 +2,17 @@
 # docker-compose.yml runs it with PostgreSQL, Redis and Mailpit; docs/configuration.md
 # lists the variables it reads.
 
+# The translations, compiled apart so GNU gettext stays out of the image: only the .mo
+# files (not committed; `make messages` builds them outside Docker) are copied on.
+FROM python:3.13-slim AS messages
+RUN apt-get update \
+    && apt-get install --yes --no-install-recommends gettext \
+    && rm -rf /var/lib/apt/lists/*
+COPY locale /locale
+RUN for po in /locale/*/LC_MESSAGES/django.po; do \
+        msgfmt --check-format --output-file "${po%.po}.mo" "$po" || exit 1; \
+    done
+
 FROM python:3.13-slim
 
 # PYTHONPATH: the code runs from /app, where templates/ and static/ sit beside it
@@ -31,6 +42,7 @@ COPY requirements/lock-production.txt /tmp/requirements.txt
 RUN pip install -r /tmp/requirements.txt && rm /tmp/requirements.txt
 
 COPY . .
+COPY --from=messages /locale locale
 
 # The project itself; its dependencies are already in place. Imports still resolve to
 # /app first (PYTHONPATH), which is the copy that finds templates/ and static/.

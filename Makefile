@@ -5,13 +5,25 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format migrations-check bench lock clean
+.PHONY: run test lint format migrations-check bench lock clean messages messages-update
 
-run: $(STAMP)            ## the portal: web, Celery worker and beat (Ctrl-C stops all)
+# The translations: each language's catalogue (locale/<code>/LC_MESSAGES/django.po,
+# committed) compiled to the .mo Django reads (not committed), again when the .po changes.
+MO := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/django.po))
+
+run: $(STAMP) $(MO)      ## the portal: web, Celery worker and beat (Ctrl-C stops all)
 	$(BIN)/python manage.py run_portal
 
-test: $(STAMP)           ## the test suite (PostgreSQL and Redis when DATABASE_URL and REDIS_URL are set)
+test: $(STAMP) $(MO)     ## the test suite (PostgreSQL and Redis when DATABASE_URL and REDIS_URL are set)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+messages: $(MO)          ## compiles the translations (needs GNU gettext's msgfmt)
+
+messages-update: $(STAMP)  ## collects the marked strings of templates and code into each .po
+	$(BIN)/python manage.py makemessages --locale fr --locale es --locale de --no-location --no-obsolete --ignore .venv --ignore tests --ignore bench --ignore var
+
+%.mo: %.po
+	msgfmt --check-format --output-file $@ $<
 
 lint: $(STAMP)           ## ruff (lint, formatting), import-linter (the architecture's contracts) and mypy (types)
 	$(BIN)/ruff check .

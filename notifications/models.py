@@ -3,6 +3,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from portal.accounts.models import Organization
 from portal.incidents.models import DirectoryUser, Exposure, Incident
@@ -180,16 +181,16 @@ class Delivery(models.Model):
 
 class SuspicionReport(models.Model):
     class Channel(models.TextChoices):
-        CALL = "call", "Phone call"
-        SMS = "sms", "SMS"
-        EMAIL = "email", "Email"
-        CHAT = "chat", "Chat"
-        IN_PERSON = "in_person", "In person"
+        CALL = "call", _("Phone call")
+        SMS = "sms", _("SMS")
+        EMAIL = "email", _("Email")
+        CHAT = "chat", _("Chat")
+        IN_PERSON = "in_person", _("In person")
 
     class Status(models.TextChoices):
-        NEW = "new", "New"
-        TRIAGED = "triaged", "Triaged"
-        CLOSED = "closed", "Closed"
+        NEW = "new", _("New")
+        TRIAGED = "triaged", _("Triaged")
+        CLOSED = "closed", _("Closed")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     organization = models.ForeignKey(
@@ -200,6 +201,9 @@ class SuspicionReport(models.Model):
     )
     channel = models.CharField(max_length=16, choices=Channel.choices)
     occurred_at = models.DateTimeField()
+    # The reporter's own time zone (their browser's), in which they gave occurred_at;
+    # stored in UTC like every time. Blank for reports filed before it was asked.
+    occurred_zone = models.CharField(max_length=64, blank=True, default="")
     asked_for = models.CharField("what was asked for", max_length=300, blank=True)
     contact_detail = models.CharField("the contact's number or address", max_length=300, blank=True)
     description = models.TextField(blank=True)

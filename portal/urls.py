@@ -5,6 +5,7 @@ from django.urls import include, path
 from portal import views
 from portal.accounts import urls as account_urls
 from portal.incidents.exposures import views as exposure_views
+from portal.languages import language_set
 
 # The admin signs in through allauth like everyone else: one sign-in form, with the
 # second factor and the lockout, instead of a side door without either.
@@ -20,6 +21,7 @@ account_pages = [
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("language/", language_set, name="language_set"),
     path("o/<uuid:org>/", include((account_pages, "accounts"))),
     path("o/<uuid:org>/audit/", include("portal.audit.urls")),
     path("o/<uuid:org>/incidents/", include("portal.incidents.exposures.urls")),

@@ -32,6 +32,9 @@ if CI:
 
 
 def pytest_configure(config):
+    # The translations the pages are tested in: compiled from the .po as `make test`
+    # does, for a run started with pytest directly (make does nothing when up to date).
+    subprocess.run(["make", "--silent", "messages"], cwd=BASE_DIR, check=True)
     config.addinivalue_line(
         "markers",
         "app_role: needs PostgreSQL with two roles, MIGRATE_DATABASE_URL the owner's "

@@ -1,9 +1,13 @@
 """Forms of the suspicion reports: the public form behind a notice's link, and triage."""
 
+import zoneinfo
 from datetime import UTC
+from functools import cache
 
 from django import forms
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from notifications.models import SuspicionReport
 from notifications.reports.services import FUTURE_SLACK, TRIAGE_MOVES, report_version
@@ -17,6 +21,11 @@ NEXT_STEP = {
 }
 
 
+@cache
+def _known_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
 class LocalDateTimeInput(forms.DateTimeInput):
     input_type = "datetime-local"
 
@@ -28,45 +37,54 @@ class ReportForm(forms.Form):
     """What a person who got a notice tells about a suspicious contact.
 
     Only the channel and the time are required: a report with little detail is still
-    worth having, and a long form is one people abandon.
+    worth having, and a long form is one people abandon. The time is read in the
+    reporter's own zone, which their browser fills in (report-form.js); without
+    JavaScript it is the account's, and the page says which.
     """
 
     channel = forms.ChoiceField(
-        label="How were you contacted?",
+        label=_("How were you contacted?"),
         choices=SuspicionReport.Channel.choices,
         widget=forms.RadioSelect,
-        error_messages={"required": "Choose how you were contacted."},
+        error_messages={"required": _("Choose how you were contacted.")},
     )
     occurred_at = forms.DateTimeField(
-        label="When did it happen?",
+        label=_("When did it happen?"),
         input_formats=[DATETIME_LOCAL, "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
         widget=LocalDateTimeInput(),
         error_messages={
-            "required": "Say when it happened; roughly is fine.",
-            "invalid": "Give a date and a time, like 2025-03-14 09:30.",
+            "required": _("Say when it happened; roughly is fine."),
+            "invalid": _("Give a date and a time, like 2025-03-14 09:30."),
         },
     )
+    zone = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
     asked_for = forms.CharField(
-        label="What did they ask for?",
+        label=_("What did they ask for?"),
         required=False,
         max_length=300,
-        help_text="For example: a code from a text message, to approve a sign-in, your "
-        "password, to install an app.",
+        help_text=_(
+            "For example: a code from a text message, to approve a sign-in, your "
+            "password, to install an app."
+        ),
     )
     contact_detail = forms.CharField(
-        label="Their phone number, address or account",
+        label=_("Their phone number, address or account"),
         required=False,
         max_length=300,
-        help_text="The number that called or texted you, the email address, or the chat "
-        "account, as you saw it.",
+        help_text=_(
+            "The number that called or texted you, the email address, or the chat "
+            "account, as you saw it."
+        ),
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
     description = forms.CharField(
-        label="Anything else?",
+        label=_("Anything else?"),
         required=False,
         max_length=5000,
-        help_text="What they said, who they claimed to be, and whether you gave them "
-        "anything. Do not write any password or code here.",
+        help_text=_(
+            "What they said, who they claimed to be, and whether you gave them "
+            "anything. Do not write any password or code here."
+        ),
         widget=forms.Textarea(attrs={"rows": 4}),
     )
 
@@ -75,29 +93,49 @@ class ReportForm(forms.Form):
         self.zone = zone
         if not self.is_bound:
             # Naive, in the account's zone: the widget would otherwise show an aware
-            # value in the server's zone (UTC).
+            # value in the server's zone (UTC). The browser replaces it with its own
+            # time when it knows its zone.
             self.initial.setdefault(
                 "occurred_at",
                 timezone.localtime(timezone.now(), zone).replace(
                     tzinfo=None, second=0, microsecond=0
                 ),
             )
-        self.fields[
-            "occurred_at"
-        ].help_text = f"Times are in {zone}, the time zone of the organization that wrote to you."
+            self.initial.setdefault("zone", str(zone))
+        shown = self.reporter_zone() or zone
+        self.fields["occurred_at"].help_text = format_html(
+            str(_("Times are in {zone}.")),
+            zone=format_html("<span data-zone-name>{}</span>", shown),
+        )
         self.fields["occurred_at"].widget.attrs["max"] = timezone.localtime(
-            timezone.now() + FUTURE_SLACK, zone
+            timezone.now() + FUTURE_SLACK, shown
         ).strftime(DATETIME_LOCAL)
 
+    def reporter_zone(self) -> zoneinfo.ZoneInfo | None:
+        """The zone the form was filled in, when it names a known one."""
+        name = (self.data.get("zone") or "").strip() if self.is_bound else ""
+        if name and name in _known_zones():
+            return zoneinfo.ZoneInfo(name)
+        return None
+
     def full_clean(self):
-        # The datetime-local input carries no zone: it is read in the account's.
-        with timezone.override(self.zone):
+        # The datetime-local input carries no zone: it is read in the reporter's, else
+        # the account's.
+        with timezone.override(self.reporter_zone() or self.zone):
             super().full_clean()
+
+    def clean_zone(self):
+        name = self.cleaned_data["zone"].strip()
+        if name and self.reporter_zone() is None:
+            raise forms.ValidationError(
+                _("%(zone)s is not a time zone this form knows."), params={"zone": name}
+            )
+        return name or str(self.zone)
 
     def clean_occurred_at(self):
         value = self.cleaned_data["occurred_at"].astimezone(UTC)
         if value > timezone.now() + FUTURE_SLACK:
-            raise forms.ValidationError("That time is still to come: give when it happened.")
+            raise forms.ValidationError(_("That time is still to come: give when it happened."))
         return value
 
 

@@ -8,23 +8,28 @@ in the cache (shared by every web process), so a leaked link cannot flood an acc
 """
 
 import hashlib
+from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from notifications.models import Delivery, SuspicionReport
+from notifications.notice_templates.rendering import snapshot_language
 from notifications.reports import services as reports
 from notifications.reports.forms import ReportForm, TriageForm
 from portal.accounts.gate import Member, account_view
 from portal.accounts.roles import Capability
 from portal.http import client_ip
+from portal.languages import language_supported
 from portal.ratelimit import RateLimit, rate_reached, rate_take
 
 PAGE_SIZE = 50
@@ -61,19 +66,60 @@ def _delivery(token: str) -> Delivery | None:
     )
 
 
+def _report_language(request, delivery: Delivery) -> str:
+    """The public pages' language: the reporter's pick with the switcher (?lang=),
+    else the language the notice was written to them in, else the portal's default."""
+    chosen = language_supported(request.GET.get("lang"))
+    if chosen:
+        return chosen
+    snapshot = delivery.campaign.template_snapshot
+    notice = (
+        snapshot_language(snapshot, delivery.language)
+        if snapshot.get("languages")
+        else delivery.language
+    )
+    return language_supported(notice) or settings.LANGUAGE_CODE
+
+
+def _language_links(request, current: str) -> list[dict]:
+    """The switcher of the public pages: links, so a choice needs no cookie and keeps
+    the page (the thanks page stays the thanks page)."""
+    links = []
+    for code, name in settings.LANGUAGES:
+        query = request.GET.copy()
+        query["lang"] = code
+        links.append(
+            {
+                "code": code,
+                "name": name,
+                "url": f"{request.path}?{query.urlencode()}",
+                "current": code == current,
+            }
+        )
+    return links
+
+
 @never_cache
 @csrf_protect
 @require_http_methods(["GET", "HEAD", "POST"])
 def report_form(request, token: str):
     delivery = _delivery(token)
     if delivery is None:
-        return render(request, "notifications/report_unknown.html", status=404)
+        # Whoever's it was: the visitor's pick, else their browser's language.
+        language = language_supported(request.GET.get("lang")) or request.LANGUAGE_CODE
+        translation.activate(language)
+        links = {"language_links": _language_links(request, language)}
+        return render(request, "notifications/report_unknown.html", links, status=404)
+    language = _report_language(request, delivery)
+    translation.activate(language)
+    request.LANGUAGE_CODE = language
     organization = delivery.organization
     zone = organization.zone
-    context = {
+    context: dict[str, Any] = {
         "organization": organization,
         "contact": reports.report_contact(delivery),
         "zone": zone,
+        "language_links": _language_links(request, language),
     }
     if request.method != "POST" and request.GET.get("filed"):
         return render(request, "notifications/report_thanks.html", context)
@@ -90,6 +136,7 @@ def report_form(request, token: str):
                 delivery=delivery,
                 channel=data["channel"],
                 occurred_at=data["occurred_at"],
+                occurred_zone=data["zone"],
                 asked_for=data["asked_for"],
                 contact_detail=data["contact_detail"],
                 description=data["description"],
@@ -100,7 +147,7 @@ def report_form(request, token: str):
                 form.add_error(None, message)
         else:
             # Redirect after the POST, so a reload does not file the report twice.
-            return redirect(f"{request.path}?filed=1")
+            return redirect(f"{request.path}?filed=1&lang={language}")
     return render(
         request,
         "notifications/report_form.html",

@@ -40,6 +40,9 @@ class User(AbstractUser):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     email = models.EmailField("email address", unique=True)
     name = models.CharField(max_length=150, blank=True)
+    # The portal's language the member chose (settings.LANGUAGES); blank until they
+    # choose, when the browser's or the switcher cookie's applies.
+    language = models.CharField(max_length=8, blank=True, default="")
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []

@@ -14,6 +14,7 @@ from portal.accounts.selectors import last_sign_in_at, second_factor_failures
 from portal.accounts.sessions import SIGNED_IN_AT
 from portal.accounts.signin import signin_failure_record, signin_success_clear
 from portal.audit.services import audit_record
+from portal.languages import member_language_at_signin
 
 
 @receiver(user_logged_in)
@@ -23,6 +24,7 @@ def on_signed_in(sender, request, user, **kwargs):
     # The absolute session limit counts from here (portal.accounts.sessions).
     request.session[SIGNED_IN_AT] = timezone.now().timestamp()
     signin_success_clear(user=user, request=request)
+    member_language_at_signin(request=request, user=user)
     _warn_of_wrong_codes(request, user)
     audit_record(action="signin.success", actor=user, request=request)
 

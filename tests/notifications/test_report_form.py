@@ -90,7 +90,7 @@ def test_it_files_a_report_and_thanks_the_person(client, delivery):
     response = client.post(form_url(delivery), answers())
 
     assert response.status_code == 302
-    assert response["Location"] == form_url(delivery) + "?filed=1"
+    assert response["Location"] == form_url(delivery) + "?filed=1&lang=en"
     report = SuspicionReport.objects.get()
     assert report.delivery == delivery
     assert report.organization == delivery.organization

@@ -1,6 +1,7 @@
 """Filters for the incident pages: phones as a role may see them, and chart widths."""
 
 from django import template
+from django.utils import formats
 
 from portal.incidents import phones_display
 
@@ -42,9 +43,12 @@ def percent(share: float) -> str:
 
 @register.filter
 def thousands(value) -> str:
-    """1234567 as "1,234,567": humanize's intcomma, without its trip through the
-    localization machinery (the portal is in English), which costs more per number."""
+    """1234567 as "1,234,567", "1.234.567" or "1 234 567", the current language's
+    way: humanize's intcomma, without its trip through the localization machinery for
+    each number (a list page writes hundreds), only the separator looked up."""
     try:
-        return f"{int(value):,}"
+        text = f"{int(value):,}"
     except (TypeError, ValueError):
         return value
+    separator = formats.get_format("THOUSAND_SEPARATOR")
+    return text if separator == "," else text.replace(",", separator)
