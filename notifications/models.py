@@ -49,18 +49,18 @@ class NoticeTemplate(models.Model):
 
 class NoticeCampaign(models.Model):
     class Audience(models.TextChoices):
-        ALL_MATCHED = "all_matched", "All matched exposed users"
-        NOT_NOTIFIED = "not_notified", "Exposed users not yet notified"
-        FILTER = "filter", "A filter"
-        CHOSEN = "chosen", "Chosen users"
+        ALL_MATCHED = "all_matched", _("All matched exposed users")
+        NOT_NOTIFIED = "not_notified", _("Exposed users not yet notified")
+        FILTER = "filter", _("A filter")
+        CHOSEN = "chosen", _("Chosen users")
 
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        SCHEDULED = "scheduled", "Scheduled"
-        SENDING = "sending", "Sending"
-        PAUSED = "paused", "Paused"
-        COMPLETED = "completed", "Completed"
-        CANCELLED = "cancelled", "Cancelled"
+        DRAFT = "draft", _("Draft")
+        SCHEDULED = "scheduled", _("Scheduled")
+        SENDING = "sending", _("Sending")
+        PAUSED = "paused", _("Paused")
+        COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     organization = models.ForeignKey(
@@ -80,7 +80,7 @@ class NoticeCampaign(models.Model):
     )
     audience_filter = models.JSONField(default=dict, blank=True)
     chosen_users = models.ManyToManyField(DirectoryUser, blank=True, related_name="+")
-    scheduled_at = models.DateTimeField(null=True, blank=True, help_text="Empty means now.")
+    scheduled_at = models.DateTimeField(null=True, blank=True, help_text=_("Empty means now."))
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     recipients_total = models.IntegerField(default=0)
     sent_count = models.IntegerField(default=0)
@@ -121,11 +121,11 @@ class Delivery(models.Model):
     """One notice to one person: the outbox row a worker claims, sends and records."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-        SKIPPED = "skipped", "Skipped"
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Skipped")
 
     id = models.BigAutoField(primary_key=True)
     campaign = models.ForeignKey(
@@ -240,17 +240,17 @@ class ScheduledEmail(models.Model):
     """
 
     class Kind(models.TextChoices):
-        CUSTOMER_NOTICE = "customer_notice", "Incident published: customer notice"
-        DAILY_REMINDER = "daily_reminder", "Daily reminder: users not yet notified"
-        WEEKLY_SUMMARY = "weekly_summary", "Weekly summary for operator staff"
-        INVITATION = "invitation", "Invitation to join an account"
-        LOGCOPY = "logcopy", "Log copy approved, rejected, ready or failed: to its requester"
-        REPORT_FILED = "report_filed", "Suspicion report filed: to the designated contact"
+        CUSTOMER_NOTICE = "customer_notice", _("Incident published: customer notice")
+        DAILY_REMINDER = "daily_reminder", _("Daily reminder: users not yet notified")
+        WEEKLY_SUMMARY = "weekly_summary", _("Weekly summary for operator staff")
+        INVITATION = "invitation", _("Invitation to join an account")
+        LOGCOPY = "logcopy", _("Log copy approved, rejected, ready or failed: to its requester")
+        REPORT_FILED = "report_filed", _("Suspicion report filed: to the designated contact")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
 
     kind = models.CharField(max_length=24, choices=Kind.choices)
     # What makes it unique within its kind: "<incident>:<account>", "<account>:<date>",

@@ -79,6 +79,17 @@ def _fresh_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _portal_language():
+    """Each test starts in the portal's default language: a page in French leaves
+    French active in the thread (as a web worker's next request would reset it), and a
+    service called directly afterwards would answer in it."""
+    from django.utils import translation
+
+    yield
+    translation.deactivate()
+
+
 def _missing(reason: str) -> None:
     if CI:
         pytest.fail(f"{reason} (CI=true: this must not skip)")

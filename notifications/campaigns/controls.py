@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from notifications.delivery.dispatch import CANCELLED_REASON
 from notifications.delivery.sending import campaign_finish_if_done, senders_enqueue, senders_wanted
@@ -113,7 +114,7 @@ def notice_campaign_retry_failed(*, campaign: NoticeCampaign, by, request=None) 
             claimed_at=None,
         )
         if not retried:
-            raise ValidationError("This campaign has no failed notices to retry.")
+            raise ValidationError(_("This campaign has no failed notices to retry."))
         locked.status = Status.SENDING
         locked.completed_at = None
         locked.progress_at = timezone.now()

@@ -7,13 +7,18 @@ from django import forms
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from notifications.campaigns.selectors import (
     campaign_filter_choices,
     campaign_incidents,
     templates_for_campaign,
 )
-from notifications.campaigns.services import AUDIENCE_FILTER_FIELDS, contact_missing
+from notifications.campaigns.services import (
+    AUDIENCE_FILTER_FIELDS,
+    contact_missing,
+    contact_missing_words,
+)
 from notifications.models import NoticeCampaign
 from portal.formfields import QuickSelect
 from portal.incidents.exposures.forms import MESSAGE_TYPE_CHOICES, NOTIFIED_CHOICES
@@ -35,45 +40,47 @@ class LocalDateTimeInput(forms.DateTimeInput):
 
 class CampaignForm(forms.Form):
     incident = forms.ModelChoiceField(
-        queryset=None, to_field_name="public_id", empty_label="Choose an incident"
+        queryset=None, to_field_name="public_id", empty_label=_("Choose an incident")
     )
     audience = forms.ChoiceField(
-        label="Audience",
+        label=_("Audience"),
         choices=Audience.choices,
         initial=Audience.NOT_NOTIFIED,
         widget=forms.RadioSelect,
     )
-    country = forms.ChoiceField(label="Country", required=False, widget=QuickSelect)
-    region = forms.ChoiceField(label="Region", required=False, widget=QuickSelect)
-    carrier = forms.ChoiceField(label="Carrier", required=False, widget=QuickSelect)
+    country = forms.ChoiceField(label=_("Country"), required=False, widget=QuickSelect)
+    region = forms.ChoiceField(label=_("Region"), required=False, widget=QuickSelect)
+    carrier = forms.ChoiceField(label=_("Carrier"), required=False, widget=QuickSelect)
     message_type = forms.ChoiceField(
-        label="Messages", required=False, widget=QuickSelect, choices=MESSAGE_TYPE_CHOICES
+        label=_("Messages"), required=False, widget=QuickSelect, choices=MESSAGE_TYPE_CHOICES
     )
     notified = forms.ChoiceField(
-        label="Notified", required=False, widget=QuickSelect, choices=NOTIFIED_CHOICES
+        label=_("Notified"), required=False, widget=QuickSelect, choices=NOTIFIED_CHOICES
     )
     chosen = forms.CharField(
-        label="People",
+        label=_("People"),
         required=False,
-        help_text="Usernames or email addresses from your directory, one a line.",
+        help_text=_("Usernames or email addresses from your directory, one a line."),
         widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
     )
-    template = forms.ChoiceField(label="Template")
+    template = forms.ChoiceField(label=_("Template"))
     name = forms.CharField(
-        label="Name",
+        label=_("Name"),
         required=False,
         max_length=200,
-        help_text="For your list of campaigns; recipients never see it. "
-        "Empty: “Notice about” and the incident.",
+        help_text=_(
+            "For your list of campaigns; recipients never see it. "
+            "Empty: “Notice about” and the incident."
+        ),
     )
     when = forms.ChoiceField(
-        label="Send it",
+        label=_("Send it"),
         choices=[("now", "As soon as I launch it"), ("later", "At a time I choose")],
         initial="now",
         widget=forms.RadioSelect,
     )
     scheduled_at = forms.DateTimeField(
-        label="Date and time",
+        label=_("Date and time"),
         required=False,
         input_formats=[DATETIME_LOCAL, "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
         widget=LocalDateTimeInput(),
@@ -141,17 +148,19 @@ class CampaignForm(forms.Form):
         for choice in self.template_choices:
             if str(choice.template.public_id) == value:
                 return choice.template
-        raise forms.ValidationError("Choose one of the templates in the list.")
+        raise forms.ValidationError(_("Choose one of the templates in the list."))
 
     def clean(self):
         data = super().clean()
         if self.contact_missing:
             self.add_error(
                 None,
-                "Your account has no designated contact: it needs "
-                + " and ".join(self.contact_missing)
-                + ". Every notice tells people whom to tell about a suspicious call or "
-                "message, so a campaign cannot be saved without one.",
+                _(
+                    "Your account has no designated contact: it needs %(missing)s. Every "
+                    "notice tells people whom to tell about a suspicious call or message, so "
+                    "a campaign cannot be saved without one."
+                )
+                % {"missing": contact_missing_words(self.contact_missing)},
             )
         if data.get("when") == "later":
             moment = data.get("scheduled_at")

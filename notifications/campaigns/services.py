@@ -12,6 +12,7 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from notifications.audience import audience_count
 from notifications.models import NoticeCampaign, NoticeTemplate
@@ -33,10 +34,17 @@ def contact_missing(organization: Organization) -> list[str]:
     """What the account's settings lack for a notice to name its designated contact."""
     missing = []
     if not organization.contact_name.strip():
-        missing.append("a name")
+        missing.append(_("a name"))
     if not organization.contact_email.strip():
-        missing.append("an email address")
+        missing.append(_("an email address"))
     return missing
+
+
+def contact_missing_words(missing: list[str]) -> str:
+    """What contact_missing found, as words: "a name and an email address"."""
+    if len(missing) < 2:
+        return "".join(missing)
+    return _("%(first)s and %(second)s") % {"first": missing[0], "second": missing[1]}
 
 
 def _check(
@@ -175,16 +183,18 @@ def notice_campaign_launch(*, campaign: NoticeCampaign, by, request=None) -> Not
         )
         if locked.status != Status.DRAFT:
             raise ValidationError(
-                f"This campaign is {locked.get_status_display().lower()} already: it can "
-                "be launched only once."
+                _("This campaign is %(status)s already: it can be launched only once.")
+                % {"status": locked.get_status_display().lower()}
             )
         organization = locked.organization
         missing = contact_missing(organization)
         if missing:
             raise ValidationError(
-                "Your account has no designated contact: add "
-                + " and ".join(missing)
-                + " in the account settings. Every notice tells people whom to tell."
+                _(
+                    "Your account has no designated contact: add %(missing)s in the account "
+                    "settings. Every notice tells people whom to tell."
+                )
+                % {"missing": contact_missing_words(missing)}
             )
         template = (
             NoticeTemplate.objects.filter(pk=locked.template_id).first()
@@ -192,13 +202,13 @@ def notice_campaign_launch(*, campaign: NoticeCampaign, by, request=None) -> Not
             else None
         )
         if template is None:
-            raise ValidationError("The campaign's template no longer exists: choose another.")
+            raise ValidationError(_("The campaign's template no longer exists: choose another."))
         if not incidents_of_account(organization).filter(pk=locked.incident_id).exists():
-            raise ValidationError("The campaign's incident is no longer published.")
+            raise ValidationError(_("The campaign's incident is no longer published."))
         counted = audience_count(locked)
         if counted.recipients == 0:
             raise ValidationError(
-                "No one in this audience can receive the notice: choose another audience."
+                _("No one in this audience can receive the notice: choose another audience.")
             )
         now = timezone.now()
         locked.template_snapshot = rendering.template_snapshot(template)

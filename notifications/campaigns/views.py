@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import get_language_info
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -34,7 +35,11 @@ from notifications.campaigns.selectors import (
     campaign_snapshots,
     campaigns_of,
 )
-from notifications.campaigns.services import AUDIENCE_FILTER_FIELDS, contact_missing
+from notifications.campaigns.services import (
+    AUDIENCE_FILTER_FIELDS,
+    contact_missing,
+    contact_missing_words,
+)
 from notifications.models import Delivery, NoticeCampaign
 from portal.accounts.gate import Member, account_view
 from portal.accounts.reauth import reauthentication_if_stale
@@ -201,7 +206,7 @@ def _compose(request, member: Member, campaign: NoticeCampaign | None):
             member,
             form=form,
             campaign=campaign,
-            contact_missing=form.contact_missing,
+            contact_missing=contact_missing_words(form.contact_missing),
             settings_url=_settings_url(member),
             templates_url=_account_url("notice_templates:list", member),
         ),
@@ -238,7 +243,7 @@ def campaign_new(request, member: Member):
 def campaign_edit(request, member: Member, campaign):
     found = _campaign(member, campaign)
     if found.status != Status.DRAFT:
-        messages.info(request, "This campaign is launched: it can no longer be changed.")
+        messages.info(request, _("This campaign is launched: it can no longer be changed."))
         return redirect(_url("detail", member, found))
     return _compose(request, member, found)
 
@@ -303,7 +308,7 @@ def campaign_review(request, member: Member, campaign):
             ),
             languages=sorted(snapshot["languages"]) if snapshot else [],
             audience_described=_audience_described(found),
-            contact_missing=missing,
+            contact_missing=contact_missing_words(missing),
             settings_url=_settings_url(member),
             problems=problems,
         ),
@@ -360,9 +365,9 @@ def _launch(request, *, member: Member, campaign: NoticeCampaign):
         and launched.launched_at
         and launched.scheduled_at > launched.launched_at
     ):
-        messages.success(request, "The campaign is scheduled. It starts at the time you chose.")
+        messages.success(request, _("The campaign is scheduled. It starts at the time you chose."))
     else:
-        messages.success(request, "The campaign is launched: the notices are on their way.")
+        messages.success(request, _("The campaign is launched: the notices are on their way."))
     return redirect(_url("detail", member, launched))
 
 

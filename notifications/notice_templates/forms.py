@@ -2,6 +2,7 @@
 console: the same fields and the same checks (templates_services)."""
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from notifications.models import NoticeTemplate
 from notifications.notice_templates import services as templates_services
@@ -12,8 +13,10 @@ _MONOSPACE = "font-monospace"
 class NoticeTemplateForm(forms.Form):
     name = forms.CharField(
         max_length=200,
-        help_text="Templates with the same name are one notice in several languages: each "
-        "recipient gets the language of their directory entry.",
+        help_text=_(
+            "Templates with the same name are one notice in several languages: each "
+            "recipient gets the language of their directory entry."
+        ),
     )
     language = forms.ChoiceField(choices=templates_services.LANGUAGES, initial="en")
     subject = forms.CharField(
@@ -21,17 +24,21 @@ class NoticeTemplateForm(forms.Form):
         widget=forms.TextInput(attrs={"data-placeholder-target": "", "spellcheck": "true"}),
     )
     body_text = forms.CharField(
-        label="Text body",
-        help_text="What every mail client shows, and what a reader gets when the HTML body "
-        "is empty or not shown. It must include {{ report_link }}.",
+        label=_("Text body"),
+        help_text=_(
+            "What every mail client shows, and what a reader gets when the HTML body "
+            "is empty or not shown. It must include {{ report_link }}."
+        ),
         widget=forms.Textarea(attrs={"rows": 18, "data-placeholder-target": ""}),
     )
     body_html = forms.CharField(
-        label="HTML body",
+        label=_("HTML body"),
         required=False,
         # Django shows help texts unescaped: no markup in the words below.
-        help_text="Optional. Inline styles only: mail clients drop style blocks and never run "
-        "scripts. Placeholder values are HTML-escaped.",
+        help_text=_(
+            "Optional. Inline styles only: mail clients drop style blocks and never run "
+            "scripts. Placeholder values are HTML-escaped."
+        ),
         widget=forms.Textarea(
             attrs={
                 "rows": 14,

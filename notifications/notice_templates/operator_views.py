@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csp import csp_override
@@ -76,7 +77,7 @@ def template_create(request):
     if request.method == "POST":
         post = editor_post(request, organization=None)
         if post.saved is not None:
-            messages.success(request, f"Saved the default “{post.saved}”.")
+            messages.success(request, _("Saved the default “%(name)s”.") % {"name": post.saved})
             return redirect(_edit_url(post.saved))
         return _editor(request, post.form, status=400)
     source = request.GET.get("from")
@@ -92,9 +93,9 @@ def template_edit(request, default_template):
         post = editor_post(request, organization=None, template=found)
         if post.saved is not None:
             if post.changed:
-                messages.success(request, f"Saved the default “{found}”.")
+                messages.success(request, _("Saved the default “%(name)s”.") % {"name": found})
             else:
-                messages.info(request, "Nothing changed.")
+                messages.info(request, _("Nothing changed."))
             return redirect(_edit_url(found))
         return _editor(request, post.form, template=found, status=400)
     return _editor(request, NoticeTemplateForm(organization=None, instance=found), template=found)
@@ -106,7 +107,7 @@ def template_delete(request, default_template):
     found = _default_or_404(default_template)
     label = str(found)
     services.notice_template_delete(template=found, by=request.user, request=request)
-    messages.success(request, f"Deleted the default “{label}”.")
+    messages.success(request, _("Deleted the default “%(name)s”.") % {"name": label})
     return redirect(reverse("operator_notices:list"))
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from notifications.audience import campaign_recipients
 from notifications.models import NoticeCampaign, NoticeTemplate
@@ -514,7 +515,9 @@ def notice_test_send(
 ):
     """Send the preview to the person asking, and only to them, marked as a test."""
     if not by.email:
-        raise NoticeTestSendRefusedError("Your sign-in has no email address to send the test to.")
+        raise NoticeTestSendRefusedError(
+            _("Your sign-in has no email address to send the test to.")
+        )
     if not _test_send_allowed(by):
         raise NoticeTestSendRefusedError(
             f"You have sent {TEST_SEND_LIMIT} tests in the last {TEST_SEND_WINDOW // 60} "
@@ -537,8 +540,10 @@ def notice_test_send(
         # the limit, so a broken server is not hammered from this button.
         logger.warning("notice test send failed (%s)", type(error).__name__)
         raise NoticeTestSendRefusedError(
-            "The mail server did not take the test email. Try again in a few minutes; "
-            "if it keeps failing, tell the operator."
+            _(
+                "The mail server did not take the test email. Try again in a few minutes; "
+                "if it keeps failing, tell the operator."
+            )
         ) from error
     template = preview.template
     audit_record(

@@ -22,6 +22,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.csp import CSP
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csp import csp_override
@@ -225,7 +226,10 @@ def template_create(request, member: Member):
     if request.method == "POST":
         post = editor_post(request, organization=member.organization)
         if post.saved is not None:
-            messages.success(request, f"Saved “{post.saved}”. Preview it for a real recipient.")
+            messages.success(
+                request,
+                _("Saved “%(name)s”. Preview it for a real recipient.") % {"name": post.saved},
+            )
             return redirect(_url("preview", member, post.saved))
         return _editor(request, member, post.form, status=400)
     source = request.GET.get("from")
@@ -244,9 +248,9 @@ def template_edit(request, member: Member, template):
         post = editor_post(request, organization=member.organization, template=found)
         if post.saved is not None:
             if post.changed:
-                messages.success(request, f"Saved “{found}”.")
+                messages.success(request, _("Saved “%(name)s”.") % {"name": found})
             else:
-                messages.info(request, "Nothing changed.")
+                messages.info(request, _("Nothing changed."))
             return redirect(_url("preview", member, found))
         return _editor(request, member, post.form, template=found, status=400)
     form = NoticeTemplateForm(organization=member.organization, instance=found)
@@ -259,7 +263,7 @@ def template_delete(request, member: Member, template):
     found = _own(member, template)
     label = str(found)
     services.notice_template_delete(template=found, by=request.user, request=request)
-    messages.success(request, f"Deleted “{label}”.")
+    messages.success(request, _("Deleted “%(name)s”.") % {"name": label})
     return redirect(_url("list", member))
 
 
@@ -271,7 +275,9 @@ def template_copy(request, member: Member, template):
         template=found, organization=member.organization, by=request.user, request=request
     )
     messages.success(
-        request, f"Copied “{found.name}” into your templates as “{copy.name}”, every language."
+        request,
+        _("Copied “%(name)s” into your templates as “%(copy)s”, every language.")
+        % {"name": found.name, "copy": copy.name},
     )
     return redirect(_url("edit", member, copy))
 
@@ -334,8 +340,8 @@ def template_test_send(request, member: Member, template):
     else:
         messages.success(
             request,
-            f"Sent a test to {request.user.email}, and to no one else. Its subject starts "
-            "with [Test].",
+            _("Sent a test to %(email)s, and to no one else. Its subject starts with [Test].")
+            % {"email": request.user.email},
         )
     query = _preview_query(preview)
     return redirect(_url("preview", member, found) + (f"?{query}" if query else ""))

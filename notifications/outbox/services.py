@@ -35,7 +35,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from notifications.models import ScheduledEmail
 from portal.accounts.models import Organization
@@ -261,8 +261,13 @@ def _message_id(row: ScheduledEmail) -> str:
 def email_render(name: str, context: dict, recipients: list[str]) -> Email:
     """templates/emails/<name>-subject.txt and -body.txt, with times of day in the
     context's `zone` (the account's; UTC where there is none): |date shows an aware
-    time in the active zone."""
-    with timezone.override(context.get("zone") or UTC):
+    time in the active zone. In the portal's own language, whatever the request that
+    queued it was in: the emails are written in English (their templates are not yet
+    marked for translation), and a reporter's German must not leak into the labels."""
+    with (
+        timezone.override(context.get("zone") or UTC),
+        translation.override(settings.LANGUAGE_CODE),
+    ):
         subject = render_to_string(f"emails/{name}-subject.txt", context)
         body = render_to_string(f"emails/{name}-body.txt", context)
     # A header cannot hold a line break.

@@ -141,7 +141,7 @@ class ReportForm(forms.Form):
 
 class TriageForm(forms.Form):
     status = forms.ChoiceField(
-        label="Mark as",
+        label=_("Mark as"),
         choices=[
             (SuspicionReport.Status.TRIAGED, "Triaged: looked at, being handled"),
             (SuspicionReport.Status.CLOSED, "Closed: nothing more to do"),
@@ -149,11 +149,13 @@ class TriageForm(forms.Form):
         widget=forms.RadioSelect,
     )
     note = forms.CharField(
-        label="Note",
+        label=_("Note"),
         required=False,
         max_length=5000,
-        help_text="What you found and did. Needed to close a report. Your team sees it; "
-        "the person who reported does not.",
+        help_text=_(
+            "What you found and did. Needed to close a report. Your team sees it; "
+            "the person who reported does not."
+        ),
         widget=forms.Textarea(attrs={"rows": 3}),
     )
     # The report as the person saw it when the page was drawn (see

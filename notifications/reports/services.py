@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from notifications.models import Delivery, ScheduledEmail, SuspicionReport
 from notifications.outbox.services import Email, NothingToSay, composer, email_render, outbox_add
@@ -74,9 +75,9 @@ def suspicion_report_file(
     if channel not in SuspicionReport.Channel.values:
         raise ReportRefusedError(f"Unknown channel {channel!r}.")
     if occurred_at is None or timezone.is_naive(occurred_at):
-        raise ReportRefusedError("Say when it happened, with a time zone.")
+        raise ReportRefusedError(_("Say when it happened, with a time zone."))
     if occurred_at > timezone.now() + FUTURE_SLACK:
-        raise ReportRefusedError("The time it happened cannot be in the future.")
+        raise ReportRefusedError(_("The time it happened cannot be in the future."))
     with transaction.atomic():
         report = SuspicionReport.objects.create(
             organization_id=delivery.organization_id,
@@ -181,9 +182,9 @@ def suspicion_report_triage(
             f"{Status(status).label.lower() if status in Status.values else status}."
         )
     if status == Status.CLOSED and not note:
-        raise ReportRefusedError("Say what was done before closing the report.")
+        raise ReportRefusedError(_("Say what was done before closing the report."))
     if status == report.status and note == report.triage_note:
-        raise ReportRefusedError("Nothing changed: the status and the note are as they were.")
+        raise ReportRefusedError(_("Nothing changed: the status and the note are as they were."))
     now = timezone.now()
     previous = report.status
     with transaction.atomic():

@@ -18,6 +18,7 @@ from django.db.models import Count
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -265,5 +266,8 @@ def report_triage(request, member: Member, report):
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.success(request, f"The report is now {found.get_status_display().lower()}.")
+        messages.success(
+            request,
+            _("The report is now %(status)s.") % {"status": found.get_status_display().lower()},
+        )
     return redirect(_detail_url(member, found))

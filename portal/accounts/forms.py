@@ -11,6 +11,7 @@ from cryptography.fernet import InvalidToken
 from django import forms
 from django.conf import settings
 from django.contrib.auth import password_validation
+from django.utils.translation import gettext_lazy as _
 
 from portal.accounts.models import User
 from portal.accounts.roles import Role
@@ -149,15 +150,17 @@ class VigilReauthenticateForm(_SecondFactorLockout, ReauthenticateForm):
 
 class InvitationForm(forms.Form):
     email = forms.EmailField(
-        label="Email address",
+        label=_("Email address"),
         max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "off", "placeholder": "name@example.com"}),
     )
     role = forms.ChoiceField(
         choices=Role.choices,
         initial=Role.VIEWER,
-        help_text="Owners manage the team; admins run notices; security staff get the logs; "
-        "viewers only read.",
+        help_text=_(
+            "Owners manage the team; admins run notices; security staff get the logs; "
+            "viewers only read."
+        ),
     )
 
 
@@ -168,15 +171,15 @@ class MembershipRoleForm(forms.Form):
 class InvitationSignupForm(forms.Form):
     """A new member's name and password, checked by the site's password validators."""
 
-    name = forms.CharField(label="Your name", max_length=150)
+    name = forms.CharField(label=_("Your name"), max_length=150)
     password1 = forms.CharField(
-        label="Password",
+        label=_("Password"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text=password_validation.password_validators_help_text_html(),
     )
     password2 = forms.CharField(
-        label="Password again",
+        label=_("Password again"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )

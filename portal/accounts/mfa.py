@@ -3,6 +3,7 @@
 from allauth.mfa.models import Authenticator
 from django.contrib import messages
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
 
 SECOND_FACTORS = (Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN)
 
@@ -25,7 +26,7 @@ def require_second_factor_middleware(get_response):
         ):
             messages.warning(
                 request,
-                "Set up a second factor before you continue: an authenticator app or a passkey.",
+                _("Set up a second factor before you continue: an authenticator app or a passkey."),
             )
             return redirect("mfa_index")
         return get_response(request)

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
 
 from portal.accounts.roles import Role
 
@@ -83,7 +84,7 @@ class Organization(models.Model):
         max_length=32,
         unique=True,
         validators=[account_id_validator],
-        help_text="The vendor's account id as it appears in the provider's logs.",
+        help_text=_("The vendor's account id as it appears in the provider's logs."),
     )
     contact_name = models.CharField("designated contact", max_length=200, blank=True)
     contact_email = models.EmailField("designated contact email", blank=True)
@@ -98,11 +99,13 @@ class Organization(models.Model):
     notice_rate_per_minute = models.PositiveIntegerField(
         default=600,
         validators=[MinValueValidator(1)],
-        help_text="At most this many vigilance notices a minute leave for this account.",
+        help_text=_("At most this many vigilance notices a minute leave for this account."),
     )
     log_copy_auto_approve = models.BooleanField(
         default=False,
-        help_text="Operator policy: this account's log-copy requests are approved without review.",
+        help_text=_(
+            "Operator policy: this account's log-copy requests are approved without review."
+        ),
     )
     daily_reminder_enabled = models.BooleanField(default=True)
     last_reminder_sent_at = models.DateTimeField(null=True, blank=True)

@@ -8,6 +8,8 @@ from django.contrib import messages
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from portal.accounts.models import User
 from portal.accounts.selectors import last_sign_in_at, second_factor_failures
@@ -39,11 +41,22 @@ def _warn_of_wrong_codes(request, user) -> None:
     count = len(failures)
     messages.warning(
         request,
-        f"{count} wrong second-factor code{'s were' if count != 1 else ' was'} entered for "
-        f"your account since you last signed in, the latest from {latest.ip or 'an unknown address'}"
-        f" at {latest.created_at:%Y-%m-%d %H:%M} UTC. Whoever entered "
-        f"{'them' if count != 1 else 'it'} knew your password: if it was not you, change "
-        "it now. Two-factor authentication lists every attempt.",
+        ngettext(
+            "%(count)s wrong second-factor code was entered for your account since you last "
+            "signed in, the latest from %(ip)s at %(at)s UTC. Whoever entered it knew your "
+            "password: if it was not you, change it now. Two-factor authentication lists "
+            "every attempt.",
+            "%(count)s wrong second-factor codes were entered for your account since you "
+            "last signed in, the latest from %(ip)s at %(at)s UTC. Whoever entered them knew "
+            "your password: if it was not you, change it now. Two-factor authentication "
+            "lists every attempt.",
+            count,
+        )
+        % {
+            "count": count,
+            "ip": latest.ip or _("an unknown address"),
+            "at": f"{latest.created_at:%Y-%m-%d %H:%M}",
+        },
     )
 
 

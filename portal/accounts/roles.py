@@ -4,26 +4,27 @@ Views and templates ask `can(role, capability)`; none of them compares role name
 """
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Role(models.TextChoices):
-    OWNER = "owner", "Owner"
-    ADMIN = "admin", "Admin"
-    SECURITY = "security", "Security staff"
-    VIEWER = "viewer", "Viewer"
+    OWNER = "owner", _("Owner")
+    ADMIN = "admin", _("Admin")
+    SECURITY = "security", _("Security staff")
+    VIEWER = "viewer", _("Viewer")
 
 
 class Capability(models.TextChoices):
-    VIEW_DASHBOARD = "view_dashboard", "See dashboards and exposed users"
-    REVEAL_PHONE = "reveal_phone", "Reveal full phone numbers"
-    MANAGE_DIRECTORY = "manage_directory", "Import the user directory"
-    REQUEST_LOG_COPY = "request_log_copy", "Request copies of the stolen logs"
-    DOWNLOAD_LOG_COPY = "download_log_copy", "Download log copies"
-    MANAGE_NOTICES = "manage_notices", "Compose and send vigilance notices"
-    VIEW_REPORTS = "view_reports", "See and triage suspicion reports"
-    VIEW_AUDIT = "view_audit", "See and export the audit log"
-    MANAGE_TEAM = "manage_team", "Invite members and change roles"
-    MANAGE_SETTINGS = "manage_settings", "Change account settings"
+    VIEW_DASHBOARD = "view_dashboard", _("See dashboards and exposed users")
+    REVEAL_PHONE = "reveal_phone", _("Reveal full phone numbers")
+    MANAGE_DIRECTORY = "manage_directory", _("Import the user directory")
+    REQUEST_LOG_COPY = "request_log_copy", _("Request copies of the stolen logs")
+    DOWNLOAD_LOG_COPY = "download_log_copy", _("Download log copies")
+    MANAGE_NOTICES = "manage_notices", _("Compose and send vigilance notices")
+    VIEW_REPORTS = "view_reports", _("See and triage suspicion reports")
+    VIEW_AUDIT = "view_audit", _("See and export the audit log")
+    MANAGE_TEAM = "manage_team", _("Invite members and change roles")
+    MANAGE_SETTINGS = "manage_settings", _("Change account settings")
 
 
 _C = Capability

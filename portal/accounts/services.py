@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from portal.accounts.models import Invitation, Membership, Organization, User
 from portal.accounts.roles import Role
@@ -243,7 +244,7 @@ def _lock_owners_and(membership: Membership) -> tuple[Membership, int]:
     )
     fresh = next((row for row in locked if row.pk == membership.pk), None)
     if fresh is None:
-        raise TeamChangeRefusedError("This person is no longer a member of the account.")
+        raise TeamChangeRefusedError(_("This person is no longer a member of the account."))
     owners = sum(1 for row in locked if row.role == Role.OWNER)
     return fresh, owners
 

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
 
 SIGNED_IN_AT = "vigil_signed_in_at"
 LAST_SEEN_AT = "vigil_last_seen_at"
@@ -28,9 +29,13 @@ def session_limits_middleware(get_response):
             last_seen_at = session.get(LAST_SEEN_AT, now)
             reason = None
             if now - signed_in_at > settings.SESSION_ABSOLUTE_MINUTES * 60:
-                reason = f"You were signed out: sessions last at most {_hours(settings.SESSION_ABSOLUTE_MINUTES)}."
+                reason = _("You were signed out: sessions last at most %(span)s.") % {
+                    "span": _hours(settings.SESSION_ABSOLUTE_MINUTES)
+                }
             elif now - last_seen_at > settings.SESSION_IDLE_MINUTES * 60:
-                reason = f"You were signed out after {settings.SESSION_IDLE_MINUTES} minutes without activity."
+                reason = _("You were signed out after %(minutes)s minutes without activity.") % {
+                    "minutes": settings.SESSION_IDLE_MINUTES
+                }
             if reason:
                 logout(request)
                 messages.info(request, reason)
@@ -44,9 +49,9 @@ def session_limits_middleware(get_response):
 
 
 def _hours(minutes: int) -> str:
-    return (
-        f"{minutes // 60} hours" if minutes % 60 == 0 and minutes >= 120 else f"{minutes} minutes"
-    )
+    if minutes % 60 == 0 and minutes >= 120:
+        return _("%(hours)s hours") % {"hours": minutes // 60}
+    return _("%(minutes)s minutes") % {"minutes": minutes}
 
 
 # allauth's UserSessionsMiddleware records a session's activity (USERSESSIONS_TRACK_

@@ -5,6 +5,7 @@ import zoneinfo
 
 from django import forms
 from django.core.validators import MaxValueValidator
+from django.utils.translation import gettext_lazy as _
 
 from portal.accounts.models import Organization
 
@@ -33,8 +34,8 @@ def _zone_choices() -> list[tuple[str, str]]:
 
 class AccountSettingsForm(forms.ModelForm):
     time_zone = forms.ChoiceField(
-        label="Time zone",
-        help_text="Pages, scheduled notices and the daily reminder use it.",
+        label=_("Time zone"),
+        help_text=_("Pages, scheduled notices and the daily reminder use it."),
     )
 
     class Meta:

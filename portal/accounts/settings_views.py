@@ -7,6 +7,7 @@ where their answers go, so changing them is as sensitive as changing a role.
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from portal.accounts.gate import Member, account_view
@@ -55,7 +56,7 @@ def _save(request, *, member: Member):
         request=request,
     )
     if changed:
-        messages.success(request, "The settings are saved.")
+        messages.success(request, _("The settings are saved."))
     else:
-        messages.info(request, "Nothing changed.")
+        messages.info(request, _("Nothing changed."))
     return redirect("accounts:settings", org=organization.public_id)

@@ -18,6 +18,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from portal.accounts import services
@@ -110,14 +111,20 @@ def invitation_create(request, member: Member):
         logger.exception("invitation email to the invited address failed")
         messages.error(
             request,
-            "The invitation is saved, but the email could not be sent (our mail server did "
-            "not take it). Invite the same address again in a few minutes to resend it.",
+            _(
+                "The invitation is saved, but the email could not be sent (our mail server "
+                "did not take it). Invite the same address again in a few minutes to resend it."
+            ),
         )
     else:
         messages.success(
             request,
-            f"Invitation sent to {invitation.email} as {invitation.get_role_display()}. "
-            f"The link works for {services.INVITATION_VALID_FOR.days} days.",
+            _("Invitation sent to %(email)s as %(role)s. The link works for %(days)s days.")
+            % {
+                "email": invitation.email,
+                "role": invitation.get_role_display(),
+                "days": services.INVITATION_VALID_FOR.days,
+            },
         )
     return redirect(_team_url(member))
 
@@ -132,7 +139,9 @@ def invitation_revoke(request, member: Member, invitation):
         _refusal(request, error)
     else:
         messages.success(
-            request, f"The invitation for {found.email} is withdrawn; its link no longer works."
+            request,
+            _("The invitation for %(email)s is withdrawn; its link no longer works.")
+            % {"email": found.email},
         )
     return redirect(_team_url(member))
 
@@ -144,7 +153,7 @@ def membership_change_role(request, member: Member, membership):
     target = member.get(Membership.objects.select_related("user"), public_id=membership)
     form = MembershipRoleForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose one of the listed roles.")
+        messages.error(request, _("Choose one of the listed roles."))
         return redirect(_team_url(member))
     try:
         changed = services.membership_change_role(
@@ -154,7 +163,9 @@ def membership_change_role(request, member: Member, membership):
         _refusal(request, error)
     else:
         messages.success(
-            request, f"{target.user.email} is now {changed.get_role_display().lower()}."
+            request,
+            _("%(email)s is now %(role)s.")
+            % {"email": target.user.email, "role": changed.get_role_display().lower()},
         )
     return redirect(_team_url(member))
 
@@ -175,12 +186,12 @@ def membership_remove(request, member: Member, membership):
         return redirect(_team_url(member))
     if leaving:
         request.session.pop(CURRENT_ACCOUNT_SESSION_KEY, None)
-        messages.success(request, f"You left {member.organization.name}.")
+        messages.success(request, _("You left %(name)s.") % {"name": member.organization.name})
         return redirect("home")
     messages.success(
         request,
-        f"{target.user.email} is no longer a member of {member.organization.name}. "
-        "Their access ended now.",
+        _("%(email)s is no longer a member of %(name)s. Their access ended now.")
+        % {"email": target.user.email, "name": member.organization.name},
     )
     return redirect(_team_url(member))
 
@@ -251,7 +262,8 @@ def _join_as_signed_in(request, invitation: Invitation):
     return _joined(
         request,
         invitation,
-        f"You joined {invitation.organization.name} as {membership.get_role_display()}.",
+        _("You joined %(name)s as %(role)s.")
+        % {"name": invitation.organization.name, "role": membership.get_role_display()},
     )
 
 
@@ -276,7 +288,7 @@ def _join_as_new_user(request, invitation: Invitation, context: dict):
         return _joined(
             request,
             invitation,
-            f"Welcome to Vigil. You joined {invitation.organization.name} as "
-            f"{invitation.get_role_display()}.",
+            _("Welcome to Vigil. You joined %(name)s as %(role)s.")
+            % {"name": invitation.organization.name, "role": invitation.get_role_display()},
         )
     return render(request, "accounts/invitation_accept.html", {**context, "form": form})

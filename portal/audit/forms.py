@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from portal.audit.display import action_label
 from portal.audit.selectors import AuditFilters
@@ -28,21 +29,21 @@ class AuditFilterForm(forms.Form):
     """The filters above an audit log (a GET form: the URL is the filter)."""
 
     who = forms.CharField(
-        label="Who",
+        label=_("Who"),
         required=False,
         max_length=254,
-        help_text="A full email, or part of one.",
+        help_text=_("A full email, or part of one."),
         widget=forms.TextInput(attrs={"placeholder": "alice@example.com", "type": "search"}),
     )
-    action = forms.ChoiceField(label="Action", required=False, widget=QuickSelect)
+    action = forms.ChoiceField(label=_("Action"), required=False, widget=QuickSelect)
     action_prefix = forms.CharField(
-        label="Action starts with",
+        label=_("Action starts with"),
         required=False,
         max_length=64,
         widget=forms.TextInput(attrs={"placeholder": "signin.", "type": "search"}),
     )
-    date_from = forms.DateField(label="From", required=False, widget=_DateInput())
-    date_to = forms.DateField(label="To", required=False, widget=_DateInput())
+    date_from = forms.DateField(label=_("From"), required=False, widget=_DateInput())
+    date_to = forms.DateField(label=_("To"), required=False, widget=_DateInput())
 
     def __init__(self, *args, actions: list[str], zone_name: str, **kwargs):
         super().__init__(*args, **kwargs)
@@ -70,9 +71,9 @@ class AuditFilterForm(forms.Form):
 
 class OperatorAuditFilterForm(AuditFilterForm):
     account = forms.CharField(
-        label="Account",
+        label=_("Account"),
         required=False,
         max_length=200,
-        help_text="Account id, or part of the name.",
+        help_text=_("Account id, or part of the name."),
         widget=forms.TextInput(attrs={"placeholder": "DA9XK2… or Acme", "type": "search"}),
     )

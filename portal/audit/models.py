@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from portal.accounts.models import Organization
 
@@ -62,7 +63,7 @@ class AuditEvent(models.Model):
         db_constraint=False,
         related_name="+",
     )
-    actor_label = models.CharField(max_length=254, help_text="Email of the actor, or 'system'.")
+    actor_label = models.CharField(max_length=254, help_text=_("Email of the actor, or 'system'."))
     organization = models.ForeignKey(
         Organization,
         null=True,
@@ -71,7 +72,7 @@ class AuditEvent(models.Model):
         db_constraint=False,
         related_name="+",
     )
-    action = models.CharField(max_length=64, help_text="e.g. logcopy.download, phone.reveal")
+    action = models.CharField(max_length=64, help_text=_("e.g. logcopy.download, phone.reveal"))
     target_type = models.CharField(max_length=64, blank=True)
     target_id = models.CharField(max_length=64, blank=True)
     target_label = models.CharField(max_length=200, blank=True)

@@ -2,6 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from portal.accounts.models import Organization
 from portal.incidents.phones_display import phone_masked
@@ -9,9 +10,9 @@ from portal.incidents.phones_display import phone_masked
 
 class Incident(models.Model):
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        PUBLISHED = "published", "Published"
-        CLOSED = "closed", "Closed"
+        DRAFT = "draft", _("Draft")
+        PUBLISHED = "published", _("Published")
+        CLOSED = "closed", _("Closed")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     slug = models.SlugField(max_length=80, unique=True)
@@ -54,17 +55,17 @@ class Incident(models.Model):
 
 class ImportBatch(models.Model):
     class Format(models.TextChoices):
-        CSV = "csv", "Provider dump, CSV"
-        JSONL = "jsonl", "Provider dump, JSON Lines"
-        DUO = "duo", "Duo telephony log v2 (JSON)"
+        CSV = "csv", _("Provider dump, CSV")
+        JSONL = "jsonl", _("Provider dump, JSON Lines")
+        DUO = "duo", _("Duo telephony log v2 (JSON)")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Waiting for a worker"
-        RUNNING = "running", "Importing"
-        COMPLETED = "completed", "Completed"
-        HELD = "held", "Held for review: too many rows rejected"
-        DISCARDED = "discarded", "Discarded"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Waiting for a worker")
+        RUNNING = "running", _("Importing")
+        COMPLETED = "completed", _("Completed")
+        HELD = "held", _("Held for review: too many rows rejected")
+        DISCARDED = "discarded", _("Discarded")
+        FAILED = "failed", _("Failed")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="import_batches")
@@ -74,22 +75,22 @@ class ImportBatch(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="+",
-        help_text="The account every row belongs to, for formats that do not name one (Duo).",
+        help_text=_("The account every row belongs to, for formats that do not name one (Duo)."),
     )
     upload = models.FileField(upload_to="imports/%Y/%m/", max_length=300)
     original_name = models.CharField(max_length=300)
     sha256 = models.CharField(max_length=64, db_index=True)
     format = models.CharField(max_length=8, choices=Format.choices)
     encoding = models.CharField(
-        max_length=32, blank=True, help_text="The file's text encoding, found on upload."
+        max_length=32, blank=True, help_text=_("The file's text encoding, found on upload.")
     )
 
     class Phase(models.TextChoices):
-        QUEUED = "queued", "Waiting for a worker"
-        READING = "reading", "Reading and checking rows"
-        LOADING = "loading", "Loading new rows"
-        EXPOSURES = "exposures", "Rebuilding exposed users"
-        DONE = "done", "Done"
+        QUEUED = "queued", _("Waiting for a worker")
+        READING = "reading", _("Reading and checking rows")
+        LOADING = "loading", _("Loading new rows")
+        EXPOSURES = "exposures", _("Rebuilding exposed users")
+        DONE = "done", _("Done")
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     phase = models.CharField(max_length=16, choices=Phase.choices, default=Phase.QUEUED)
@@ -103,16 +104,16 @@ class ImportBatch(models.Model):
     error_report = models.FileField(upload_to="import-errors/%Y/%m/", blank=True, max_length=300)
     first_errors = models.JSONField(default=list, blank=True)
     error_groups = models.JSONField(
-        default=list, blank=True, help_text="[{reason, count, line}]: why rows were not imported"
+        default=list, blank=True, help_text=_("[{reason, count, line}]: why rows were not imported")
     )
-    failure = models.TextField(blank=True, help_text="Why the whole batch failed, if it did.")
+    failure = models.TextField(blank=True, help_text=_("Why the whole batch failed, if it did."))
     problems_accepted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        help_text="Who let a held batch publish although many of its rows were rejected.",
+        help_text=_("Who let a held batch publish although many of its rows were rejected."),
     )
     problems_accepted_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
@@ -120,7 +121,7 @@ class ImportBatch(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
-    progress_at = models.DateTimeField(null=True, blank=True, help_text="Last progress write.")
+    progress_at = models.DateTimeField(null=True, blank=True, help_text=_("Last progress write."))
     finished_at = models.DateTimeField(null=True, blank=True)
     # While running: which process runs it (host:pid) and until when, unless it renews
     # the lease (portal/leases.py). A batch `manage.py import_logs` runs belongs to that
@@ -145,8 +146,8 @@ class MessageLogRecord(models.Model):
     """
 
     class MessageType(models.TextChoices):
-        SMS = "sms", "SMS"
-        VOICE = "voice", "Voice"
+        SMS = "sms", _("SMS")
+        VOICE = "voice", _("Voice")
 
     # The columns a load fills for each row besides its incident (and, for an import,
     # its batch), in the order the loaders write them: the importer's staging table
@@ -196,9 +197,9 @@ class MessageLogRecord(models.Model):
     sent_at = models.DateTimeField()
     phone = models.CharField(max_length=20, help_text="E.164")
     carrier = models.CharField(max_length=100, blank=True)
-    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2")
-    region = models.CharField(max_length=100, blank=True, help_text="State or province as given")
-    region_code = models.CharField(max_length=6, blank=True, help_text="ISO 3166-2, where known")
+    country = models.CharField(max_length=2, blank=True, help_text=_("ISO 3166-1 alpha-2"))
+    region = models.CharField(max_length=100, blank=True, help_text=_("State or province as given"))
+    region_code = models.CharField(max_length=6, blank=True, help_text=_("ISO 3166-2, where known"))
     message_type = models.CharField(max_length=8, choices=MessageType.choices)
     context = models.CharField(max_length=100, blank=True)
     credits = models.IntegerField(null=True, blank=True)
@@ -235,7 +236,7 @@ class DirectoryUser(models.Model):
     username = models.CharField(max_length=150)
     name = models.CharField(max_length=200, blank=True)
     email = models.EmailField(blank=True)
-    phones = models.JSONField(default=list, blank=True, help_text="E.164 numbers")
+    phones = models.JSONField(default=list, blank=True, help_text=_("E.164 numbers"))
     language = models.CharField(max_length=16, default="en")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -375,10 +376,10 @@ class ExposureRollup(models.Model):
     messages = models.BigIntegerField()
     sms = models.BigIntegerField()
     voice = models.BigIntegerField()
-    sms_phones = models.IntegerField(help_text="phones that got at least one SMS")
-    voice_phones = models.IntegerField(help_text="phones that got at least one call")
-    matched = models.IntegerField(help_text="phones matched to a directory user")
-    notified = models.IntegerField(help_text="matched phones whose person was notified")
+    sms_phones = models.IntegerField(help_text=_("phones that got at least one SMS"))
+    voice_phones = models.IntegerField(help_text=_("phones that got at least one call"))
+    matched = models.IntegerField(help_text=_("phones matched to a directory user"))
+    notified = models.IntegerField(help_text=_("matched phones whose person was notified"))
 
     class Meta:
         indexes = [models.Index(fields=["organization", "incident"], name="exposure_rollup_of")]
@@ -396,7 +397,7 @@ class ExposureTotal(models.Model):
         Organization, on_delete=models.CASCADE, db_index=False, related_name="+"
     )
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="+")
-    exposed_users = models.IntegerField(help_text="distinct directory users matched")
+    exposed_users = models.IntegerField(help_text=_("distinct directory users matched"))
     refreshed_at = models.DateTimeField()
 
     class Meta:
@@ -435,9 +436,9 @@ class DirectoryImport(models.Model):
     """One upload of an account's user directory: checked and previewed, then applied."""
 
     class Status(models.TextChoices):
-        PREVIEWED = "previewed", "Checked, waiting to be applied"
-        APPLIED = "applied", "Applied"
-        DISCARDED = "discarded", "Discarded"
+        PREVIEWED = "previewed", _("Checked, waiting to be applied")
+        APPLIED = "applied", _("Applied")
+        DISCARDED = "discarded", _("Discarded")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     organization = models.ForeignKey(
@@ -451,7 +452,7 @@ class DirectoryImport(models.Model):
     rows_valid = models.IntegerField(default=0)
     rows_rejected = models.IntegerField(default=0)
     errors = models.JSONField(
-        default=list, blank=True, help_text="[{line, field, reason}], the first 500"
+        default=list, blank=True, help_text=_("[{line, field, reason}], the first 500")
     )
     created_count = models.IntegerField(default=0)
     updated_count = models.IntegerField(default=0)

@@ -5,6 +5,7 @@ from datetime import UTC
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from portal.incidents.exposures.selectors import incidents_of_account
 from portal.incidents.imports.phones import phone_normalized
@@ -27,7 +28,7 @@ class LocalDateTimeInput(forms.DateTimeInput):
 
 class LogCopyRequestForm(forms.Form):
     incident = forms.ModelChoiceField(
-        queryset=None, to_field_name="public_id", empty_label="Choose an incident"
+        queryset=None, to_field_name="public_id", empty_label=_("Choose an incident")
     )
     scope = forms.ChoiceField(
         choices=LogCopyRequest.Scope.choices,
@@ -36,21 +37,23 @@ class LogCopyRequestForm(forms.Form):
     )
     scope_start = forms.DateTimeField(
         required=False,
-        label="From",
+        label=_("From"),
         input_formats=[DATETIME_LOCAL, "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
         widget=LocalDateTimeInput(),
     )
     scope_end = forms.DateTimeField(
         required=False,
-        label="Until",
+        label=_("Until"),
         input_formats=[DATETIME_LOCAL, "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
         widget=LocalDateTimeInput(),
     )
     chosen = forms.CharField(
         required=False,
-        label="Phones or usernames",
-        help_text="One a line: phone numbers in international form (+1 212 555 0143) or "
-        "usernames from your directory, whose phones are included.",
+        label=_("Phones or usernames"),
+        help_text=_(
+            "One a line: phone numbers in international form (+1 212 555 0143) or "
+            "usernames from your directory, whose phones are included."
+        ),
         widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
     )
     format = forms.ChoiceField(
@@ -60,7 +63,7 @@ class LogCopyRequestForm(forms.Form):
     )
     reason = forms.CharField(
         max_length=2000,
-        help_text="Why you need the rows. The operator reads it before approving.",
+        help_text=_("Why you need the rows. The operator reads it before approving."),
         widget=forms.Textarea(attrs={"rows": 3}),
     )
 

@@ -2,6 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from portal.accounts.models import Organization
 from portal.incidents.models import Incident
@@ -9,23 +10,23 @@ from portal.incidents.models import Incident
 
 class LogCopyRequest(models.Model):
     class Scope(models.TextChoices):
-        ACCOUNT = "account", "The whole account"
-        DATE_RANGE = "date_range", "A date range"
-        CHOSEN = "chosen", "Chosen users or phones"
+        ACCOUNT = "account", _("The whole account")
+        DATE_RANGE = "date_range", _("A date range")
+        CHOSEN = "chosen", _("Chosen users or phones")
 
     class Format(models.TextChoices):
-        CSV = "csv", "CSV"
-        JSONL = "jsonl", "JSON Lines"
-        DUO = "duo", "Duo telephony log v2 (JSON)"
+        CSV = "csv", _("CSV")
+        JSONL = "jsonl", _("JSON Lines")
+        DUO = "duo", _("Duo telephony log v2 (JSON)")
 
     class Status(models.TextChoices):
-        REQUESTED = "requested", "Requested"
-        APPROVED = "approved", "Approved"
-        REJECTED = "rejected", "Rejected"
-        GENERATING = "generating", "Generating"
-        READY = "ready", "Ready"
-        EXPIRED = "expired", "Expired"
-        FAILED = "failed", "Failed"
+        REQUESTED = "requested", _("Requested")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+        GENERATING = "generating", _("Generating")
+        READY = "ready", _("Ready")
+        EXPIRED = "expired", _("Expired")
+        FAILED = "failed", _("Failed")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     organization = models.ForeignKey(
@@ -41,7 +42,7 @@ class LogCopyRequest(models.Model):
     scope_start = models.DateTimeField(null=True, blank=True)
     scope_end = models.DateTimeField(null=True, blank=True)
     scope_phones = models.JSONField(
-        default=list, blank=True, help_text="E.164 numbers, for chosen scope"
+        default=list, blank=True, help_text=_("E.164 numbers, for chosen scope")
     )
     format = models.CharField(max_length=8, choices=Format.choices, default=Format.CSV)
     reason = models.TextField()
@@ -96,11 +97,11 @@ class ExposureExport(models.Model):
     """
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Waiting for a worker"
-        GENERATING = "generating", "Writing"
-        READY = "ready", "Ready"
-        FAILED = "failed", "Failed"
-        EXPIRED = "expired", "Expired"
+        PENDING = "pending", _("Waiting for a worker")
+        GENERATING = "generating", _("Writing")
+        READY = "ready", _("Ready")
+        FAILED = "failed", _("Failed")
+        EXPIRED = "expired", _("Expired")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     organization = models.ForeignKey(
@@ -110,10 +111,10 @@ class ExposureExport(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
-    filters = models.JSONField(default=dict, blank=True, help_text="the list's filters")
+    filters = models.JSONField(default=dict, blank=True, help_text=_("the list's filters"))
     search_reveals = models.BooleanField(
         default=False,
-        help_text="Searched as someone who may reveal numbers (any digits match).",
+        help_text=_("Searched as someone who may reveal numbers (any digits match)."),
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     progress_rows = models.BigIntegerField(default=0)

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from portal.accounts.gate import staff_view
@@ -82,7 +83,7 @@ def approve(request, copy):
         copy,
         prefix="approve",
         decide=services.logcopy_approve,
-        done="Approved. The copy is being generated; the requester is told.",
+        done=_("Approved. The copy is being generated; the requester is told."),
     )
 
 
@@ -94,7 +95,7 @@ def reject(request, copy):
         copy,
         prefix="reject",
         decide=services.logcopy_reject,
-        done="Rejected. The requester is told why.",
+        done=_("Rejected. The requester is told why."),
     )
 
 
@@ -125,8 +126,13 @@ def policy(request, org):
     )
     if auto_approve:
         messages.success(
-            request, f"Log copies for {organization.name} are now approved automatically."
+            request,
+            _("Log copies for %(name)s are now approved automatically.")
+            % {"name": organization.name},
         )
     else:
-        messages.success(request, f"Log copies for {organization.name} now wait for approval.")
+        messages.success(
+            request,
+            _("Log copies for %(name)s now wait for approval.") % {"name": organization.name},
+        )
     return redirect(reverse("operator_logcopies:queue") + "#policies")

@@ -17,6 +17,7 @@ from django.core.files import File
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from psycopg import pq
 
 from portal.accounts.models import Organization
@@ -98,7 +99,7 @@ def logcopy_request(
     """
     reason = (reason or "").strip()
     if not reason:
-        raise LogCopyRefusedError("Say why the copy is needed: the operator reads it.")
+        raise LogCopyRefusedError(_("Say why the copy is needed: the operator reads it."))
     if scope not in LogCopyRequest.Scope.values:
         raise LogCopyRefusedError(f"Unknown scope {scope!r}.")
     if format not in LogCopyRequest.Format.values:
@@ -142,11 +143,11 @@ def logcopy_request(
 
 def _check_range(incident, start, end) -> None:
     if start is None or end is None:
-        raise LogCopyRefusedError("A date range needs both a start and an end.")
+        raise LogCopyRefusedError(_("A date range needs both a start and an end."))
     if timezone.is_naive(start) or timezone.is_naive(end):
-        raise LogCopyRefusedError("The date range needs times with a time zone.")
+        raise LogCopyRefusedError(_("The date range needs times with a time zone."))
     if end <= start:
-        raise LogCopyRefusedError("The end of the date range must come after its start.")
+        raise LogCopyRefusedError(_("The end of the date range must come after its start."))
     if start < incident.window_start or end > incident.window_end:
         window = (
             f"{incident.window_start:%Y-%m-%d %H:%M} to {incident.window_end:%Y-%m-%d %H:%M} UTC"
@@ -162,7 +163,7 @@ def _phones_normalized(raw_phones) -> list[str]:
         raw = str(raw).strip()
         if not raw:
             continue
-        e164, _, problem, _ = phone_normalized(raw, "")
+        e164, _country, problem, _note = phone_normalized(raw, "")
         if problem:
             raise LogCopyRefusedError(
                 f"{problem}. Write phones in international form, like +12125550143."
@@ -170,7 +171,7 @@ def _phones_normalized(raw_phones) -> list[str]:
         if e164 not in phones:
             phones.append(e164)
     if not phones:
-        raise LogCopyRefusedError("Choose at least one phone number.")
+        raise LogCopyRefusedError(_("Choose at least one phone number."))
     return phones
 
 
@@ -199,7 +200,7 @@ def _decide(copy: LogCopyRequest, *, status: str, by, reason: str, request) -> N
         pk=copy.pk, status=LogCopyRequest.Status.REQUESTED
     ).update(status=status, decided_by=by, decided_at=now, decision_reason=reason)
     if decided != 1:
-        raise LogCopyRefusedError("This request was already decided.")
+        raise LogCopyRefusedError(_("This request was already decided."))
     copy.status, copy.decided_by, copy.decided_at = status, by, now
     copy.decision_reason = reason
     approved = status == LogCopyRequest.Status.APPROVED
@@ -221,7 +222,7 @@ def _after_approval(copy_id: int) -> None:
 def logcopy_reject(*, copy: LogCopyRequest, by, reason: str, request=None) -> LogCopyRequest:
     reason = (reason or "").strip()
     if not reason:
-        raise LogCopyRefusedError("Say why the request is rejected: the requester reads it.")
+        raise LogCopyRefusedError(_("Say why the request is rejected: the requester reads it."))
     with transaction.atomic():
         _decide(copy, status=LogCopyRequest.Status.REJECTED, by=by, reason=reason, request=request)
     return copy
@@ -243,7 +244,7 @@ def logcopy_retry(*, copy: LogCopyRequest, by, request=None) -> LogCopyRequest:
             generated_at=now,
         )
         if retried != 1:
-            raise LogCopyRefusedError("Only a copy that failed can be retried.")
+            raise LogCopyRefusedError(_("Only a copy that failed can be retried."))
         copy.status, copy.failure, copy.progress_rows = LogCopyRequest.Status.APPROVED, "", 0
         copy.total_rows, copy.generated_at = None, now
         audit_record(
@@ -279,7 +280,7 @@ CSV_COLUMNS = (
     ("region", "region", True),
     ("region_code", "region_code", False),
 )
-VALUE_COLUMNS = tuple(column for _, column, _ in CSV_COLUMNS)
+VALUE_COLUMNS = tuple(column for _header, column, _format in CSV_COLUMNS)
 DATA_NAMES = {"csv": "messages.csv", "jsonl": "messages.jsonl", "duo": "telephony.json"}
 TXID_NAMESPACE = uuid.UUID("5f0c4a34-8d3e-4c47-9a0b-6b1d2f7e9c11")
 
@@ -701,7 +702,7 @@ def _csv_timestamp(moment) -> str:
 def _write_csv(copy, records, sink: _HashingSink, progress: _Progress, total: int) -> int:
     text = _TextOut(sink)
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(header for header, _, _ in CSV_COLUMNS)
+    writer.writerow(header for header, _column, _format in CSV_COLUMNS)
     rows = 0
     for _id, message_id, sent_at, phone, kind, context, credits, *place in _stream(records):
         writer.writerow(

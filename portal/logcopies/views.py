@@ -15,6 +15,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -127,7 +128,7 @@ def copy_request(request, member: Member):
             for message in error.messages:
                 form.add_error(None, message)
         else:
-            messages.success(request, "Your request is with the operator for approval.")
+            messages.success(request, _("Your request is with the operator for approval."))
             return redirect(_detail_url(copy, member))
     return render(
         request,
@@ -168,7 +169,7 @@ def copy_retry(request, member: Member, copy):
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.success(request, "The copy is being generated again.")
+        messages.success(request, _("The copy is being generated again."))
     return redirect(_detail_url(found, member))
 
 
@@ -182,7 +183,7 @@ def copy_link(request, member: Member, copy):
 @reauthentication_if_stale
 def _copy_link(request, *, member: Member, copy: LogCopyRequest):
     if copy.status != LogCopyRequest.Status.READY or not copy.file:
-        messages.error(request, "This copy cannot be downloaded: it is not ready, or expired.")
+        messages.error(request, _("This copy cannot be downloaded: it is not ready, or expired."))
         return redirect(_detail_url(copy, member))
     token = download_token_make(copy=copy, user=request.user)
     return redirect(

@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from portal.incidents.directory.csvfile import (
     MAX_UPLOAD_BYTES,
@@ -9,7 +10,7 @@ from portal.incidents.directory.csvfile import (
 
 class DirectoryUploadForm(forms.Form):
     file = forms.FileField(
-        label="Directory file (CSV)",
+        label=_("Directory file (CSV)"),
         help_text=f"UTF-8, comma or tab separated, up to {MAX_UPLOAD_LABEL}. "
         "Nothing changes until you check the preview and apply it.",
         widget=forms.FileInput(

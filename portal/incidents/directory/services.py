@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from portal.accounts.models import Organization
 from portal.audit.services import audit_record
@@ -162,7 +163,7 @@ def directory_import_check(
     plan = directory_file_plan(upload, organization, write=False)
     if plan.rows_total == 0:
         raise DirectoryFileRefusedError(
-            "The file has a header but no rows below it: there is nobody to import."
+            _("The file has a header but no rows below it: there is nobody to import.")
         )
     directory_import = DirectoryImport(
         organization=organization,
@@ -220,13 +221,13 @@ def directory_import_apply(
             file = locked.upload.open("rb")
         except OSError as error:
             raise ValidationError(
-                "The stored file of this import is gone. Upload the file again."
+                _("The stored file of this import is gone. Upload the file again.")
             ) from error
         with file:
             plan = directory_file_plan(file, organization, write=True)
         if plan.sha256 != locked.sha256:
             raise ValidationError(
-                "The stored file is not the one that was checked. Upload it again."
+                _("The stored file is not the one that was checked. Upload it again.")
             )
         rematched = exposure_match_directory(organization_ids=[organization.pk])
         # Fresh statistics for what the next queries plan from (the sweep's reminders,
@@ -247,7 +248,7 @@ def directory_import_apply(
             unchanged_count=plan.unchanged,
         )
         if applied != 1:  # cannot happen under the lock; refuse rather than write twice
-            raise ValidationError("This import was applied meanwhile.")
+            raise ValidationError(_("This import was applied meanwhile."))
         locked.refresh_from_db()
         audit_record(
             action="directory.import",
@@ -278,7 +279,7 @@ def directory_import_discard(*, directory_import: DirectoryImport, by) -> Direct
             pk=directory_import.pk, status=DirectoryImport.Status.PREVIEWED
         ).update(status=DirectoryImport.Status.DISCARDED, upload="")
         if discarded != 1:
-            raise ValidationError("Only an import waiting to be applied can be discarded.")
+            raise ValidationError(_("Only an import waiting to be applied can be discarded."))
         if name:
             transaction.on_commit(lambda: storage.delete(name), robust=True)
     directory_import.refresh_from_db()

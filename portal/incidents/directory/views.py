@@ -9,8 +9,9 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
-from django.template.defaultfilters import pluralize
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST, require_safe
 
 from portal.accounts.gate import Member, account_view
@@ -165,19 +166,29 @@ def directory_import_apply_view(request, member: Member, directory_import):
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        left_out = (
-            f", {applied.rows_rejected} row{pluralize(applied.rows_rejected)} with problems "
-            "left out"
+        counts = {
+            "created": applied.created_count,
+            "updated": applied.updated_count,
+            "unchanged": applied.unchanged_count,
+            "rejected": applied.rows_rejected,
+        }
+        done = (
+            ngettext(
+                "Applied: %(created)s added, %(updated)s updated, %(unchanged)s unchanged, "
+                "%(rejected)s row with problems left out.",
+                "Applied: %(created)s added, %(updated)s updated, %(unchanged)s unchanged, "
+                "%(rejected)s rows with problems left out.",
+                applied.rows_rejected,
+            )
             if applied.rows_rejected
-            else ""
-        )
-        messages.success(
-            request,
-            f"Applied: {applied.created_count} added, {applied.updated_count} updated, "
-            f"{applied.unchanged_count} unchanged{left_out}. The exposed phones were matched "
-            f"again: {applied.exposures_rematched} exposure{pluralize(applied.exposures_rematched)}"
-            " changed.",
-        )
+            else _("Applied: %(created)s added, %(updated)s updated, %(unchanged)s unchanged.")
+        ) % counts
+        rematched = ngettext(
+            "The exposed phones were matched again: %(count)s exposure changed.",
+            "The exposed phones were matched again: %(count)s exposures changed.",
+            applied.exposures_rematched,
+        ) % {"count": applied.exposures_rematched}
+        messages.success(request, f"{done} {rematched}")
     return redirect(_preview_url(member, found))
 
 
@@ -192,6 +203,7 @@ def directory_import_discard_view(request, member: Member, directory_import):
         return redirect(_preview_url(member, found))
     messages.success(
         request,
-        f"Discarded {found.original_name}: the directory is unchanged and the file deleted.",
+        _("Discarded %(file)s: the directory is unchanged and the file deleted.")
+        % {"file": found.original_name},
     )
     return redirect(_index_url(member))

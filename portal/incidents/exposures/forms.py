@@ -1,6 +1,7 @@
 """Forms of the customer's incident pages."""
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from portal.formfields import QuickSelect
 from portal.incidents.exposures.selectors import DEFAULT_SORT, ExposureFilters, FilterChoices
@@ -21,29 +22,29 @@ class ExposureFilterForm(forms.Form):
     so it can be shared, and the page links and the export link repeat it."""
 
     q = forms.CharField(
-        label="Search",
+        label=_("Search"),
         required=False,
         max_length=100,
-        help_text="Name, email or username; the last four digits of the number, or all of it.",
+        help_text=_("Name, email or username; the last four digits of the number, or all of it."),
         widget=forms.TextInput(attrs={"type": "search", "placeholder": "Jane, jdoe@… or 0143"}),
     )
-    country = forms.ChoiceField(label="Country", required=False, widget=QuickSelect)
-    region = forms.ChoiceField(label="Region", required=False, widget=QuickSelect)
-    carrier = forms.ChoiceField(label="Carrier", required=False, widget=QuickSelect)
+    country = forms.ChoiceField(label=_("Country"), required=False, widget=QuickSelect)
+    region = forms.ChoiceField(label=_("Region"), required=False, widget=QuickSelect)
+    carrier = forms.ChoiceField(label=_("Carrier"), required=False, widget=QuickSelect)
     message_type = forms.ChoiceField(
-        label="Messages", required=False, widget=QuickSelect, choices=MESSAGE_TYPE_CHOICES
+        label=_("Messages"), required=False, widget=QuickSelect, choices=MESSAGE_TYPE_CHOICES
     )
     matched = forms.ChoiceField(
-        label="Directory",
+        label=_("Directory"),
         required=False,
         widget=QuickSelect,
         choices=[ANY, ("yes", "Matched"), ("no", "No match")],
     )
     notified = forms.ChoiceField(
-        label="Notified", required=False, widget=QuickSelect, choices=NOTIFIED_CHOICES
+        label=_("Notified"), required=False, widget=QuickSelect, choices=NOTIFIED_CHOICES
     )
     sort = forms.ChoiceField(
-        label="Sort by",
+        label=_("Sort by"),
         required=False,
         widget=QuickSelect,
         choices=[

@@ -30,6 +30,7 @@ from pathlib import PurePath
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from portal.accounts.models import Organization
 from portal.audit.services import audit_record
@@ -127,11 +128,13 @@ def import_batch_create(
     if format not in Format.values:
         raise ImportRefusedError(f"Unknown format {format!r}: choose csv, jsonl or duo.")
     if format == Format.DUO and organization is None:
-        raise ImportRefusedError("Choose the account these Duo logs belong to.")
+        raise ImportRefusedError(_("Choose the account these Duo logs belong to."))
     if format != Format.DUO and organization is not None:
         raise ImportRefusedError(
-            "An account is chosen only for Duo logs: every row of a CSV or JSON Lines "
-            "dump names its own account_id."
+            _(
+                "An account is chosen only for Duo logs: every row of a CSV or JSON Lines "
+                "dump names its own account_id."
+            )
         )
     upload.seek(0)
     digest = hashlib.sha256()

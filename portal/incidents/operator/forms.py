@@ -3,6 +3,7 @@
 from django import forms
 from django.core.validators import MaxValueValidator
 from django.utils.text import slugify
+from django.utils.translation import gettext_lazy as _
 
 from portal.accounts.models import Organization
 from portal.incidents.models import ImportBatch, Incident
@@ -115,21 +116,25 @@ class IncidentForm(forms.ModelForm):
 class UploadForm(forms.Form):
     """One provider dump or Duo telephony log, for one incident."""
 
-    format = forms.ChoiceField(label="Format", choices=ImportBatch.Format.choices)
+    format = forms.ChoiceField(label=_("Format"), choices=ImportBatch.Format.choices)
     organization = forms.ModelChoiceField(
-        label="Account (Duo logs only)",
+        label=_("Account (Duo logs only)"),
         queryset=Organization.objects.order_by("name", "account_id"),
         to_field_name="public_id",
         required=False,
-        empty_label="Choose the account…",
-        help_text="A Duo telephony log does not name its account: choose it here. "
-        "Provider dumps name the account on every row, so this is ignored for them.",
+        empty_label=_("Choose the account…"),
+        help_text=_(
+            "A Duo telephony log does not name its account: choose it here. "
+            "Provider dumps name the account on every row, so this is ignored for them."
+        ),
     )
     upload = forms.FileField(
-        label="File",
+        label=_("File"),
         allow_empty_file=False,
-        help_text="CSV (comma or tab), JSON Lines, or the Duo Admin API's JSON response. "
-        "Large files are fine: they stream to storage.",
+        help_text=_(
+            "CSV (comma or tab), JSON Lines, or the Duo Admin API's JSON response. "
+            "Large files are fine: they stream to storage."
+        ),
     )
 
     def __init__(self, *args, **kwargs):

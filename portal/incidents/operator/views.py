@@ -18,6 +18,7 @@ from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import (
     require_GET,
@@ -214,7 +215,9 @@ def incident_create_view(request):
             # Another operator took the short name between the check and the insert.
             form.add_error("slug", "Another incident already has this short name.")
         else:
-            messages.success(request, f"“{incident.title}” is saved as a draft.")
+            messages.success(
+                request, _("“%(title)s” is saved as a draft.") % {"title": incident.title}
+            )
             return redirect(_detail_url(incident))
     return _incident_form_page(request, form)
 
@@ -237,7 +240,7 @@ def incident_edit(request, incident):
         except IntegrityError:
             form.add_error("slug", "Another incident already has this short name.")
         else:
-            messages.success(request, "The incident is saved.")
+            messages.success(request, _("The incident is saved."))
             return redirect(_detail_url(incident))
     return _incident_form_page(request, form, incident)
 
@@ -252,15 +255,18 @@ def incident_publish_view(request, incident):
     if incident_publish(incident=incident, by=request.user, request=request):
         messages.success(
             request,
-            f"“{incident.title}” is published: customers now see it, and the owners and "
-            "admins of each affected account are being emailed.",
+            _(
+                "“%(title)s” is published: customers now see it, and the owners and admins "
+                "of each affected account are being emailed."
+            )
+            % {"title": incident.title},
         )
     else:
         incident.refresh_from_db(fields=["status"])
         messages.error(
             request,
-            f"Only a draft can be published, and this incident is "
-            f"{incident.get_status_display().lower()}.",
+            _("Only a draft can be published, and this incident is %(status)s.")
+            % {"status": incident.get_status_display().lower()},
         )
     return redirect(_detail_url(incident))
 
@@ -270,9 +276,9 @@ def incident_publish_view(request, incident):
 def incident_close_view(request, incident):
     incident = get_object_or_404(Incident, public_id=incident)
     if incident_close(incident=incident, by=request.user, request=request):
-        messages.success(request, f"“{incident.title}” is closed.")
+        messages.success(request, _("“%(title)s” is closed.") % {"title": incident.title})
     else:
-        messages.error(request, "This incident is already closed.")
+        messages.error(request, _("This incident is already closed."))
     return redirect(_detail_url(incident))
 
 
@@ -362,8 +368,8 @@ def batch_retry(request, batch):
         request,
         batch,
         import_retry,
-        done="The import is queued again.",
-        refused="Only a failed import can be retried.",
+        done=_("The import is queued again."),
+        refused=_("Only a failed import can be retried."),
     )
 
 
@@ -378,7 +384,7 @@ def batch_accept_problems(request, batch):
             "The import runs again and will publish the rows it can read; the rejected "
             "rows stay in its error report."
         ),
-        refused="Only an import held for review can be published this way.",
+        refused=_("Only an import held for review can be published this way."),
     )
 
 
@@ -389,6 +395,6 @@ def batch_discard(request, batch):
         request,
         batch,
         import_batch_discard,
-        done="The import is discarded: none of its rows were published.",
-        refused="Only an import held for review can be discarded.",
+        done=_("The import is discarded: none of its rows were published."),
+        refused=_("Only an import held for review can be discarded."),
     )
