@@ -40,7 +40,10 @@ class LocalDateTimeInput(forms.DateTimeInput):
 
 class CampaignForm(forms.Form):
     incident = forms.ModelChoiceField(
-        queryset=None, to_field_name="public_id", empty_label=_("Choose an incident")
+        label=_("Incident"),
+        queryset=None,
+        to_field_name="public_id",
+        empty_label=_("Choose an incident"),
     )
     audience = forms.ChoiceField(
         label=_("Audience"),
@@ -75,7 +78,7 @@ class CampaignForm(forms.Form):
     )
     when = forms.ChoiceField(
         label=_("Send it"),
-        choices=[("now", "As soon as I launch it"), ("later", "At a time I choose")],
+        choices=[("now", _("As soon as I launch it")), ("later", _("At a time I choose"))],
         initial="now",
         widget=forms.RadioSelect,
     )
@@ -92,12 +95,12 @@ class CampaignForm(forms.Form):
         self.zone = zone
         self.fields["incident"].queryset = campaign_incidents(organization)
         choices = campaign_filter_choices(organization)
-        self.fields["country"].choices = [("", "Any country"), *choices.countries]
-        self.fields["region"].choices = [("", "Any region"), *choices.regions]
-        self.fields["carrier"].choices = [("", "Any carrier"), *choices.carriers]
+        self.fields["country"].choices = [("", _("Any country")), *choices.countries]
+        self.fields["region"].choices = [("", _("Any region")), *choices.regions]
+        self.fields["carrier"].choices = [("", _("Any carrier")), *choices.carriers]
         self.template_choices = templates_for_campaign(organization)
         self.fields["template"].choices = [
-            ("", "Choose a template"),
+            ("", _("Choose a template")),
             *((str(choice.template.public_id), choice.label) for choice in self.template_choices),
         ]
         if not self.is_bound:
@@ -165,7 +168,7 @@ class CampaignForm(forms.Form):
         if data.get("when") == "later":
             moment = data.get("scheduled_at")
             if moment is None and "scheduled_at" not in self.errors:
-                self.add_error("scheduled_at", "Give the date and time it should go.")
+                self.add_error("scheduled_at", _("Give the date and time it should go."))
             elif moment is not None and moment <= timezone.now():
                 self.add_error(
                     "scheduled_at", "That time has passed: choose a later one, or send it now."
@@ -194,7 +197,7 @@ class CampaignForm(forms.Form):
     def _chosen_users(self, text: str) -> list[DirectoryUser]:
         entries = list(dict.fromkeys(entry for entry in _SEPARATORS.split(text.strip()) if entry))
         if not entries:
-            self.add_error("chosen", "Give at least one username or email address.")
+            self.add_error("chosen", _("Give at least one username or email address."))
             return []
         if len(entries) > MAX_CHOSEN:
             self.add_error(

@@ -12,14 +12,18 @@ _MONOSPACE = "font-monospace"
 
 class NoticeTemplateForm(forms.Form):
     name = forms.CharField(
+        label=_("Name"),
         max_length=200,
         help_text=_(
             "Templates with the same name are one notice in several languages: each "
             "recipient gets the language of their directory entry."
         ),
     )
-    language = forms.ChoiceField(choices=templates_services.LANGUAGES, initial="en")
+    language = forms.ChoiceField(
+        label=_("Language"), choices=templates_services.LANGUAGES, initial="en"
+    )
     subject = forms.CharField(
+        label=_("Subject"),
         max_length=300,
         widget=forms.TextInput(attrs={"data-placeholder-target": "", "spellcheck": "true"}),
     )

@@ -12,11 +12,13 @@ import re
 import smtplib
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from notifications.audience import campaign_recipients
 from notifications.models import NoticeCampaign, NoticeTemplate
@@ -28,14 +30,15 @@ from portal.ratelimit import RateLimit, rate_take
 
 # The languages a template can be written in. A recipient whose directory language is
 # a regional variant ("fr-CA") gets the template of its primary language.
-LANGUAGES: list[tuple[str, str]] = [
-    ("en", "English"),
-    ("fr", "French"),
-    ("es", "Spanish"),
-    ("de", "German"),
-    ("it", "Italian"),
-    ("nl", "Dutch"),
-    ("pt", "Portuguese"),
+# Lazy names: each shown in the language of the page that lists them.
+LANGUAGES: list[tuple[str, Any]] = [
+    ("en", gettext_lazy("English")),
+    ("fr", gettext_lazy("French")),
+    ("es", gettext_lazy("Spanish")),
+    ("de", gettext_lazy("German")),
+    ("it", gettext_lazy("Italian")),
+    ("nl", gettext_lazy("Dutch")),
+    ("pt", gettext_lazy("Portuguese")),
 ]
 LANGUAGE_NAMES = dict(LANGUAGES)
 
@@ -72,7 +75,7 @@ class NoticeTestSendRefusedError(ValidationError):
 # Checks --------------------------------------------------------------------------
 
 
-def language_label(code: str) -> str:
+def language_label(code: str) -> Any:
     return LANGUAGE_NAMES.get(code, code)
 
 

@@ -155,6 +155,7 @@ class InvitationForm(forms.Form):
         widget=forms.EmailInput(attrs={"autocomplete": "off", "placeholder": "name@example.com"}),
     )
     role = forms.ChoiceField(
+        label=_("Role"),
         choices=Role.choices,
         initial=Role.VIEWER,
         help_text=_(
@@ -165,7 +166,7 @@ class InvitationForm(forms.Form):
 
 
 class MembershipRoleForm(forms.Form):
-    role = forms.ChoiceField(choices=Role.choices)
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
 
 
 class InvitationSignupForm(forms.Form):

@@ -5,6 +5,7 @@ import zoneinfo
 
 from django import forms
 from django.core.validators import MaxValueValidator
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from portal.accounts.models import Organization
@@ -42,29 +43,36 @@ class AccountSettingsForm(forms.ModelForm):
         model = Organization
         fields = SETTINGS_FIELDS
         labels = {
-            "contact_name": "Name",
-            "contact_email": "Email",
-            "contact_phone": "Phone",
-            "contact_url": "Web page",
-            "notice_sender_name": "Sender name",
-            "notice_reply_to": "Reply-to address",
-            "log_copy_retention_days": "Keep log copies for (days)",
-            "notice_rate_per_minute": "Notices per minute, at most",
-            "daily_reminder_enabled": "Send the daily reminder",
+            "contact_name": _("Name"),
+            "contact_email": _("Email"),
+            "contact_phone": _("Phone"),
+            "contact_url": _("Web page"),
+            "notice_sender_name": _("Sender name"),
+            "notice_reply_to": _("Reply-to address"),
+            "log_copy_retention_days": _("Keep log copies for (days)"),
+            "notice_rate_per_minute": _("Notices per minute, at most"),
+            "daily_reminder_enabled": _("Send the daily reminder"),
         }
         help_texts = {
-            "contact_name": "A person or a team, like “IT service desk”.",
-            "contact_email": "Reports from your users are emailed here.",
-            "contact_phone": "In international form, like +1 212 555 0143.",
-            "notice_sender_name": "Shown as the sender of the notices, like “Acme IT "
-            "Security”. Empty: Vigil.",
-            "notice_reply_to": "Where replies to a notice go. Empty: the contact's email.",
-            "log_copy_retention_days": f"A ready copy is deleted after this many days "
-            f"(1 to {MAX_RETENTION_DAYS}).",
-            "notice_rate_per_minute": "Slows sending to what your users' mail servers "
-            "accept without marking the notices as spam.",
-            "daily_reminder_enabled": "Owners and admins get an email each morning while "
-            "exposed users who can be reached by email have not been notified.",
+            "contact_name": _("A person or a team, like “IT service desk”."),
+            "contact_email": _("Reports from your users are emailed here."),
+            "contact_phone": _("In international form, like +1 212 555 0143."),
+            "notice_sender_name": _(
+                "Shown as the sender of the notices, like “Acme IT Security”. Empty: Vigil."
+            ),
+            "notice_reply_to": _("Where replies to a notice go. Empty: the contact's email."),
+            "log_copy_retention_days": format_lazy(
+                _("A ready copy is deleted after this many days (1 to {days})."),
+                days=MAX_RETENTION_DAYS,
+            ),
+            "notice_rate_per_minute": _(
+                "Slows sending to what your users' mail servers "
+                "accept without marking the notices as spam."
+            ),
+            "daily_reminder_enabled": _(
+                "Owners and admins get an email each morning while "
+                "exposed users who can be reached by email have not been notified."
+            ),
         }
         widgets = {
             "contact_phone": forms.TextInput(attrs={"autocomplete": "off", "inputmode": "tel"}),
@@ -77,7 +85,7 @@ class AccountSettingsForm(forms.ModelForm):
         if current and current not in zoneinfo.available_timezones():
             # A zone dropped from a later tzdata still shows, so the page opens; saving
             # asks for a valid one.
-            choices.insert(0, (current, f"{current} (no longer known)"))
+            choices.insert(0, (current, format_lazy(_("{zone} (no longer known)"), zone=current)))
         self.fields["time_zone"].choices = choices
         self.fields["log_copy_retention_days"].validators.append(
             MaxValueValidator(MAX_RETENTION_DAYS)

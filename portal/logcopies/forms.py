@@ -28,9 +28,13 @@ class LocalDateTimeInput(forms.DateTimeInput):
 
 class LogCopyRequestForm(forms.Form):
     incident = forms.ModelChoiceField(
-        queryset=None, to_field_name="public_id", empty_label=_("Choose an incident")
+        label=_("Incident"),
+        queryset=None,
+        to_field_name="public_id",
+        empty_label=_("Choose an incident"),
     )
     scope = forms.ChoiceField(
+        label=_("Scope"),
         choices=LogCopyRequest.Scope.choices,
         initial=LogCopyRequest.Scope.ACCOUNT,
         widget=forms.RadioSelect,
@@ -57,11 +61,13 @@ class LogCopyRequestForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
     )
     format = forms.ChoiceField(
+        label=_("Format"),
         choices=LogCopyRequest.Format.choices,
         initial=LogCopyRequest.Format.CSV,
         widget=forms.RadioSelect,
     )
     reason = forms.CharField(
+        label=_("Reason"),
         max_length=2000,
         help_text=_("Why you need the rows. The operator reads it before approving."),
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -148,7 +154,7 @@ class LogCopyRequestForm(forms.Form):
 
 class DecisionForm(forms.Form):
     reason = forms.CharField(
-        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("Reason"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
     )
 
     def __init__(self, *args, reason_required: bool = False, **kwargs):

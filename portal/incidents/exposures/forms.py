@@ -6,15 +6,15 @@ from django.utils.translation import gettext_lazy as _
 from portal.formfields import QuickSelect
 from portal.incidents.exposures.selectors import DEFAULT_SORT, ExposureFilters, FilterChoices
 
-ANY = ("", "Any")
+ANY = ("", _("Any"))
 # Shared with the campaign form's audience filter: the same filters, the same words.
 MESSAGE_TYPE_CHOICES = [
-    ("", "SMS or voice"),
-    ("sms", "Got SMS"),
-    ("voice", "Got voice calls"),
-    ("both", "Got both"),
+    ("", _("SMS or voice")),
+    ("sms", _("Got SMS")),
+    ("voice", _("Got voice calls")),
+    ("both", _("Got both")),
 ]
-NOTIFIED_CHOICES = [ANY, ("yes", "Notified"), ("no", "Not yet")]
+NOTIFIED_CHOICES = [ANY, ("yes", _("Notified")), ("no", _("Not yet"))]
 
 
 class ExposureFilterForm(forms.Form):
@@ -38,7 +38,7 @@ class ExposureFilterForm(forms.Form):
         label=_("Directory"),
         required=False,
         widget=QuickSelect,
-        choices=[ANY, ("yes", "Matched"), ("no", "No match")],
+        choices=[ANY, ("yes", _("Matched")), ("no", _("No match"))],
     )
     notified = forms.ChoiceField(
         label=_("Notified"), required=False, widget=QuickSelect, choices=NOTIFIED_CHOICES
@@ -48,22 +48,22 @@ class ExposureFilterForm(forms.Form):
         required=False,
         widget=QuickSelect,
         choices=[
-            ("-last_seen", "Latest message, newest"),
-            ("last_seen", "Latest message, oldest"),
-            ("-first_seen", "First message, newest"),
-            ("first_seen", "First message, oldest"),
-            ("-messages", "Most messages"),
-            ("messages", "Fewest messages"),
-            ("country", "Country, A to Z"),
-            ("-country", "Country, Z to A"),
+            ("-last_seen", _("Latest message, newest")),
+            ("last_seen", _("Latest message, oldest")),
+            ("-first_seen", _("First message, newest")),
+            ("first_seen", _("First message, oldest")),
+            ("-messages", _("Most messages")),
+            ("messages", _("Fewest messages")),
+            ("country", _("Country, A to Z")),
+            ("-country", _("Country, Z to A")),
         ],
     )
 
     def __init__(self, *args, choices: FilterChoices, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["country"].choices = [("", "Any country"), *choices.countries]
-        self.fields["region"].choices = [("", "Any region"), *choices.regions]
-        self.fields["carrier"].choices = [("", "Any carrier"), *choices.carriers]
+        self.fields["country"].choices = [("", _("Any country")), *choices.countries]
+        self.fields["region"].choices = [("", _("Any region")), *choices.regions]
+        self.fields["carrier"].choices = [("", _("Any carrier")), *choices.carriers]
 
     def filters(self) -> ExposureFilters:
         """The filters that parsed; a field with an error is left out, and shown."""

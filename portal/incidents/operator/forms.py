@@ -39,21 +39,23 @@ class IncidentForm(forms.ModelForm):
             "sent_at_tolerance_hours",
         ]
         labels = {
-            "slug": "Short name",
-            "provider": "Breached provider",
-            "window_start": "Exposure window start (UTC)",
-            "window_end": "Exposure window end (UTC)",
-            "became_aware_at": "Became aware (UTC)",
-            "disclosed_at": "Disclosed (UTC)",
-            "sent_at_tolerance_hours": "Tolerance around the window (hours)",
+            "title": _("Title"),
+            "summary": _("Summary"),
+            "slug": _("Short name"),
+            "provider": _("Breached provider"),
+            "window_start": _("Exposure window start (UTC)"),
+            "window_end": _("Exposure window end (UTC)"),
+            "became_aware_at": _("Became aware (UTC)"),
+            "disclosed_at": _("Disclosed (UTC)"),
+            "sent_at_tolerance_hours": _("Tolerance around the window (hours)"),
         }
         help_texts = {
-            "slug": "Letters, digits and dashes. Left empty, it is made from the title.",
-            "summary": "What happened, in a few sentences customers can read.",
-            "window_end": "The first moment after the stolen logs end.",
-            "became_aware_at": "When the vendor learnt of the breach.",
-            "disclosed_at": "When it was, or will be, disclosed. Customers see the time since.",
-            "sent_at_tolerance_hours": (
+            "slug": _("Letters, digits and dashes. Left empty, it is made from the title."),
+            "summary": _("What happened, in a few sentences customers can read."),
+            "window_end": _("The first moment after the stolen logs end."),
+            "became_aware_at": _("When the vendor learnt of the breach."),
+            "disclosed_at": _("When it was, or will be, disclosed. Customers see the time since."),
+            "sent_at_tolerance_hours": _(
                 "Rows sent this long before or after the window are still imported "
                 "(providers' clocks and time zones slip); rows further out, or in the "
                 "future, are rejected with their line. Empty: 48 hours."
@@ -67,7 +69,7 @@ class IncidentForm(forms.ModelForm):
             "disclosed_at": _UTCDateTimeInput(),
         }
         error_messages = {
-            "slug": {"unique": "Another incident already has this short name."},
+            "slug": {"unique": _("Another incident already has this short name.")},
         }
 
     def __init__(self, *args, **kwargs):
