@@ -177,9 +177,10 @@ def suspicion_report_triage(
         raise ReportRefusedError(_CHANGED_MEANWHILE)
     note = (note or "").strip()
     if status not in TRIAGE_MOVES.get(report.status, ()):
+        wanted = Status(status).label if status in Status.values else status
         raise ReportRefusedError(
-            f"A report that is {report.get_status_display().lower()} cannot be marked "
-            f"{Status(status).label.lower() if status in Status.values else status}."
+            _("A report that is %(status)s cannot be marked %(wanted)s.")
+            % {"status": report.get_status_display().lower(), "wanted": str(wanted).lower()}
         )
     if status == Status.CLOSED and not note:
         raise ReportRefusedError(_("Say what was done before closing the report."))

@@ -110,6 +110,25 @@ def test_it_reads_the_time_in_the_reporters_zone_and_names_it(client, acme):
     assert report.occurred_zone == "Asia/Tokyo"
 
 
+def test_it_shows_the_account_the_time_in_both_zones(client, acme, alice):
+    delivery = a_notice_in(acme, "en")
+    with time_machine.travel(datetime(2025, 3, 15, 12, 0, tzinfo=UTC), tick=False):
+        client.post(
+            form_url(delivery),
+            {"channel": "call", "occurred_at": "2025-03-14T22:30", "zone": "Asia/Tokyo"},
+        )
+    report = SuspicionReport.objects.get()
+    client.force_login(alice)
+
+    html = client.get(
+        reverse("reports:detail", kwargs={"org": acme.public_id, "report": report.public_id})
+    ).content.decode()
+
+    assert "2025-03-14 09:30" in html
+    assert "(America/New_York)" in html
+    assert "2025-03-14 22:30 in the reporter's zone, Asia/Tokyo" in html
+
+
 def test_it_falls_back_to_the_accounts_zone_and_says_so(client, acme):
     delivery = a_notice_in(acme, "en")
 
