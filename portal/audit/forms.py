@@ -19,7 +19,7 @@ def _action_choices(actions: list[str]) -> list:
     groups: dict[str, list[tuple[str, str]]] = {}
     for action in actions:
         groups.setdefault(action.split(".", 1)[0], []).append((action, action_label(action)))
-    return [("", "Any action")] + [
+    return [("", _("Any action"))] + [
         (f"{prefix}.*", sorted(choices, key=lambda choice: choice[1].lower()))
         for prefix, choices in groups.items()
     ]

@@ -8,20 +8,23 @@ from html import escape
 
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
 
 from portal.audit import display
 
-_NO_ACCOUNT = (
-    '<span class="text-body-secondary" title="Not tied to an account: a sign-in or an'
-    ' operator action">—</span>'
-)
-_SYSTEM = (
-    '<span class="text-body-secondary"><i class="bi bi-gear me-1" aria-hidden="true"></i>'
-    "System</span>"
-)
-
 
 def audit_rows_html(events, *, zone: tzinfo, show_account: bool) -> SafeString:
+    # The words once per table, in the page's language.
+    no_account = (
+        '<span class="text-body-secondary" title="'
+        + escape(_("Not tied to an account: a sign-in or an operator action"))
+        + '">—</span>'
+    )
+    system = (
+        '<span class="text-body-secondary"><i class="bi bi-gear me-1" aria-hidden="true"></i>'
+        + escape(_("System"))
+        + "</span>"
+    )
     html = []
     for event in events:
         local = event.created_at.astimezone(zone)
@@ -40,7 +43,7 @@ def audit_rows_html(events, *, zone: tzinfo, show_account: bool) -> SafeString:
                     f"{escape(organization.account_id)}</div></td>"
                 )
             else:
-                cells.append(f"<td>{_NO_ACCOUNT}</td>")
+                cells.append(f"<td>{no_account}</td>")
         actor = event.actor
         if actor is not None and actor.name:
             who = (
@@ -48,7 +51,7 @@ def audit_rows_html(events, *, zone: tzinfo, show_account: bool) -> SafeString:
                 f"{escape(event.actor_label)}</div>"
             )
         elif event.actor_label == "system":
-            who = _SYSTEM
+            who = system
         else:
             who = escape(event.actor_label)
         cells.append(f'<td class="vigil-audit-who">{who}</td>')

@@ -319,3 +319,19 @@ def test_the_clock_is_in_days_of_the_accounts_time_zone(client, sign_in, bob, ac
         response = client.get(dashboard_url(acme, late))
 
     assert response.context["days_since_disclosure"] == 1
+
+
+def test_it_shows_the_dashboard_in_the_members_language(client, sign_in, bob, acme, breach):
+    bob.language = "fr"
+    bob.save(update_fields=["language"])
+    sign_in(bob)
+
+    html = client.get(dashboard_url(acme, breach)).content.decode()
+
+    assert '<html lang="fr">' in html
+    # The breakdowns and the chart are written in Python: their words too.
+    assert ">Par pays</h2>" in html
+    assert ">Par opérateur télécom</h2>" in html
+    assert '<title id="per-day-title">Messages par jour</title>' in html
+    assert "2 sur 3 téléphones associés." in html
+    assert "Vocal" in html

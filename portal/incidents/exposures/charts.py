@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from html import escape
 
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
 
+from portal.incidents.exposures.presenters import Locale
 from portal.incidents.exposures.selectors import DayCount
 
 WIDTH = 720
@@ -85,6 +87,7 @@ def per_day_chart(days: list[DayCount]) -> PerDayChart:
     # A label every week keeps them apart however many days the window has.
     label_every = max(1, math.ceil(len(days) / 8)) if len(days) > 14 else 1
     bars = []
+    locale = Locale.active()
     for index, day in enumerate(days):
         x = LEFT + index * slot + (slot - bar_width) / 2
         sms_height = day.sms * scale
@@ -98,7 +101,9 @@ def per_day_chart(days: list[DayCount]) -> PerDayChart:
                 sms_height=f"{sms_height:.2f}",
                 voice_y=f"{baseline - sms_height - voice_height:.2f}",
                 voice_height=f"{voice_height:.2f}",
-                label=f"{day.day.day} {day.day:%b}" if index % label_every == 0 else "",
+                label=(
+                    f"{day.day.day} {locale.month(day.day)}" if index % label_every == 0 else ""
+                ),
                 label_x=f"{x + bar_width / 2:.2f}",
             )
         )
@@ -118,18 +123,21 @@ def per_day_chart(days: list[DayCount]) -> PerDayChart:
     )
 
 
-def _day_label(day) -> str:
-    return f"{day:%a} {day.day} {day:%b}"
+def _day_label(day, locale: Locale) -> str:
+    return f"{locale.weekday(day)} {day.day} {locale.month(day)}"
 
 
 def per_day_svg(chart: PerDayChart) -> SafeString:
     """The chart as an <svg> element: stacked bars, SMS below and voice above, each
     with a tooltip; a title for screen readers (the page has the numbers as a table)."""
-    summary = "Messages per day"
+    locale = Locale.active()
+    summary = _("Messages per day")
     if chart.busiest:
-        summary += (
-            f"; the busiest day was {_day_label(chart.busiest.day)} with {chart.busiest.total:,}"
-        )
+        summary = _("Messages per day; the busiest day was %(day)s with %(count)s") % {
+            "day": _day_label(chart.busiest.day, locale),
+            "count": locale.number(chart.busiest.total),
+        }
+    tooltip = _("%(sms)s SMS, %(voice)s voice")
     parts = [
         f'<svg class="d-block w-100 h-auto vigil-chart" viewBox="0 0 {chart.width} {chart.height}"'
         ' role="img" aria-labelledby="per-day-title" focusable="false">',
@@ -154,8 +162,9 @@ def per_day_svg(chart: PerDayChart) -> SafeString:
     for bar in chart.bars:
         day = bar.day
         parts.append(
-            f'<g data-day="{day.day.isoformat()}"><title>{escape(_day_label(day.day))}:'
-            f" {day.sms:,} SMS, {day.voice:,} voice</title>"
+            f'<g data-day="{day.day.isoformat()}"><title>{escape(_day_label(day.day, locale))}:'
+            f" {escape(tooltip % {'sms': locale.number(day.sms), 'voice': locale.number(day.voice)})}"
+            "</title>"
             f'<rect class="text-primary" fill="currentColor" x="{bar.x}" y="{bar.sms_y}"'
             f' width="{bar.width}" height="{bar.sms_height}"/>'
             f'<rect class="text-warning" fill="currentColor" x="{bar.x}" y="{bar.voice_y}"'

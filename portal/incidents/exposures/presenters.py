@@ -5,18 +5,53 @@ this table has some thirty: at 50 rows that was most of the page's time, and the
 has to stay within three times the bare layout (bench/pages.py). Here a row costs a
 few microseconds. Every value from the database goes through `escape`; the markup
 around them is ours. The table's frame is in templates/incidents/_exposure_rows.html.
+
+Words, month and weekday names and the thousands separator are the active language's,
+looked up once per table (Locale), not per row.
 """
 
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from html import escape
+from typing import Any
 from urllib.parse import quote
 
+from django.utils import formats
+from django.utils.dates import MONTHS_3, WEEKDAYS_ABBR
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from portal.incidents.models import Exposure
 from portal.incidents.phones_display import phone_last_digits, phone_masked
 from portal.incidents.templatetags.incidents_tags import percent, svg_width
+
+
+@dataclass(frozen=True, slots=True)
+class Locale:
+    """The active language's month and weekday abbreviations and thousands separator."""
+
+    months: tuple[str, ...]  # January first
+    weekdays: tuple[str, ...]  # Monday first
+    separator: str
+
+    @classmethod
+    def active(cls) -> "Locale":
+        return cls(
+            months=tuple(str(MONTHS_3[month]).title() for month in range(1, 13)),
+            weekdays=tuple(str(WEEKDAYS_ABBR[day]) for day in range(7)),
+            separator=str(formats.get_format("THOUSAND_SEPARATOR")),
+        )
+
+    def number(self, value: int) -> str:
+        text = f"{value:,}"
+        return text if self.separator == "," else text.replace(",", self.separator)
+
+    def month(self, moment) -> str:
+        return self.months[moment.month - 1]
+
+    def weekday(self, moment) -> str:
+        return self.weekdays[moment.weekday()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,21 +74,30 @@ class ExposureRow:
     notified: str  # the day they were notified, or empty
 
 
-def _when(moment: datetime | None, zone: tzinfo) -> tuple[str, str]:
+def _when(moment: datetime | None, zone: tzinfo, locale: Locale) -> tuple[str, str]:
     if moment is None:
         return "", ""
     local = moment.astimezone(zone)
-    return f"{local.day} {local:%b %H:%M}", local.isoformat(timespec="seconds")
+    return (
+        f"{local.day} {locale.month(local)} {local:%H:%M}",
+        local.isoformat(timespec="seconds"),
+    )
+
+
+def _day(local: datetime, locale: Locale) -> str:
+    return f"{local:%d} {locale.month(local)} {local:%Y}"
 
 
 def exposure_rows(exposures, *, zone: tzinfo, exposed_url: str) -> list[ExposureRow]:
     """`exposures` with their directory user joined; `exposed_url` is the list's URL,
     which every exposure's own page extends with its id."""
     rows = []
+    locale = Locale.active()
+    messages_title = _("%(sms)s SMS, %(voice)s voice")
     for exposure in exposures:
         person = exposure.directory_user
-        first_seen, first_seen_iso = _when(exposure.first_seen_at, zone)
-        last_seen, last_seen_iso = _when(exposure.last_seen_at, zone)
+        first_seen, first_seen_iso = _when(exposure.first_seen_at, zone, locale)
+        last_seen, last_seen_iso = _when(exposure.last_seen_at, zone, locale)
         notified = exposure.last_notified_at
         rows.append(
             ExposureRow(
@@ -66,13 +110,17 @@ def exposure_rows(exposures, *, zone: tzinfo, exposed_url: str) -> list[Exposure
                 country=exposure.country,
                 region=exposure.region,
                 carrier=exposure.carrier,
-                messages=f"{exposure.message_count:,}",
-                messages_title=f"{exposure.sms_count:,} SMS, {exposure.voice_count:,} voice",
+                messages=locale.number(exposure.message_count),
+                messages_title=messages_title
+                % {
+                    "sms": locale.number(exposure.sms_count),
+                    "voice": locale.number(exposure.voice_count),
+                },
                 first_seen=first_seen,
                 first_seen_iso=first_seen_iso,
                 last_seen=last_seen,
                 last_seen_iso=last_seen_iso,
-                notified=f"{notified.astimezone(zone):%d %b %Y}" if notified else "",
+                notified=_day(notified.astimezone(zone), locale) if notified else "",
             )
         )
     return rows
@@ -88,26 +136,30 @@ def phone_html(row: ExposureRow, *, can_reveal: bool, csrf_token: str) -> SafeSt
     masked = f'<span class="font-monospace" data-masked-phone>{escape(row.phone_masked)}</span>'
     button = ""
     if can_reveal:
+        title = escape(_("Reveal the full number (recorded in the audit log)"))
+        label = escape(_("Reveal the number ending %(digits)s") % {"digits": row.phone_last_digits})
         reveal = escape(f"{row.url}reveal/")
         button = (
             f'<form method="post" action="{reveal}" class="d-inline ms-1" hx-post="{reveal}"'
             f' hx-target="#phone-{row.public_id}" hx-swap="outerHTML">'
             f'<input type="hidden" name="csrfmiddlewaretoken" value="{escape(csrf_token)}">'
             '<button type="submit" class="btn btn-link btn-sm p-0 align-baseline"'
-            ' title="Reveal the full number (recorded in the audit log)">'
+            f' title="{title}">'
             '<i class="bi bi-eye" aria-hidden="true"></i><span class="visually-hidden">'
-            f"Reveal the number ending {escape(row.phone_last_digits)}</span></button></form>"
+            f"{label}</span></button></form>"
         )
     return mark_safe(  # noqa: S308 (escaped above)
         f'<span class="vigil-phone text-nowrap" id="phone-{row.public_id}">{masked}{button}</span>'
     )
 
 
-_NOT_NOTIFIED = '<span class="text-body-secondary">Not yet</span>'
-_NO_ONE_TO_NOTIFY = (
-    '<span class="text-body-secondary" title="No one to notify: no directory entry has'
-    ' this number">—</span>'
-)
+def _not_notified() -> str:
+    return f'<span class="text-body-secondary">{escape(_("Not yet"))}</span>'
+
+
+def _no_one_to_notify() -> str:
+    title = escape(_("No one to notify: no directory entry has this number"))
+    return f'<span class="text-body-secondary" title="{title}">—</span>'
 
 
 def exposure_rows_html(
@@ -116,11 +168,14 @@ def exposure_rows_html(
     """The <tr>s; `unmatched` leaves out who and whether notified (no one, and never)
     and links each row's timeline instead."""
     html = []
+    timeline = escape(_("Timeline"))
+    no_match = escape(_("No directory match"))
+    not_notified, no_one_to_notify = _not_notified(), _no_one_to_notify()
     for row in rows:
         url = escape(row.url)
         if unmatched:
             first = ""
-            last = f'<td class="text-end"><a href="{url}">Timeline</a></td>'
+            last = f'<td class="text-end"><a href="{url}">{timeline}</a></td>'
         else:
             if row.person:
                 person = (
@@ -128,14 +183,14 @@ def exposure_rows_html(
                     f'<div class="small text-body-secondary">{escape(row.person_detail)}</div>'
                 )
             else:
-                person = f'<a href="{url}" class="text-body-secondary">No directory match</a>'
+                person = f'<a href="{url}" class="text-body-secondary">{no_match}</a>'
             if row.notified:
                 notified = (
                     '<i class="bi bi-check-circle text-success me-1" aria-hidden="true"></i>'
                     + escape(row.notified)
                 )
             else:
-                notified = _NOT_NOTIFIED if row.person else _NO_ONE_TO_NOTIFY
+                notified = not_notified if row.person else no_one_to_notify
             first = f"<td>{person}</td>"
             last = f'<td class="small text-nowrap">{notified}</td>'
         phone = phone_html(row, can_reveal=can_reveal, csrf_token=csrf_token)
@@ -159,12 +214,14 @@ _TYPE_ICONS = {
     "voice": '<i class="bi bi-telephone me-1" aria-hidden="true"></i>',
     "sms": '<i class="bi bi-chat-left-text me-1" aria-hidden="true"></i>',
 }
-_TYPE_LABELS = {"voice": "Voice", "sms": "SMS"}
+_TYPE_LABELS = {"voice": gettext_lazy("Voice"), "sms": gettext_lazy("SMS")}
 
 
 def timeline_rows_html(messages, *, zone: tzinfo) -> SafeString:
     """The <tr>s of one phone's timeline (a page of its log rows)."""
     html = []
+    locale = Locale.active()
+    labels = {kind: escape(str(label)) for kind, label in _TYPE_LABELS.items()}
     for message in messages:
         local = message.sent_at.astimezone(zone)
         kind = message.message_type
@@ -175,10 +232,10 @@ def timeline_rows_html(messages, *, zone: tzinfo) -> SafeString:
         )
         html.append(
             f'<tr><td class="text-nowrap"><time datetime="{escape(local.isoformat())}">'
-            f"{local:%a} {local.day} {local:%b %Y, %H:%M:%S}</time>"
+            f"{locale.weekday(local)} {local.day} {locale.month(local)} {local:%Y, %H:%M:%S}</time>"
             f' <span class="small text-body-secondary">{escape(local.tzname() or "")}</span></td>'
             f"<td>{_TYPE_ICONS.get(kind, _TYPE_ICONS['sms'])}"
-            f"{escape(_TYPE_LABELS.get(kind, kind))}</td>"
+            f"{labels.get(kind) or escape(kind)}</td>"
             f"<td>{escape(message.carrier)}</td>"
             f"<td>{escape(message.country)}{region}</td>"
             f"<td>{escape(message.context or '—')}</td></tr>"
@@ -187,23 +244,25 @@ def timeline_rows_html(messages, *, zone: tzinfo) -> SafeString:
 
 
 def breakdown_html(
-    breakdown, *, heading: str, heading_id: str, column: str, param: str, exposed_url: str
+    breakdown, *, heading: Any, heading_id: str, column: Any, param: str, exposed_url: str
 ) -> SafeString:
     """One breakdown of the dashboard (a selectors.Breakdown) as a card with a table of
     bars: each value links to the list filtered by it (`param`). Up to a hundred rows
     (regions, carriers), each a dozen template variables through an include, were a
     third of the dashboard's time."""
+    locale = Locale.active()
     parts = [
         f'<section class="card h-100" aria-labelledby="{escape(heading_id)}"><div class="card-body">'
-        f'<h2 id="{escape(heading_id)}" class="vigil-section-title">{escape(heading)}</h2>'
+        f'<h2 id="{escape(heading_id)}" class="vigil-section-title">{escape(str(heading))}</h2>'
     ]
     if breakdown.rows:
         parts.append(
             '<table class="table table-sm align-middle mb-0"><thead><tr>'
-            f'<th scope="col">{escape(column)}</th>'
-            '<th scope="col" class="text-end">Phones</th>'
-            '<th scope="col" class="w-25"><span class="visually-hidden">Share of phones</span></th>'
-            '<th scope="col" class="text-end">Messages</th></tr></thead><tbody>'
+            f'<th scope="col">{escape(str(column))}</th>'
+            f'<th scope="col" class="text-end">{escape(_("Phones"))}</th>'
+            '<th scope="col" class="w-25"><span class="visually-hidden">'
+            f"{escape(_('Share of phones'))}</span></th>"
+            f'<th scope="col" class="text-end">{escape(_("Messages"))}</th></tr></thead><tbody>'
         )
         for row in breakdown.all_rows:
             label = escape(str(row.label))
@@ -213,17 +272,19 @@ def breakdown_html(
             else:
                 name = f'<span class="text-body-secondary">{label}</span>'
             parts.append(
-                f'<tr><td>{name}</td><td class="text-end font-monospace">{row.phones:,}</td>'
+                f'<tr><td>{name}</td><td class="text-end font-monospace">{locale.number(row.phones)}</td>'
                 f'<td><span class="visually-hidden">{escape(percent(row.share))} </span>'
                 '<svg class="d-block w-100 text-primary" viewBox="0 0 100 6" '
                 'preserveAspectRatio="none" height="8" aria-hidden="true" focusable="false">'
                 '<rect width="100" height="6" rx="1" fill="currentColor" fill-opacity="0.12"/>'
                 f'<rect width="{svg_width(row.share)}" height="6" rx="1" fill="currentColor"/>'
-                f'</svg></td><td class="text-end font-monospace">{row.messages:,}</td></tr>'
+                f'</svg></td><td class="text-end font-monospace">{locale.number(row.messages)}</td></tr>'
             )
         parts.append("</tbody></table>")
     else:
-        parts.append('<p class="text-body-secondary mb-0">Nothing to break down.</p>')
+        parts.append(
+            f'<p class="text-body-secondary mb-0">{escape(_("Nothing to break down."))}</p>'
+        )
     parts.append("</div></section>")
     # Every value from the database above is escaped; the markup is ours.
     return mark_safe("".join(parts))  # noqa: S308
@@ -232,11 +293,15 @@ def breakdown_html(
 def per_day_rows_html(per_day) -> SafeString:
     """The per-day chart's numbers as table rows (selectors.DayCount): a month or more
     of days, four cells each."""
+    locale = Locale.active()
+    number = locale.number
     return mark_safe(  # noqa: S308 (dates and numbers only)
         "".join(
-            f"<tr><td>{day.day:%a} {day.day.day} {day.day:%b %Y}</td>"
-            f'<td class="text-end">{day.sms:,}</td><td class="text-end">{day.voice:,}</td>'
-            f'<td class="text-end">{day.total:,}</td></tr>'
+            f"<tr><td>{locale.weekday(day.day)} {day.day.day} {locale.month(day.day)}"
+            f" {day.day:%Y}</td>"
+            f'<td class="text-end">{number(day.sms)}</td>'
+            f'<td class="text-end">{number(day.voice)}</td>'
+            f'<td class="text-end">{number(day.total)}</td></tr>'
             for day in per_day
         )
     )

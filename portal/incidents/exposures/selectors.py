@@ -15,6 +15,7 @@ from django.db import connection
 from django.db.models import Exists, Lookup, OuterRef, Q, QuerySet, Sum
 from django.db.models.fields.related import ForeignKey
 from django.db.models.functions import Coalesce, Length, TruncDate
+from django.utils.translation import gettext, ngettext
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
 from portal.accounts.models import Membership, Organization
@@ -516,9 +517,8 @@ def _breakdown(
     if len(rows) <= top + 1:  # "1 other" would hide a name and save no line
         return Breakdown(rows)
     rest = rows[top:]
-    other = row(
-        f"{len(rest)} others", "", sum(r.phones for r in rest), sum(r.messages for r in rest)
-    )
+    others = ngettext("%(count)s other", "%(count)s others", len(rest)) % {"count": len(rest)}
+    other = row(others, "", sum(r.phones for r in rest), sum(r.messages for r in rest))
     return Breakdown(rows[:top], other)
 
 
@@ -610,7 +610,9 @@ def incident_dashboard(
         by_type=Breakdown(
             [
                 type_row("SMS", "sms", summary.total("sms_phones"), summary.total("sms")),
-                type_row("Voice", "voice", summary.total("voice_phones"), summary.total("voice")),
+                type_row(
+                    gettext("Voice"), "voice", summary.total("voice_phones"), summary.total("voice")
+                ),
             ]
         ),
         per_day=messages_per_day(organization, incident, zone=zone, messages=messages),

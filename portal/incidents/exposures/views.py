@@ -19,6 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST, require_safe
 
@@ -71,10 +72,10 @@ def _exposure(member: Member, incident: Incident, public_id) -> Exposure:
 
 # The dashboard's breakdowns: the numbers' attribute, heading, column, the list's filter.
 BREAKDOWNS = [
-    ("by_country", "By country", "Country", "country"),
-    ("by_region", "By region", "Region", "region"),
-    ("by_carrier", "By carrier", "Carrier", "carrier"),
-    ("by_type", "By message type", "Type", "message_type"),
+    ("by_country", gettext_lazy("By country"), gettext_lazy("Country"), "country"),
+    ("by_region", gettext_lazy("By region"), gettext_lazy("Region"), "region"),
+    ("by_carrier", gettext_lazy("By carrier"), gettext_lazy("Carrier"), "carrier"),
+    ("by_type", gettext_lazy("By message type"), gettext_lazy("Type"), "message_type"),
 ]
 
 
