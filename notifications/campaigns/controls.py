@@ -26,7 +26,10 @@ def _locked(campaign: NoticeCampaign) -> NoticeCampaign:
 
 
 def _refuse(campaign: NoticeCampaign, what: str) -> ValidationError:
-    return ValidationError(f"This campaign is {campaign.get_status_display().lower()}: {what}")
+    return ValidationError(
+        _("This campaign is %(status)s: %(what)s")
+        % {"status": campaign.get_status_display().lower(), "what": what}
+    )
 
 
 def _audit(action: str, campaign: NoticeCampaign, by, request, **details) -> None:
@@ -50,7 +53,7 @@ def notice_campaign_pause(*, campaign: NoticeCampaign, by, request=None) -> Noti
     with transaction.atomic():
         locked = _locked(campaign)
         if locked.status != Status.SENDING:
-            raise _refuse(locked, "only a campaign that is sending can be paused.")
+            raise _refuse(locked, _("only a campaign that is sending can be paused."))
         locked.status = Status.PAUSED
         locked.paused_at = timezone.now()
         locked.save(update_fields=["status", "paused_at"])
@@ -63,7 +66,7 @@ def notice_campaign_resume(*, campaign: NoticeCampaign, by, request=None) -> Not
     with transaction.atomic():
         locked = _locked(campaign)
         if locked.status != Status.PAUSED:
-            raise _refuse(locked, "only a paused campaign can be resumed.")
+            raise _refuse(locked, _("only a paused campaign can be resumed."))
         locked.status = Status.SENDING
         # Counts as progress: the sweep must not take the pause for lost senders.
         locked.progress_at = timezone.now()
@@ -79,7 +82,7 @@ def notice_campaign_cancel(*, campaign: NoticeCampaign, by, request=None) -> Not
     with transaction.atomic():
         locked = _locked(campaign)
         if locked.status not in (Status.DRAFT, Status.SCHEDULED, Status.SENDING, Status.PAUSED):
-            raise _refuse(locked, "only a campaign not yet finished can be cancelled.")
+            raise _refuse(locked, _("only a campaign not yet finished can be cancelled."))
         skipped = Delivery.objects.filter(
             campaign_id=locked.pk, status=DeliveryStatus.PENDING
         ).update(status=DeliveryStatus.SKIPPED, skip_reason=CANCELLED_REASON, next_attempt_at=None)
@@ -101,8 +104,15 @@ def notice_campaign_retry_failed(*, campaign: NoticeCampaign, by, request=None) 
         if locked.status not in (Status.SENDING, Status.COMPLETED):
             raise _refuse(
                 locked,
-                "failed notices can be retried only while it is sending or once it has "
-                "completed" + (" (resume it first)." if locked.status == Status.PAUSED else "."),
+                _(
+                    "failed notices can be retried only while it is sending or once it has "
+                    "completed (resume it first)."
+                )
+                if locked.status == Status.PAUSED
+                else _(
+                    "failed notices can be retried only while it is sending or once it has "
+                    "completed."
+                ),
             )
         retried = Delivery.objects.filter(
             campaign_id=locked.pk, status=DeliveryStatus.FAILED

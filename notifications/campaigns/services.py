@@ -148,8 +148,8 @@ def notice_campaign_update(
         locked = NoticeCampaign.objects.select_for_update().get(pk=campaign.pk)
         if locked.status != Status.DRAFT:
             raise ValidationError(
-                f"This campaign is {locked.get_status_display().lower()}: only a draft "
-                "can be changed."
+                _("This campaign is %(status)s: only a draft can be changed.")
+                % {"status": locked.get_status_display().lower()}
             )
         locked.incident = incident
         locked.template = template

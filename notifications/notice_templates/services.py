@@ -94,7 +94,7 @@ def notice_template_problems(*, subject: str, body_text: str, body_html: str) ->
                 f"known ones: {known}."
             )
     if "\n" in (subject or "") or "\r" in (subject or ""):
-        problems.setdefault("subject", []).append("The subject must be one line.")
+        problems.setdefault("subject", []).append(_("The subject must be one line."))
     # Every notice carries its recipient's own way to report (issue 6, point 4).
     if body_text and not _REPORT_LINK.search(body_text):
         problems.setdefault("body_text", []).append(
@@ -125,7 +125,7 @@ def _html_problems(html: str) -> list[str]:
             "...): mail clients do not run them. Remove them."
         )
     if _JAVASCRIPT_URL.search(html):
-        problems.append("The HTML body must not contain javascript: links.")
+        problems.append(_("The HTML body must not contain javascript: links."))
     return problems
 
 
@@ -156,9 +156,9 @@ def _check(
     the form shows the same errors first, this holds for every other caller."""
     problems = notice_template_problems(subject=subject, body_text=body_text, body_html=body_html)
     if not name:
-        problems.setdefault("name", []).append("Give the template a name.")
+        problems.setdefault("name", []).append(_("Give the template a name."))
     if not language:
-        problems.setdefault("language", []).append("Choose a language.")
+        problems.setdefault("language", []).append(_("Choose a language."))
     taken = notice_template_name_taken(
         organization=organization, name=name, language=language, exclude=exclude
     )
@@ -523,8 +523,11 @@ def notice_test_send(
         )
     if not _test_send_allowed(by):
         raise NoticeTestSendRefusedError(
-            f"You have sent {TEST_SEND_LIMIT} tests in the last {TEST_SEND_WINDOW // 60} "
-            "minutes. Wait a few minutes before sending another."
+            _(
+                "You have sent %(count)s tests in the last %(minutes)s minutes. Wait a few "
+                "minutes before sending another."
+            )
+            % {"count": TEST_SEND_LIMIT, "minutes": TEST_SEND_WINDOW // 60}
         )
     rendered = preview.rendered
     contact = rendering.contact_snapshot(organization) if organization else {}

@@ -73,8 +73,11 @@ def invitation_create(
         raise TeamChangeRefusedError(f"{role!r} is not a role.")
     if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
         raise TeamChangeRefusedError(
-            f"{email} is already a member of {organization.name}. "
-            "Change their role in the list of members instead."
+            _(
+                "%(email)s is already a member of %(name)s. Change their role in the list "
+                "of members instead."
+            )
+            % {"email": email, "name": organization.name}
         )
     now = timezone.now()
     with transaction.atomic():
@@ -135,7 +138,8 @@ def invitation_revoke(
         ).update(revoked_at=timezone.now())
         if revoked != 1:
             raise TeamChangeRefusedError(
-                f"The invitation for {invitation.email} was already accepted or revoked."
+                _("The invitation for %(email)s was already accepted or revoked.")
+                % {"email": invitation.email}
             )
         audit_record(
             action="invitation.revoke",
@@ -175,12 +179,15 @@ def invitation_accept(
     """An existing user, signed in as the invited address, joins the account."""
     if user.email.lower() != invitation.email.lower():
         raise TeamChangeRefusedError(
-            f"This invitation is for {invitation.email}; you are signed in as {user.email}."
+            _("This invitation is for %(invited)s; you are signed in as %(email)s.")
+            % {"invited": invitation.email, "email": user.email}
         )
     organization = invitation.organization
     with transaction.atomic():
         if Membership.objects.filter(user=user, organization=organization).exists():
-            raise TeamChangeRefusedError(f"You are already a member of {organization.name}.")
+            raise TeamChangeRefusedError(
+                _("You are already a member of %(name)s.") % {"name": organization.name}
+            )
         membership = _invitation_join(invitation, user, request=request, new_user=False)
     return membership
 
@@ -201,8 +208,11 @@ def invitation_accept_as_new_user(
                 )
         except IntegrityError as error:  # someone created this address meanwhile
             raise TeamChangeRefusedError(
-                f"There is already a Vigil user for {invitation.email}. "
-                "Sign in as them, then open the invitation link again."
+                _(
+                    "There is already a Vigil user for %(email)s. Sign in as them, then open "
+                    "the invitation link again."
+                )
+                % {"email": invitation.email}
             ) from error
         _invitation_join(invitation, user, request=request, new_user=True)
     return user
@@ -261,9 +271,11 @@ def membership_change_role(
             return membership
         if previous == Role.OWNER and owners <= 1:
             raise LastOwnerError(
-                f"{membership.user.email} is the only owner of "
-                f"{membership.organization.name}. Make someone else an owner first: "
-                "an account always keeps one."
+                _(
+                    "%(email)s is the only owner of %(name)s. Make someone else an owner "
+                    "first: an account always keeps one."
+                )
+                % {"email": membership.user.email, "name": membership.organization.name}
             )
         membership.role = role
         membership.save(update_fields=["role"])
@@ -286,9 +298,11 @@ def membership_remove(
         membership, owners = _lock_owners_and(membership)
         if membership.role == Role.OWNER and owners <= 1:
             raise LastOwnerError(
-                f"{membership.user.email} is the only owner of "
-                f"{membership.organization.name} and cannot be removed. Make someone "
-                "else an owner first: an account always keeps one."
+                _(
+                    "%(email)s is the only owner of %(name)s and cannot be removed. Make "
+                    "someone else an owner first: an account always keeps one."
+                )
+                % {"email": membership.user.email, "name": membership.organization.name}
             )
         audit_record(
             action="member.remove",

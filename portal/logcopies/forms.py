@@ -138,10 +138,16 @@ class LogCopyRequestForm(forms.Form):
             )
             unknown = [name for name in usernames if name not in found]
             if unknown:
-                problems.append("Not in your directory: " + ", ".join(sorted(set(unknown))))
+                problems.append(
+                    _("Not in your directory: %(names)s")
+                    % {"names": ", ".join(sorted(set(unknown)))}
+                )
             without = [name for name in usernames if name in found and not found[name]]
             if without:
-                problems.append("No phone in your directory: " + ", ".join(sorted(set(without))))
+                problems.append(
+                    _("No phone in your directory: %(names)s")
+                    % {"names": ", ".join(sorted(set(without)))}
+                )
             for name in usernames:
                 for phone in found.get(name) or []:
                     phones[phone] = None

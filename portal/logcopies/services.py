@@ -153,7 +153,8 @@ def _check_range(incident, start, end) -> None:
             f"{incident.window_start:%Y-%m-%d %H:%M} to {incident.window_end:%Y-%m-%d %H:%M} UTC"
         )
         raise LogCopyRefusedError(
-            f"The date range must lie within the incident's exposure window ({window})."
+            _("The date range must lie within the incident's exposure window (%(window)s).")
+            % {"window": window}
         )
 
 

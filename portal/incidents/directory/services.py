@@ -212,8 +212,11 @@ def directory_import_apply(
         locked = DirectoryImport.objects.select_for_update().get(pk=directory_import.pk)
         if locked.status != DirectoryImport.Status.PREVIEWED:
             raise ValidationError(
-                f"This import is {locked.get_status_display().lower()}: it cannot be "
-                "applied again. Upload the file again to make a new preview."
+                _(
+                    "This import is %(status)s: it cannot be applied again. Upload the file "
+                    "again to make a new preview."
+                )
+                % {"status": locked.get_status_display().lower()}
             )
         # The stored file, read again: the preview's counts may be stale by now, and
         # the directory is written from the file itself.
