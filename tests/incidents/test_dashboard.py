@@ -332,6 +332,6 @@ def test_it_shows_the_dashboard_in_the_members_language(client, sign_in, bob, ac
     # The breakdowns and the chart are written in Python: their words too.
     assert ">Par pays</h2>" in html
     assert ">Par opérateur télécom</h2>" in html
-    assert '<title id="per-day-title">Messages par jour</title>' in html
+    assert '">Messages par jour</title>' in html
     assert "2 sur 3 téléphones associés." in html
     assert "Vocal" in html
