@@ -18,7 +18,6 @@ from django.db.models.functions import Coalesce, Length, TruncDate
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
 from portal.accounts.models import Membership, Organization
-from portal.incidents.exposures.paging import planner_estimate
 from portal.incidents.models import (
     DirectoryUser,
     Exposure,
@@ -258,14 +257,13 @@ def _search(
     )
     if organization_id is not None:
         people = people.filter(organization_id=organization_id)
-    estimate = planner_estimate(people)
-    if estimate is not None and estimate > SEARCH_PEOPLE_LISTED:
-        # A broad search ("a"): not worth listing; its count will be an estimate too.
-        return exposures.filter(directory_user_id__in=people.values("pk"))
-    # In no order: the directory's own (by username) would only cost a sort.
+    # In no order: the directory's own (by username) would only cost a sort. No
+    # estimate first: planning the three trigram scans cost as much as running them,
+    # and a broad search ("a") stops at the limit.
     ids = list(people.order_by().values_list("pk", flat=True)[: SEARCH_PEOPLE_LISTED + 1])
     if len(ids) <= SEARCH_PEOPLE_LISTED:
         return _of_people(exposures, ids)
+    # Too many to list: left to the database; its count will be an estimate too.
     return exposures.filter(directory_user_id__in=people.values("pk"))
 
 
