@@ -214,8 +214,11 @@ def _search_by_phone(
 
 
 # A search by person names at most this many people as a list of ids; one that matches
-# more (a single letter) is left to the database as a subquery.
-SEARCH_PEOPLE_LISTED = 5_000
+# more (a single letter) is left to the database as a subquery. As a subquery, the
+# planner walks the sort order probing each exposure's person: at 10M log rows (a
+# million people, 10,000 of them Thompsons) that took 1.1 s, against 0.1-0.2 s for the
+# 10,000 ids as one array.
+SEARCH_PEOPLE_LISTED = 20_000
 
 
 @ForeignKey.register_lookup
