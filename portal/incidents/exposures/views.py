@@ -2,8 +2,9 @@
 timeline, the phones nobody in the directory has, and revealing a number.
 
 Every view goes through the gate (portal.accounts.gate) and then asks
-`incidents_of_account`, so an incident the account has no exposures in, or one not
-published yet, is a 404 like any object of another account.
+`incident_of_account` (the rule of `incidents_of_account`), so an incident the account
+has no exposures in, or one not published yet, is a 404 like any object of another
+account.
 """
 
 from functools import wraps
@@ -13,9 +14,9 @@ from allauth.account.adapter import get_adapter as get_account_adapter
 from allauth.core.exceptions import ReauthenticationRequired
 from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.middleware.csrf import get_token
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -54,7 +55,7 @@ from portal.incidents.exposures.selectors import (
     exposures_of,
     exposures_of_same_person,
     incident_dashboard,
-    incidents_of_account,
+    incident_of_account,
     incidents_visible_to,
 )
 from portal.incidents.exposures.services import exposure_export_queue
@@ -65,7 +66,10 @@ TIMELINE_PAGE_SIZE = 100
 
 
 def _incident(member: Member, public_id) -> Incident:
-    return get_object_or_404(incidents_of_account(member.organization), public_id=public_id)
+    found = incident_of_account(member.organization, public_id)
+    if found is None:
+        raise Http404("No such incident in this account.")
+    return found
 
 
 def _exposure(member: Member, incident: Incident, public_id) -> Exposure:
