@@ -117,6 +117,8 @@
           } else {
             cell.removeAttribute("data-label");
           }
+          // One that would not fit the label column (7.25rem) goes above the content.
+          cell.toggleAttribute("data-label-above", (headings[column] || "").length > 13);
           // A label with nothing after it is noise on a card (an owner has no actions).
           cell.toggleAttribute("data-empty", !cell.textContent.trim() && !cell.querySelector(CONTENT));
           for (var i = 0; i < cell.colSpan; i += 1) {
