@@ -152,15 +152,18 @@ def stage_totals(batch: ImportBatch) -> StagedTotals:
         # is the one sent last, and of two sent at once the one with the greater
         # message id: the rebuild from the log table breaks the tie the same way.
         # (Summed by hash, then the latest rows found by a join on the last time: a
-        # window over rows sorted by phone and time cost twice as much.)
+        # window over rows sorted by phone and time cost twice as much. Message ids
+        # sorted byte by byte: the same groups as in the database's collation, a
+        # sixth cheaper.)
         cursor.execute(
             f"""
             WITH kept AS MATERIALIZED (
-                SELECT DISTINCT ON (stage.provider_message_id) stage.organization_id,
-                    stage.provider_message_id, stage.sent_at, stage.phone, stage.carrier,
-                    stage.country, stage.region, stage.region_code, stage.message_type
+                SELECT DISTINCT ON (stage.provider_message_id COLLATE "C")
+                    stage.organization_id, stage.provider_message_id, stage.sent_at,
+                    stage.phone, stage.carrier, stage.country, stage.region,
+                    stage.region_code, stage.message_type
                 FROM {stage} AS stage
-                ORDER BY stage.provider_message_id, stage.line
+                ORDER BY stage.provider_message_id COLLATE "C", stage.line
             ), quarters AS (
                 INSERT INTO {_q(quarters)}
                 SELECT kept.organization_id, {quarter_hour_sql("kept.sent_at")},
