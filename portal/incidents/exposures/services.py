@@ -403,10 +403,16 @@ def rollups_refresh_all() -> int:
     return sum(len(ids) for ids in by_incident.values())
 
 
-def exposure_match_directory(*, organization_ids: Iterable[int]) -> int:
+def exposure_match_directory(
+    *, organization_ids: Iterable[int], directory_changed: bool = False
+) -> int:
     """Point every exposure of these accounts at the directory user who has its phone,
     or at nobody when no one has it (any more). Where two people share a phone, the
-    one imported first wins. Returns how many exposures changed."""
+    one imported first wins. Returns how many exposures changed.
+
+    The rollups are refreshed when a match changed, or when `directory_changed` (a
+    person's name or email did): their refresh time versions the exposed-users lists
+    the cache keeps (exposures/paging.py), and a search by name reads the directory."""
     organization_ids = sorted(set(organization_ids))
     if not organization_ids:
         return 0
@@ -429,8 +435,9 @@ def exposure_match_directory(*, organization_ids: Iterable[int]) -> int:
         with connection.cursor() as cursor:
             cursor.execute(sql, organization_ids)
             changed = cursor.rowcount
-        if changed:
-            # The matched and notified counts moved, in whichever incidents they did.
+        if changed or directory_changed:
+            # The matched and notified counts moved (or the names a search reads), in
+            # whichever incidents they did.
             incidents = (
                 Exposure.objects.filter(organization_id__in=organization_ids)
                 .order_by()
