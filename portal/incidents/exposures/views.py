@@ -106,6 +106,7 @@ def _page_context(member: Member, incident: Incident, **extra) -> dict:
         "can_reveal": member.can(Capability.REVEAL_PHONE),
         "can_manage_directory": member.can(Capability.MANAGE_DIRECTORY),
         "can_manage_notices": member.can(Capability.MANAGE_NOTICES),
+        "can_export": member.can(Capability.EXPORT_EXPOSED),
         # Row links are this plus the exposure's id (`<exposed>/<exposure>/`): one
         # reverse() per page rather than two per row.
         "exposed_url": _exposed_url(member, incident),
@@ -115,7 +116,9 @@ def _page_context(member: Member, incident: Incident, **extra) -> dict:
 
 
 def _add_rows(request, context: dict, page, zone, *, unmatched: bool = False) -> None:
-    rows = exposure_rows(page, zone=zone, exposed_url=context["exposed_url"])
+    rows = exposure_rows(
+        page, zone=zone, exposed_url=context["exposed_url"], mask_people=not context["can_export"]
+    )
     context["rows"] = rows
     context["unmatched"] = unmatched
     context["rows_html"] = exposure_rows_html(
@@ -261,7 +264,7 @@ def exposed(request, member: Member, incident):
     return render(request, "incidents/exposed.html", context)
 
 
-@account_view(Capability.VIEW_DASHBOARD)
+@account_view(Capability.EXPORT_EXPOSED)
 @never_cache
 @require_GET  # not HEAD: every export is audited, and a HEAD would record one for nothing
 def exposed_export(request, member: Member, incident):
@@ -320,7 +323,9 @@ def exposure_detail(request, member: Member, incident, exposure):
         ),
         zone=zone,
     )
-    row = exposure_row(shown, zone=zone, exposed_url=context["exposed_url"])
+    row = exposure_row(
+        shown, zone=zone, exposed_url=context["exposed_url"], mask_people=not context["can_export"]
+    )
     context["phone_html"] = phone_html(
         row, can_reveal=context["can_reveal"], csrf_token=get_token(request)
     )

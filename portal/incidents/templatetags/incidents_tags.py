@@ -18,6 +18,16 @@ def phone_readable(e164: str) -> str:
 
 
 @register.filter
+def name_masked(name: str) -> str:
+    return phones_display.name_masked(name or "")
+
+
+@register.filter
+def email_masked(email: str) -> str:
+    return phones_display.email_masked(email or "")
+
+
+@register.filter
 def country_name(code: str) -> str:
     return phones_display.country_name(code or "")
 
