@@ -22,5 +22,7 @@ def _logcopy_changed(sender, *, copy, event, **kwargs) -> None:
 
 
 @receiver(incident_exposures_published, dispatch_uid="notifications.customer_notices")
-def _incident_exposures_published(sender, *, incident, **kwargs) -> list[int]:
-    return customer_notices_create(incident=incident)
+def _incident_exposures_published(
+    sender, *, incident, organization_ids=None, **kwargs
+) -> list[int]:
+    return customer_notices_create(incident=incident, organization_ids=organization_ids)

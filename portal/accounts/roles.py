@@ -57,5 +57,10 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
 }
 
 
+# The roles that hear about incidents (the customer notice, the daily reminder): those
+# who can act on them. The operator is told who they are before publishing.
+INCIDENT_CONTACT_ROLES = (Role.OWNER, Role.ADMIN)
+
+
 def can(role: str, capability: str) -> bool:
     return capability in ROLE_CAPABILITIES.get(role, frozenset())

@@ -9,7 +9,9 @@ from django.dispatch import Signal
 
 # A published incident has exposures some accounts were not told of yet: at
 # publication, and after an import adds accounts to a published incident.
-# Arguments: incident. A receiver returns the ids of the emails it queued.
+# Arguments: incident; organization_ids (None at publication: every account; after an
+# import, only the accounts new to the incident). A receiver returns the ids of the
+# emails it queued.
 incident_exposures_published = Signal()
 
 # A member asked for an export of exposed users too large to stream: log copies (which
