@@ -30,6 +30,7 @@ from notifications.outbox.services import (
 from portal.accounts.models import Membership, Organization, User
 from portal.accounts.roles import INCIDENT_CONTACT_ROLES
 from portal.incidents.models import Exposure, Incident
+from portal.incidents.windows import exposure_window
 from portal.logcopies.models import LogCopyRequest
 
 logger = logging.getLogger(__name__)
@@ -229,12 +230,8 @@ def _customer_notice(row: ScheduledEmail, now: datetime) -> Email:
         "organization": organization,
         "incident": incident,
         "zone": zone,
-        # Days, not times: the window's stored end is exclusive (midnight after its
-        # last day), so the last day is the one just before it.
-        "window_start": timezone.localtime(incident.window_start, zone).date(),
-        "window_end": timezone.localtime(
-            incident.window_end - timedelta(microseconds=1), zone
-        ).date(),
+        # As every page writes it: the provider's UTC window, then the account's.
+        "exposure_window": exposure_window(incident, zone),
         "phones": counts["phones"],
         "messages": counts["messages"] or 0,
         "people": counts["people"],
