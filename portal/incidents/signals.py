@@ -18,3 +18,9 @@ incident_exposures_published = Signal()
 # keeps the export jobs) makes one and returns it. Arguments: member, incident, filters,
 # reveal, total.
 exposure_export_requested = Signal()
+
+# The response plan of an account's incident page asks the apps above for their steps
+# (log copies: the copy; notifications: the notice and the reports). Arguments: member,
+# incident, numbers (portal.incidents.exposures.plan.PlanNumbers). A receiver returns a
+# list of PlanStep.
+response_plan_steps = Signal()

@@ -30,6 +30,7 @@ from portal.incidents.exposures.charts import per_day_chart, per_day_svg
 from portal.incidents.exposures.exports import EXPORT_STREAM_MAX, csv_chunks, export_rows
 from portal.incidents.exposures.forms import ExposureFilterForm
 from portal.incidents.exposures.paging import DeferredJoinPaginator, count_cached
+from portal.incidents.exposures.plan import response_plan
 from portal.incidents.exposures.presenters import (
     breakdown_html,
     exposure_row,
@@ -136,10 +137,7 @@ def dashboard(request, member: Member, incident):
     found = _incident(member, incident)
     zone = member.organization.zone
     numbers = incident_dashboard(member.organization, found, zone=zone)
-    days_since_disclosure = None
-    if found.disclosed_at:
-        today = timezone.localdate(timezone=zone)
-        days_since_disclosure = max(0, (today - timezone.localdate(found.disclosed_at, zone)).days)
+    plan = response_plan(member, found, summary=numbers.summary)
     return render(
         request,
         "incidents/dashboard.html",
@@ -150,7 +148,8 @@ def dashboard(request, member: Member, incident):
             chart_svg=per_day_svg(per_day_chart(numbers.per_day)),
             per_day_rows=per_day_rows_html(numbers.per_day),
             breakdown_tables=_breakdown_tables(numbers, exposed_url=_exposed_url(member, found)),
-            days_since_disclosure=days_since_disclosure,
+            days_since_disclosure=plan.days_since_disclosure,
+            plan=plan,
             zone=zone,
         ),
     )
@@ -427,7 +426,11 @@ def account_home(request, member: Member):
     touches_this_account = Exposure.objects.filter(
         incident=OuterRef("pk"), organization=organization
     )
-    incidents = incidents_visible_to(request.user).filter(Exists(touches_this_account))
+    incidents = list(incidents_visible_to(request.user).filter(Exists(touches_this_account)))
+    if member.can(Capability.VIEW_DASHBOARD):
+        # The card leads to the plan, and says its next step (issue 15 point 1).
+        for incident in incidents:
+            incident.plan = response_plan(member, incident)  # type: ignore[attr-defined]
     return render(
         request,
         "accounts/account_home.html",
