@@ -4,6 +4,7 @@ then watch what they report."""
 
 from functools import partial
 
+from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -88,9 +89,14 @@ def _notify_step(*, member, incident, numbers: PlanNumbers) -> PlanStep:
 def _reports_step(*, member, incident) -> PlanStep:
     org = member.organization.public_id
     may_see = member.can(Capability.VIEW_REPORTS)
-    new = SuspicionReport.objects.filter(
-        organization=member.organization, status=SuspicionReport.Status.NEW
-    ).count()
+    new = (
+        SuspicionReport.objects.filter(
+            organization=member.organization, status=SuspicionReport.Status.NEW
+        )
+        # This incident's, and those that name none (filed without a notice's link).
+        .filter(Q(incident=incident) | Q(incident__isnull=True))
+        .count()
+    )
     if new:
         state = State.TODO
         detail = ngettext(

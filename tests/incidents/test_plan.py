@@ -51,7 +51,7 @@ def test_it_lists_the_steps_with_their_states_and_the_clock(client, sign_in, bob
         "reports": "ongoing",
     }
     assert "Day 10 since disclosure" in html
-    assert "1 of 2 phones match nobody in your directory yet" in html
+    assert "1 of 2 phones matches nobody in your directory yet" in html
     # The first step that is the account's move is the next one, with its action.
     next_step = html[html.index("data-next-step") :]
     assert "Match your user directory" in next_step[: next_step.index("</p>")]

@@ -121,11 +121,11 @@ def _own_steps(member, incident, numbers: PlanNumbers) -> list[PlanStep]:
     else:
         state = State.TODO
         detail = ngettext(
-            "%(unmatched)s of %(phones)s phone matches nobody in your directory yet: "
+            "%(unmatched)s of %(phones)s phones matches nobody in your directory yet: "
             "a notice cannot reach it.",
             "%(unmatched)s of %(phones)s phones match nobody in your directory yet: "
             "a notice cannot reach them.",
-            numbers.phones,
+            numbers.unmatched_phones,
         ) % {"unmatched": f"{numbers.unmatched_phones:,}", "phones": f"{numbers.phones:,}"}
     can_import = member.can(Capability.MANAGE_DIRECTORY)
     directory = PlanStep(
