@@ -708,3 +708,13 @@ def test_the_upload_form_of_a_published_incident_says_who_is_not_emailed_again(s
     assert "brings into it for the first time get the customer notice" in upload
     assert "The account already in it is not emailed again" in upload
     assert "Acme Corp" in upload
+
+
+def test_the_incident_page_polls_its_imports_while_one_runs(staff_client, draft):
+    running = batch_of(draft, status=ImportBatch.Status.RUNNING)
+
+    html = staff_client.get(detail_url(draft)).content.decode()
+
+    assert 'hx-trigger="every 3s" hx-select="#batches-live"' in html
+    ImportBatch.objects.filter(pk=running.pk).update(status=ImportBatch.Status.COMPLETED)
+    assert 'hx-select="#batches-live"' not in staff_client.get(detail_url(draft)).content.decode()

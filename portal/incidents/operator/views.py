@@ -167,7 +167,7 @@ class BatchProgress:
 
 
 def _detail(request, incident: Incident, *, upload_form: UploadForm | None = None):
-    batches = incident.import_batches.select_related("organization").order_by("-created_at")
+    batches = list(incident.import_batches.select_related("organization").order_by("-created_at"))
     contacts = list(incident_contacts(incident))
     return render(
         request,
@@ -175,6 +175,7 @@ def _detail(request, incident: Incident, *, upload_form: UploadForm | None = Non
         {
             "incident": incident,
             "batches": batches,
+            "any_active": any(batch.status in ACTIVE for batch in batches),
             # Who publishing emails (every account here), or whom an import does not
             # email again (these accounts are in the incident already).
             "contacts": contacts,
