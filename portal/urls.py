@@ -20,6 +20,7 @@ account_pages = [
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("o/<uuid:org>/", include((account_pages, "accounts"))),
     path("o/<uuid:org>/audit/", include("portal.audit.urls")),
     path("o/<uuid:org>/incidents/", include("portal.incidents.exposures.urls")),
@@ -37,3 +38,5 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]
+
+handler500 = "portal.views.server_error"

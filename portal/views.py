@@ -1,11 +1,18 @@
-from django.http import JsonResponse
+import logging
+
+from django.http import HttpResponseRedirect, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
-from django.views.decorators.cache import never_cache
+from django.templatetags.static import static
+from django.views import defaults
+from django.views.decorators.cache import cache_control, never_cache
+from django.views.decorators.csrf import requires_csrf_token
 from django.views.decorators.http import require_GET, require_safe
 
 from portal import health
 from portal.incidents.exposures.selectors import incidents_visible_to
 from portal.incidents.models import Exposure
+
+logger = logging.getLogger(__name__)
 
 
 @require_safe
@@ -47,3 +54,29 @@ def healthz(request):
     return JsonResponse(
         {"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503
     )
+
+
+@requires_csrf_token
+def server_error(request):
+    """The 500 page in the site's layout. Django's own handler renders 500.html without
+    the request, so the layout would have no CSP nonce for its scripts, no language and
+    no signed-in person; this one renders with them, and falls back to Django's when
+    that fails too (the database may be what broke)."""
+    try:
+        return render(request, "500.html", status=500)
+    except Exception:
+        logger.exception("The 500 page failed to render with the request; plain one sent")
+        try:
+            return defaults.server_error(request)
+        except Exception:
+            return HttpResponseServerError("Server error (500)", content_type="text/plain")
+
+
+@require_safe
+@cache_control(max_age=86_400, public=True)
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page links to. The file lives with the
+    other static files (hashed and cached for a year in production); the redirect is
+    cached for a day, so a new icon still arrives. The URL is looked up per request: in
+    production it comes from the manifest, which does not exist before collectstatic."""
+    return HttpResponseRedirect(static("img/favicon.ico"))

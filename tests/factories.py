@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.utils import timezone
 
+from notifications.models import Delivery, NoticeCampaign
 from portal.accounts.models import Membership, Organization, User
 from portal.accounts.roles import Role
 from portal.incidents.exposures.services import exposure_rollup_refresh, message_rollup_refresh
@@ -96,6 +97,21 @@ def exposure(inc: Incident, org: Organization, phone: str = "+12125550143", **fi
     # As every writer of exposures does: the dashboard and the account home read it.
     exposure_rollup_refresh(incident_id=inc.pk, organization_ids=[org.pk])
     return made
+
+
+def sent_delivery(campaign: NoticeCampaign, exposed: Exposure, **fields) -> Delivery:
+    """A notice sent to the person behind `exposed`, as the sender leaves it: its report
+    link works."""
+    person = exposed.directory_user
+    return Delivery.objects.create(
+        campaign=campaign,
+        organization=campaign.organization,
+        directory_user=person,
+        exposure=exposed,
+        email=person.email,
+        status=Delivery.Status.SENT,
+        **fields,
+    )
 
 
 def future(**delta) -> datetime:

@@ -54,4 +54,116 @@
       document.getElementById("request-error").hidden = true;
     }
   });
+
+  // Tables on a narrow screen (WCAG 1.4.10, reflow): a table wider than its box becomes
+  // a stack of cards, one per row, each cell labelled with its column's heading (CSS
+  // shows data-label before the cell). A table that fits stays a table, and without
+  // script a wide one scrolls inside its box instead of the page. The roles are set
+  // explicitly because some browsers drop a table's semantics with its display.
+  var NARROW = window.matchMedia("(max-width: 767.98px)");
+
+  function columnHeadings(table) {
+    var headings = [];
+    var row = table.tHead && table.tHead.rows[0];
+    if (!row) {
+      return null;
+    }
+    Array.prototype.forEach.call(row.cells, function (cell) {
+      for (var i = 0; i < cell.colSpan; i += 1) {
+        headings.push(cell.textContent.replace(/\s+/g, " ").trim());
+      }
+    });
+    return headings;
+  }
+
+  function labelCells(table) {
+    var headings = columnHeadings(table);
+    if (!headings) {
+      return false;
+    }
+    table.setAttribute("role", "table");
+    Array.prototype.forEach.call(table.querySelectorAll(":scope > thead, :scope > tbody"), function (group) {
+      group.setAttribute("role", "rowgroup");
+    });
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (cell) {
+      cell.setAttribute("role", "columnheader");
+    });
+    // Cells spanning rows (a template's name beside its languages) take their column in
+    // the rows below too, so each row's cells are placed on a grid, not counted.
+    var spanning = [];
+    Array.prototype.forEach.call(table.tBodies, function (body) {
+      Array.prototype.forEach.call(body.rows, function (row) {
+        row.setAttribute("role", "row");
+        var column = 0;
+        Array.prototype.forEach.call(row.cells, function (cell) {
+          while (spanning[column] > 0) {
+            spanning[column] -= 1;
+            column += 1;
+          }
+          if (cell.tagName === "TH") {
+            cell.setAttribute("role", cell.getAttribute("scope") === "col" ? "columnheader" : "rowheader");
+          } else {
+            cell.setAttribute("role", "cell");
+          }
+          if (cell.colSpan === 1 && headings[column]) {
+            cell.setAttribute("data-label", headings[column]);
+          } else {
+            cell.removeAttribute("data-label");
+          }
+          for (var i = 0; i < cell.colSpan; i += 1) {
+            spanning[column + i] = cell.rowSpan - 1;
+          }
+          column += cell.colSpan;
+        });
+        for (; column < spanning.length; column += 1) {
+          if (spanning[column] > 0) {
+            spanning[column] -= 1;
+          }
+        }
+      });
+    });
+    return true;
+  }
+
+  function fitTable(table) {
+    var box = table.parentElement;
+    table.classList.remove("vigil-stacked");
+    if (NARROW.matches && table.scrollWidth > box.clientWidth + 1 && labelCells(table)) {
+      table.classList.add("vigil-stacked");
+    }
+    // A box that still scrolls must be reachable by keyboard (WCAG 2.1.1), and named
+    // unless it sits in a named section already (two regions of one name confuse).
+    if (box.scrollWidth > box.clientWidth || box.scrollHeight > box.clientHeight) {
+      box.setAttribute("tabindex", "0");
+      if (table.caption && !box.hasAttribute("aria-label") && !box.closest("section[aria-labelledby]")) {
+        box.setAttribute("role", "region");
+        box.setAttribute("aria-label", table.caption.textContent.replace(/\s+/g, " ").trim());
+      }
+    } else if (box.getAttribute("tabindex") === "0") {
+      box.removeAttribute("tabindex");
+    }
+  }
+
+  function fitTables() {
+    Array.prototype.forEach.call(document.querySelectorAll(".table-responsive > table"), fitTable);
+  }
+
+  var resizing = false;
+  window.addEventListener("resize", function () {
+    if (!resizing) {
+      resizing = true;
+      window.requestAnimationFrame(function () {
+        resizing = false;
+        fitTables();
+      });
+    }
+  });
+  // On the first load, again once the fonts are in (they change the widths), and after
+  // every htmx swap (new rows need their labels).
+  document.addEventListener("DOMContentLoaded", fitTables);
+  if (document.fonts) {
+    document.fonts.ready.then(fitTables);
+  }
+  document.addEventListener("htmx:load", fitTables);
 })();
+

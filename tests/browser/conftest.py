@@ -44,6 +44,7 @@ document.addEventListener("securitypolicyviolation", (event) => {
 
 problems_key = pytest.StashKey[list[str]]()
 watched_key = pytest.StashKey[list[BrowserContext]]()
+expected_errors_key = pytest.StashKey[set[str]]()
 VIEWPORT = {"width": 1280, "height": 800}
 
 
@@ -91,16 +92,21 @@ def browser_context(browser):
 def _watch(request, context: BrowserContext) -> None:
     """Record every page problem in `context`, on all of its pages, as the test's own."""
     problems = request.node.stash.setdefault(problems_key, [])
+    expected_errors = request.node.stash.setdefault(expected_errors_key, set())
     request.node.stash.setdefault(watched_key, []).append(context)
 
     def on_console(message):
-        if message.type == "error":
+        # Chromium logs an error page's own status as a console error too.
+        expected = message.location.get("url") in expected_errors and message.text.startswith(
+            "Failed to load resource"
+        )
+        if message.type == "error" and not expected:
             problems.append(f"console error: {message.text} ({message.location.get('url')})")
 
     downloads: set[str] = set()
 
     def on_response(response):
-        if response.status >= 400:
+        if response.status >= 400 and response.url not in expected_errors:
             problems.append(f"HTTP {response.status} for {response.url}")
         if response.headers.get("content-disposition", "").startswith("attachment"):
             downloads.add(response.url)
@@ -120,6 +126,12 @@ def _watch(request, context: BrowserContext) -> None:
     context.on("weberror", lambda error: problems.append(f"uncaught exception: {error.error}"))
     context.on("response", on_response)
     context.on("requestfailed", on_request_failed)
+
+
+def expect_http_error(request, url: str) -> None:
+    """The test opens `url` to see an error page: its status is what the test checks,
+    not a problem of the page."""
+    request.node.stash.setdefault(expected_errors_key, set()).add(url)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from django.core import mail
 from playwright.sync_api import expect
 
-from notifications.models import Delivery, NoticeCampaign, SuspicionReport
+from notifications.models import NoticeCampaign, SuspicionReport
 from portal.accounts.roles import Role
 from tests import factories
 from tests.browser.test_logcopies import signed_in_browser
@@ -38,14 +38,7 @@ def test_a_report_is_filed_through_a_notice_and_triaged(
         status=NoticeCampaign.Status.COMPLETED,
         contact_snapshot={"name": "Acme IT security", "email": "security@acme.example"},
     )
-    delivery = Delivery.objects.create(
-        campaign=campaign,
-        organization=acme,
-        directory_user=jane,
-        exposure=exposure,
-        email=jane.email,
-        status=Delivery.Status.SENT,
-    )
+    delivery = factories.sent_delivery(campaign, exposure)
     bob = factories.member(acme, "bob@acme.example", Role.ADMIN, name="Bob Brown")
 
     # Jane opens the link in her notice: no sign-in, and she sees whom it goes to.

@@ -15,6 +15,9 @@ from django.utils.safestring import SafeString, mark_safe
 from portal.incidents.exposures.selectors import DayCount
 
 WIDTH = 720
+# A phone's chart: drawn for its width, so that its labels stay 10-11 px on the screen
+# instead of the wide chart's 11 units shrunk to 5 px.
+NARROW_WIDTH = 360
 HEIGHT = 240
 LEFT = 52  # room for the value labels
 RIGHT = 8
@@ -74,16 +77,17 @@ def _short(value: int) -> str:
     return str(value)
 
 
-def per_day_chart(days: list[DayCount]) -> PerDayChart:
+def per_day_chart(days: list[DayCount], *, width: int = WIDTH) -> PerDayChart:
     largest = max((day.total for day in days), default=0)
     step = _nice_step(largest)
     top_value = max(step * math.ceil(largest / step), step)
     scale = PLOT_HEIGHT / top_value
     baseline = TOP + PLOT_HEIGHT
-    slot = PLOT_WIDTH / max(len(days), 1)
+    slot = (width - LEFT - RIGHT) / max(len(days), 1)
     bar_width = slot * BAR_SHARE
-    # A label every week keeps them apart however many days the window has.
-    label_every = max(1, math.ceil(len(days) / 8)) if len(days) > 14 else 1
+    # At most 8 day labels (5 on a phone) keeps them apart however long the window.
+    most_labels = 8 if width >= WIDTH else 5
+    label_every = max(1, math.ceil(len(days) / most_labels)) if len(days) > most_labels else 1
     bars = []
     for index, day in enumerate(days):
         x = LEFT + index * slot + (slot - bar_width) / 2
@@ -107,10 +111,10 @@ def per_day_chart(days: list[DayCount]) -> PerDayChart:
         for value in range(0, top_value + 1, step)
     ]
     return PerDayChart(
-        width=WIDTH,
+        width=width,
         height=HEIGHT,
         left=LEFT,
-        right_edge=WIDTH - RIGHT,
+        right_edge=width - RIGHT,
         baseline_y=f"{baseline:.2f}",
         bars=bars,
         grid=grid,
@@ -122,7 +126,14 @@ def _day_label(day) -> str:
     return f"{day:%a} {day.day} {day:%b}"
 
 
-def per_day_svg(chart: PerDayChart) -> SafeString:
+def per_day_svgs(days: list[DayCount]) -> SafeString:
+    """The chart twice: for a phone (shown below Bootstrap's sm breakpoint) and wider."""
+    return per_day_svg(per_day_chart(days, width=NARROW_WIDTH), shown="d-sm-none") + per_day_svg(
+        per_day_chart(days), shown="d-none d-sm-block"
+    )
+
+
+def per_day_svg(chart: PerDayChart, *, shown: str = "d-block") -> SafeString:
     """The chart as an <svg> element: stacked bars, SMS below and voice above, each
     with a tooltip; a title for screen readers (the page has the numbers as a table)."""
     summary = "Messages per day"
@@ -130,10 +141,11 @@ def per_day_svg(chart: PerDayChart) -> SafeString:
         summary += (
             f"; the busiest day was {_day_label(chart.busiest.day)} with {chart.busiest.total:,}"
         )
+    title_id = f"per-day-title-{chart.width}"
     parts = [
-        f'<svg class="d-block w-100 h-auto vigil-chart" viewBox="0 0 {chart.width} {chart.height}"'
-        ' role="img" aria-labelledby="per-day-title" focusable="false">',
-        f'<title id="per-day-title">{escape(summary)}</title>',
+        f'<svg class="{shown} w-100 h-auto vigil-chart" viewBox="0 0 {chart.width} {chart.height}"'
+        f' role="img" aria-labelledby="{title_id}" focusable="false">',
+        f'<title id="{title_id}">{escape(summary)}</title>',
         '<g class="text-body-secondary" fill="currentColor" font-size="11">',
     ]
     for index, line in enumerate(chart.grid):

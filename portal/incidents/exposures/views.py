@@ -26,7 +26,7 @@ from portal.accounts.gate import Member, account_view
 from portal.accounts.reauth import reauthentication_if_stale
 from portal.accounts.roles import Capability
 from portal.audit.services import audit_record
-from portal.incidents.exposures.charts import per_day_chart, per_day_svg
+from portal.incidents.exposures.charts import per_day_svgs
 from portal.incidents.exposures.exports import EXPORT_STREAM_MAX, csv_chunks, export_rows
 from portal.incidents.exposures.forms import ExposureFilterForm
 from portal.incidents.exposures.paging import DeferredJoinPaginator, count_cached
@@ -145,7 +145,7 @@ def dashboard(request, member: Member, incident):
             member,
             found,
             numbers=numbers,
-            chart_svg=per_day_svg(per_day_chart(numbers.per_day)),
+            chart_svg=per_day_svgs(numbers.per_day),
             per_day_rows=per_day_rows_html(numbers.per_day),
             breakdown_tables=_breakdown_tables(numbers, exposed_url=_exposed_url(member, found)),
             days_since_disclosure=plan.days_since_disclosure,
