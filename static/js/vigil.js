@@ -76,6 +76,13 @@
     return headings;
   }
 
+  var CONTENT = "a, button, input, select, textarea, img, svg, .bi";
+
+  function columnCount(table) {
+    var headings = columnHeadings(table);
+    return headings ? headings.length : 0;
+  }
+
   function labelCells(table) {
     var headings = columnHeadings(table);
     if (!headings) {
@@ -110,6 +117,10 @@
           } else {
             cell.removeAttribute("data-label");
           }
+          // One that would not fit the label column (7.25rem) goes above the content.
+          cell.toggleAttribute("data-label-above", (headings[column] || "").length > 13);
+          // A label with nothing after it is noise on a card (an owner has no actions).
+          cell.toggleAttribute("data-empty", !cell.textContent.trim() && !cell.querySelector(CONTENT));
           for (var i = 0; i < cell.colSpan; i += 1) {
             spanning[column + i] = cell.rowSpan - 1;
           }
@@ -128,7 +139,10 @@
   function fitTable(table) {
     var box = table.parentElement;
     table.classList.remove("vigil-stacked");
-    if (NARROW.matches && table.scrollWidth > box.clientWidth + 1 && labelCells(table)) {
+    // Four columns or more on a phone squeeze words letter by letter even when the table
+    // fits, so those are stacked too.
+    var crowded = columnCount(table) >= 4 || table.scrollWidth > box.clientWidth + 1;
+    if (NARROW.matches && crowded && labelCells(table)) {
       table.classList.add("vigil-stacked");
     }
     // A box that still scrolls must be reachable by keyboard (WCAG 2.1.1), and named

@@ -99,6 +99,7 @@ class Crawl:
     role: str
     folder: Path
     visited: dict[str, str] = field(default_factory=dict)  # view name -> path
+    seen: set[str] = field(default_factory=set)  # view names the crawl has asked for
     problems: list[str] = field(default_factory=list)
     minor: list[str] = field(default_factory=list)
 
@@ -118,7 +119,13 @@ def visit(page, crawl: Crawl, url: str, name: str, *, status: int = 200) -> None
         got = response.status if response else "no response"
         crawl.problems.append(f"{label}: HTTP {got}, expected {status}")
         return
-    number = len(crawl.visited)
+    if status == 200:
+        # A redirect (to sign in, to set up a second factor) lands on a page of its own.
+        name = view_name_of(urlsplit(page.url).path) or name
+        if name in crawl.visited:
+            return
+    crawl.visited[name] = urlsplit(page.url).path
+    number = len(crawl.visited) - 1
     for width in reversed(WIDTHS):
         page.set_viewport_size({"width": width, "height": HEIGHT[width]})
         # Let a resize settle (the navbar collapses, tables reflow) before measuring.
@@ -153,10 +160,10 @@ def crawl_from(page, crawl: Crawl, base: str, starts: list[str]) -> None:
         url = queue.pop(0)
         path = urlsplit(url).path
         name = view_name_of(path)
-        if name is None or name in crawl.visited:
+        if name is None or name in crawl.seen:
             continue
+        crawl.seen.add(name)
         visit(page, crawl, url, name)
-        crawl.visited[name] = path
         for href in page.eval_on_selector_all("a[href]", "links => links.map((a) => a.href)"):
             parts = urlsplit(href)
             if href.startswith(base) and not NOT_PAGES.search(parts.path):
@@ -304,7 +311,6 @@ def new_crawl(role: str) -> Crawl:
 def visit_error(request, page, crawl: Crawl, url: str, name: str, status: int) -> None:
     expect_http_error(request, url)
     visit(page, crawl, url, name, status=status)
-    crawl.visited[name] = urlsplit(url).path
 
 
 # Reachable by every signed-in person by address (allauth's pages for their own password,

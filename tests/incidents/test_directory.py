@@ -630,3 +630,20 @@ def test_a_preview_waiting_to_be_applied_polls_and_an_applied_one_does_not(clien
     assert 'hx-trigger="every 5s" hx-select="#directory-import-live"' in html
     DirectoryImport.objects.filter(pk=waiting.pk).update(status=DirectoryImport.Status.DISCARDED)
     assert "hx-trigger" not in client.get(preview_url(acme, waiting)).content.decode()
+
+
+def test_a_search_finds_a_person_by_the_name_a_later_import_gave_them(client, acme, bob, incident):
+    factories.exposure(incident, acme, phone="+12125550143")
+    directory_import_apply(directory_import=check(acme, SAMPLE), by=bob)
+    exposed = f"/o/{acme.public_id}/incidents/{incident.public_id}/exposed/"
+    signed_in(client, bob)
+    found = client.get(exposed, {"q": "Jane"}).context["rows"]
+    assert [row.person for row in found] == ["Jane Doe"]
+
+    # The same phone, the same match: only the name and email change.
+    renamed = check(acme, SAMPLE.replace("Jane Doe", "Ada Roe").replace("jane.doe@", "ada.roe@"))
+    directory_import_apply(directory_import=renamed, by=bob)
+
+    assert client.get(exposed, {"q": "Jane"}).context["rows"] == []
+    found = client.get(exposed, {"q": "Ada"}).context["rows"]
+    assert [row.person for row in found] == ["Ada Roe"]

@@ -748,3 +748,37 @@ def test_a_search_past_the_threshold_shows_an_estimate_labelled_as_such(
     page = response.content.decode()
     assert "About " in page
     assert "(an estimate: too many to count on every page)" in page
+
+
+def test_a_page_seen_again_does_not_search_the_directory_again(client, acme, bob, breach):
+    signed_in(client, bob)
+    first = client.get(exposed_url(acme, breach), {"q": "Doe"})
+
+    with CaptureQueriesContext(connection) as captured:
+        again = client.get(exposed_url(acme, breach), {"q": "Doe"})
+
+    assert last_digits_listed(again) == last_digits_listed(first) == ["0143"]
+    assert not [q["sql"] for q in captured.captured_queries if "LIKE" in q["sql"]]
+
+
+def test_a_page_seen_before_shows_a_phone_the_import_added_since(
+    client, acme, bob, breach, monkeypatch
+):
+    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    signed_in(client, bob)
+
+    def listed(params):
+        return last_digits_listed(client.get(exposed_url(acme, breach), params))
+
+    assert (listed({"page": "2"}), listed({"country": "US"})) == (
+        ["0143", "6789"],
+        ["0199", "0143"],
+    )
+
+    # As the import writes it: the rollup refreshed with the exposures.
+    exposure(breach, acme, "+12125550777", country="US", last_seen_at=at(29))
+
+    assert (listed({"page": "2"}), listed({"country": "US"})) == (
+        ["0123", "0143"],
+        ["0199", "0777"],
+    )

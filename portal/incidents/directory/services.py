@@ -228,7 +228,9 @@ def directory_import_apply(
             raise ValidationError(
                 "The stored file is not the one that was checked. Upload it again."
             )
-        rematched = exposure_match_directory(organization_ids=[organization.pk])
+        rematched = exposure_match_directory(
+            organization_ids=[organization.pk], directory_changed=bool(plan.updated)
+        )
         # Fresh statistics for what the next queries plan from (the sweep's reminders,
         # the exposed users' list): a first directory can be most of these tables.
         table_analyze(DirectoryUser, DirectoryPhone, Exposure)

@@ -2,8 +2,9 @@
 timeline, the phones nobody in the directory has, and revealing a number.
 
 Every view goes through the gate (portal.accounts.gate) and then asks
-`incidents_of_account`, so an incident the account has no exposures in, or one not
-published yet, is a 404 like any object of another account.
+`incident_of_account` (the rule of `incidents_of_account`), so an incident the account
+has no exposures in, or one not published yet, is a 404 like any object of another
+account.
 """
 
 from functools import wraps
@@ -13,9 +14,9 @@ from allauth.account.adapter import get_adapter as get_account_adapter
 from allauth.core.exceptions import ReauthenticationRequired
 from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.middleware.csrf import get_token
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -29,7 +30,12 @@ from portal.audit.services import audit_record
 from portal.incidents.exposures.charts import per_day_svgs
 from portal.incidents.exposures.exports import EXPORT_STREAM_MAX, csv_chunks, export_rows
 from portal.incidents.exposures.forms import ExposureFilterForm
-from portal.incidents.exposures.paging import DeferredJoinPaginator, count_cached
+from portal.incidents.exposures.paging import (
+    DeferredJoinPaginator,
+    Lazy,
+    count_cached,
+    list_cache_key,
+)
 from portal.incidents.exposures.plan import response_plan
 from portal.incidents.exposures.presenters import (
     breakdown_html,
@@ -50,7 +56,7 @@ from portal.incidents.exposures.selectors import (
     exposures_of,
     exposures_of_same_person,
     incident_dashboard,
-    incidents_of_account,
+    incident_of_account,
     incidents_visible_to,
 )
 from portal.incidents.exposures.services import exposure_export_queue
@@ -61,7 +67,10 @@ TIMELINE_PAGE_SIZE = 100
 
 
 def _incident(member: Member, public_id) -> Incident:
-    return get_object_or_404(incidents_of_account(member.organization), public_id=public_id)
+    found = incident_of_account(member.organization, public_id)
+    if found is None:
+        raise Http404("No such incident in this account.")
+    return found
 
 
 def _exposure(member: Member, incident: Incident, public_id) -> Exposure:
@@ -156,19 +165,36 @@ def dashboard(request, member: Member, incident):
 
 
 def _filtered(request, member: Member, incident: Incident):
+    """The form, its filters, the filtered list (built when first needed: a page in the
+    cache needs none of it), the rollup's summary, and where the list's count and pages
+    are kept (None when the account has no rollup to version them by)."""
     summary = exposure_summary(member.organization, incident)
     form = ExposureFilterForm(request.GET or None, choices=exposure_filter_choices(summary))
     filters = form.filters()
-    exposures = exposures_filtered(
-        exposures_of(member.organization, incident),
-        filters,
-        reveal=member.can(Capability.REVEAL_PHONE),
-        organization_id=member.organization.pk,
+    reveal = member.can(Capability.REVEAL_PHONE)
+    exposures = Lazy(
+        lambda: exposures_filtered(
+            exposures_of(member.organization, incident),
+            filters,
+            reveal=reveal,
+            organization_id=member.organization.pk,
+        )
     )
-    return form, filters, exposures, summary
+    cache_key = None
+    if summary.refreshed_at is not None:
+        cache_key = list_cache_key(
+            key_parts=(
+                member.organization.pk,
+                incident.pk,
+                reveal,
+                *sorted(filters.as_details().items()),
+            ),
+            version=str(summary.refreshed_at),
+        )
+    return form, filters, exposures, summary, cache_key
 
 
-def _count(member: Member, incident: Incident, filters, exposures, summary) -> tuple[int, bool]:
+def _count(filters, exposures: Lazy, summary, cache_key: str | None) -> tuple[int, bool]:
     """How many phones the list holds, and whether that is an estimate."""
     if not filters.is_narrowing():
         # Every phone: the rollup has counted them already.
@@ -183,17 +209,10 @@ def _count(member: Member, incident: Incident, filters, exposures, summary) -> t
             for group in summary.groups
             if all(getattr(group, name) == value for name, value in wanted.items())
         ), False
+    if cache_key is None:
+        return exposures.get().count(), False
     # Counted on the first page; the next pages (and the same filter again) read it.
-    return count_cached(
-        exposures,
-        key_parts=(
-            member.organization.pk,
-            incident.pk,
-            member.can(Capability.REVEAL_PHONE),
-            *sorted(filters.as_details().items()),
-        ),
-        version=str(summary.refreshed_at),
-    )
+    return count_cached(exposures, cache_key=cache_key)
 
 
 def _audit_reveal(request, member: Member, *, target, details: dict) -> None:
@@ -210,7 +229,7 @@ def _audit_reveal(request, member: Member, *, target, details: dict) -> None:
 
 
 def _audit_search_reveal(
-    request, member: Member, incident: Incident, filters, *, exposures, page=None
+    request, member: Member, incident: Incident, filters, *, exposures: Lazy, page=None
 ) -> None:
     """A search by more digits than the mask shows tells those digits of every number
     it keeps: a reveal, audited as one, with what was searched (cut to its last digits
@@ -225,8 +244,8 @@ def _audit_search_reveal(
     if page is not None:
         matched, named = page.paginator.count, [exposure.public_id for exposure in page]
     else:
-        matched = exposures.count()
-        named = list(exposures.values_list("public_id", flat=True)[:PAGE_SIZE])
+        matched = exposures.get().count()
+        named = list(exposures.get().values_list("public_id", flat=True)[:PAGE_SIZE])
     _audit_reveal(
         request,
         member,
@@ -246,15 +265,16 @@ def _audit_search_reveal(
 @require_safe
 def exposed(request, member: Member, incident):
     found = _incident(member, incident)
-    form, filters, exposures, summary = _filtered(request, member, found)
+    form, filters, exposures, summary, cache_key = _filtered(request, member, found)
     filtered = filters.is_narrowing()
     paginator = DeferredJoinPaginator(
-        exposures.only(*EXPOSURE_ROW_FIELDS),
+        exposures,
         PAGE_SIZE,
         # The ids come from the account's filtered list: loading them needs no filter.
         load=exposures_listed,
+        cache_key=cache_key,
     )
-    paginator.count, paginator.estimated = _count(member, found, filters, exposures, summary)
+    paginator.count, paginator.estimated = _count(filters, exposures, summary, cache_key)
     page = paginator.get_page(request.GET.get("page"))
     _audit_search_reveal(request, member, found, filters, exposures=exposures, page=page)
     zone = member.organization.zone
@@ -271,11 +291,11 @@ def exposed_export(request, member: Member, incident):
     chunks: well under a second); a larger one becomes a job that a worker writes to
     storage, and the member waits on its page for the signed download link."""
     found = _incident(member, incident)
-    _, filters, exposures, summary = _filtered(request, member, found)
+    _, filters, exposures, summary, cache_key = _filtered(request, member, found)
     organization = member.organization
     zone = organization.zone
     reveal = member.can(Capability.REVEAL_PHONE)
-    total, estimated = _count(member, found, filters, exposures, summary)
+    total, estimated = _count(filters, exposures, summary, cache_key)
     audit_record(
         action="exposure.export",
         actor=request.user,
@@ -297,7 +317,7 @@ def exposed_export(request, member: Member, incident):
         )
         return redirect("logcopies:export", org=organization.public_id, export=export.public_id)
     response = StreamingHttpResponse(
-        csv_chunks(export_rows(exposures, zone)), content_type="text/csv"
+        csv_chunks(export_rows(exposures.get(), zone)), content_type="text/csv"
     )
     today = timezone.localdate(timezone=zone)
     filename = f"vigil-exposed-{organization.account_id}-{found.slug}-{today:%Y-%m-%d}.csv"
