@@ -283,10 +283,21 @@ class Exposure(models.Model):
     """One exposed phone of one account in one incident, rebuilt by each import."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # No foreign-key constraints on the account and the incident in the database, as on
+    # the log table the exposures are built from: checked once per row at the commit of
+    # the import that inserts them, they cost a million-row import a second. The rows
+    # are only written from log rows, by the import, which holds the incident and the
+    # accounts (FOR KEY SHARE) until it commits; deletes still cascade through the ORM.
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, db_index=False, related_name="exposures"
+        Organization,
+        on_delete=models.CASCADE,
+        db_index=False,
+        db_constraint=False,
+        related_name="exposures",
     )
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="exposures")
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, db_constraint=False, related_name="exposures"
+    )
     phone = models.CharField(max_length=20)
     sms_count = models.IntegerField(default=0)
     voice_count = models.IntegerField(default=0)

@@ -16,13 +16,20 @@ from django.db import connection
 from django.utils import timezone
 
 from portal.audit.models import AuditEvent
+from portal.incidents.exposures.services import exposure_rebuild
 from portal.incidents.imports import services, tasks
 from portal.incidents.imports.services import (
     ImportProgress,
     ImportRefusedError,
     import_batch_run,
 )
-from portal.incidents.models import DirectoryPhone, Exposure, ImportBatch, MessageLogRecord
+from portal.incidents.models import (
+    DirectoryPhone,
+    Exposure,
+    ImportBatch,
+    MessageLogRecord,
+    MessageRollup,
+)
 from tests import factories
 from tests.incidents.imports import (
     DUO_LOG,
@@ -605,6 +612,73 @@ def test_it_asks_for_the_account_of_duo_logs_only(breach, acme):
     assert not ImportBatch.objects.exists()
 
 
+# --- The exposures of a first import, from the staged rows ---------------------------
+
+
+def _rebuilt_from_the_log(incident, organization_ids) -> tuple[int, list[tuple]]:
+    """What rebuilding from the log table would still change, and the message rollup
+    it would leave."""
+    changed = exposure_rebuild(incident=incident, organization_ids=organization_ids)
+    return changed, sorted(
+        MessageRollup.objects.filter(incident=incident).values_list(
+            "organization_id", "quarter_hour", "message_type", "messages"
+        )
+    )
+
+
+def test_it_gives_first_exposures_that_the_log_table_agrees_with(breach, acme, globex):
+    dump = HEADER + (
+        "a-1,DA7QK4M2ZP,2024-03-01T08:00:00Z,+12125550101,Verizon,US,NY,sms\n"
+        # Sent at the same second as a-3, with another carrier: of the two, the greater
+        # message id is the phone's latest row.
+        "a-2,DA7QK4M2ZP,2024-03-02T09:00:00Z,+12125550101,Sprint,US,NY,voice\n"
+        "a-3,DA7QK4M2ZP,2024-03-02T09:00:00Z,+12125550101,AT&T,US,NY,sms\n"
+        # a-1 again, later in the file: the first one stays, this phone gets nothing.
+        "a-1,DA7QK4M2ZP,2024-03-05T08:00:00Z,+12125550999,Verizon,US,NY,sms\n"
+        "g-1,DA3HN8WQ1C,2024-03-03T10:14:00Z,+4915123495004,Telekom,DE,Berlin,sms\n"
+        "g-2,DA3HN8WQ1C,2024-03-03T10:16:00Z,+4915123495004,Vodafone,DE,Berlin,phone\n"
+    )
+    batch = imported(breach, dump)
+
+    assert counts(batch)["imported"] == 5
+    assert counts(batch)["duplicate"] == 1
+    found = exposures(breach)
+    assert sorted(found) == ["+12125550101", "+4915123495004"]
+    us, de = found["+12125550101"], found["+4915123495004"]
+    assert (us.sms_count, us.voice_count, us.message_count) == (2, 1, 3)
+    assert us.first_seen_at == datetime(2024, 3, 1, 8, tzinfo=UTC)
+    assert us.last_seen_at == datetime(2024, 3, 2, 9, tzinfo=UTC)
+    assert us.carrier == "AT&T"
+    assert (de.sms_count, de.voice_count, de.carrier) == (1, 1, "Vodafone")
+    rollup_before = _rebuilt_from_the_log(breach, [])[1]
+    changed, rollup_after = _rebuilt_from_the_log(breach, [acme.pk, globex.pk])
+    assert changed == 0
+    assert rollup_after == rollup_before
+    assert sum(row[3] for row in rollup_after) == 5
+
+
+def test_it_counts_only_the_rows_it_inserted_for_an_account_new_to_the_incident(
+    breach, acme, globex
+):
+    imported(breach, HEADER + "m-1,DA7QK4M2ZP,2024-03-01T08:00:00Z,+12125550101,V,US,NY,sms\n")
+    # Globex is new to the incident, but m-1 is already there (Acme's): only g-2 goes in.
+    batch = imported(
+        breach,
+        HEADER
+        + "m-1,DA3HN8WQ1C,2024-03-02T08:00:00Z,+4915123495004,Telekom,DE,Berlin,sms\n"
+        + "g-2,DA3HN8WQ1C,2024-03-02T09:00:00Z,+4915123000371,Telekom,DE,Berlin,voice\n",
+    )
+
+    assert (batch.imported, batch.duplicate) == (1, 1)
+    globex_phones = {
+        exposure.phone: exposure.message_count
+        for exposure in Exposure.objects.filter(incident=breach, organization=globex)
+    }
+    assert globex_phones == {"+4915123000371": 1}
+    assert MessageRollup.objects.get(incident=breach, organization=globex).messages == 1
+    assert _rebuilt_from_the_log(breach, [globex.pk])[0] == 0
+
+
 # --- PostgreSQL: publishing while reading -----------------------------------------
 
 
@@ -667,6 +741,9 @@ def test_it_publishes_ranges_on_a_second_connection_while_reading(pipelined):
     }
     assert log_rows(breach)["p-003"].phone == "+12125550003"  # line 5, not the last line
     assert len(exposures(breach)) == 40
+    # Summed from the staged rows while the last ranges went in: as the log table has it.
+    account_ids = list(Exposure.objects.values_list("organization_id", flat=True).distinct())
+    assert exposure_rebuild(incident=breach, organization_ids=account_ids) == 0
     assert [error["line"] for error in batch.first_errors] == [22]
     assert staging_tables() == []
 
@@ -735,4 +812,37 @@ def test_it_sends_the_customer_notice_to_an_account_an_import_brings_into_a_publ
 
     notices = ScheduledEmail.objects.filter(kind="customer_notice", incident=breach)
     assert list(notices.values_list("organization__name", "status")) == [("Globex", "sent")]
+    assert [message.to for message in mailoutbox] == [["owner@globex.example"]]
+
+
+def test_an_import_emails_only_the_accounts_new_to_the_published_incident(
+    breach, acme, globex, mailoutbox, django_capture_on_commit_callbacks
+):
+    """Issue 15 point 10: the demo's rows were seeded, not imported, so its accounts had
+    no customer-notice row; an import then emailed every account again, one with no row
+    in the file too. Accounts already in the incident, however their rows came, are not
+    emailed again."""
+    from notifications.models import ScheduledEmail
+
+    initech = factories.organization("Initech", account_id="DA7INITECH")
+    for organization, email in (
+        (acme, "owner@acme.example"),
+        (globex, "owner@globex.example"),
+        (initech, "owner@initech.example"),
+    ):
+        factories.member(organization, email, "owner")
+    # Acme and Initech are in the incident already (seeded), with no notice row.
+    factories.exposure(breach, acme, phone="+12125550100")
+    factories.exposure(breach, initech, phone="+12125550101")
+    breach.status = breach.Status.PUBLISHED
+    breach.save(update_fields=["status"])
+    acme_row = "a-1,DA7QK4M2ZP,2024-03-01T08:00:00Z,+12125550143,Verizon,US,NY,sms\n"
+    globex_row = "g-1,DA3HN8WQ1C,2024-03-01T08:00:00Z,+12125550144,Verizon,US,NY,sms\n"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        batch = imported(breach, HEADER + acme_row + globex_row)
+
+    assert batch.imported == 2
+    notices = ScheduledEmail.objects.filter(kind="customer_notice", incident=breach)
+    assert list(notices.values_list("organization__name", flat=True)) == ["Globex"]
     assert [message.to for message in mailoutbox] == [["owner@globex.example"]]

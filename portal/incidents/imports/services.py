@@ -35,6 +35,7 @@ from portal.accounts.models import Organization
 from portal.audit.services import audit_record
 from portal.database import process_lock, table_analyze
 from portal.incidents.exposures.services import (
+    NewRowTotals,
     exposure_match_directory,
     exposure_rebuild,
     incident_customer_notices,
@@ -48,12 +49,15 @@ from portal.incidents.imports.encodings import (
 )
 from portal.incidents.imports.errors import ErrorReport, ImportRefusedError
 from portal.incidents.imports.loader import (
+    ANALYZE_AFTER_ROWS,
+    StagedTotals,
     StageWriter,
     publish_begin,
     publish_end,
     stage_create,
     stage_drop,
     stage_publish,
+    stage_totals,
 )
 from portal.incidents.imports.parsers import (
     Problem,
@@ -384,7 +388,18 @@ class _Run:
             publisher.abort()  # rolls back what it published so far
             self._hold()
             return
-        publisher.finish()
+        try:
+            # While the publisher inserts the last ranges, this connection sums the
+            # staged rows for the exposures (PostgreSQL; SQLite has one connection).
+            totals = (
+                stage_totals(self.batch)
+                if connection.vendor == "postgresql" and self.valid
+                else None
+            )
+        except BaseException:
+            publisher.abort()
+            raise
+        publisher.finish(totals)
 
     def _too_many_rejected(self) -> bool:
         limit = settings.IMPORT_HOLD_REJECTED_PERCENT
@@ -477,10 +492,11 @@ class _Run:
 
     # Publishing ---------------------------------------------------------------
 
-    def _publish(self, ranges: Iterable[int]) -> None:
+    def _publish(self, ranges: Iterable[int], totals: Callable[[], StagedTotals | None]) -> None:
         """The one transaction that changes the live tables: the staged rows, a range
         of lines at a time as `ranges` yields where the staging table ends (it ends
-        when reading is done), then the exposures and the batch's completion."""
+        when reading is done), then the exposures and the batch's completion.
+        `totals()`, asked once the ranges are done, are the staged rows summed."""
         batch = self.batch
         with transaction.atomic():
             if connection.vendor == "postgresql":
@@ -492,21 +508,40 @@ class _Run:
                         "SELECT pg_advisory_xact_lock(%s)", [_PUBLISH_LOCK_BASE + batch.incident_id]
                     )
             publish_begin()
-            inserted, touched, after = 0, set(), 0
+            inserted, after = 0, 0
+            by_account: dict[int, int | None] = {}
             clock = _Clock(batch)
             for upto in ranges:
                 if upto > after:
-                    count, accounts = stage_publish(batch=batch, after_line=after, upto_line=upto)
+                    count, counts = stage_publish(batch=batch, after_line=after, upto_line=upto)
                     clock.lap(f"lines {after + 1}-{upto} published: {count} rows")
                     inserted += count
-                    touched |= accounts
+                    for account, rows in counts.items():
+                        before = by_account.get(account, 0)
+                        by_account[account] = (
+                            None if rows is None or before is None else before + rows
+                        )
                     after = upto
-            accounts = sorted(touched)
+            accounts = sorted(by_account)
+            new_rows = _new_rows(totals(), by_account)
             self.phase = Phase.EXPOSURES  # shown by the reader's progress, if it waits
-            publish_end(batch=batch, inserted=inserted, organization_ids=accounts)
-            clock.lap("references held, statistics refreshed")
+            publish_end(batch=batch, organization_ids=accounts)
+            clock.lap("references held")
             if accounts:
-                exposure_rebuild(incident=batch.incident, organization_ids=accounts)
+                # Read before the rebuild: the accounts that had no exposure in this
+                # incident yet are the only ones a published incident's notice is new to.
+                already_in = set(
+                    Exposure.objects.filter(incident=batch.incident, organization_id__in=accounts)
+                    .order_by()
+                    .values_list("organization_id", flat=True)
+                    .distinct()
+                )
+                exposure_rebuild(
+                    incident=batch.incident,
+                    organization_ids=accounts,
+                    new_rows=new_rows,
+                    log_changed=inserted >= ANALYZE_AFTER_ROWS,
+                )
                 clock.lap(f"exposures of {len(accounts)} accounts rebuilt")
                 exposure_match_directory(organization_ids=accounts)
                 clock.lap("exposures matched to the directories")
@@ -516,8 +551,12 @@ class _Run:
                 clock.lap("exposures analyzed")
                 if batch.incident.status == Incident.Status.PUBLISHED:
                     # An account this import brings into a published incident gets the
-                    # customer notice the others got at publication (idempotent).
-                    incident_customer_notices(batch.incident)
+                    # customer notice the others got at publication; accounts already in
+                    # it, however their rows arrived, are not emailed again, nor accounts
+                    # the file has no row for.
+                    new_accounts = [pk for pk in accounts if pk not in already_in]
+                    if new_accounts:
+                        incident_customer_notices(batch.incident, organization_ids=new_accounts)
             counts = self._finish(Status.COMPLETED, inserted=inserted)
             audit_record(
                 action="import.completed",
@@ -658,6 +697,20 @@ class _Run:
             logger.exception("import batch %s: could not record the failure", batch.public_id)
 
 
+def _new_rows(totals: StagedTotals | None, inserted: dict[int, int | None]) -> NewRowTotals | None:
+    """The staged totals, for the accounts whose every staged message id was inserted
+    (none was in the incident already): for them, the totals are of exactly the rows
+    inserted."""
+    if totals is None:
+        return None
+    vouched = frozenset(
+        account
+        for account, rows in inserted.items()
+        if rows is not None and totals.messages.get(account) == rows
+    )
+    return NewRowTotals(phones=totals.phones, quarters=totals.quarters, organization_ids=vouched)
+
+
 class _Clock:
     """Debug log of how long each publishing step took: where an import's time goes."""
 
@@ -688,8 +741,8 @@ class _Publisher:
     def staged(self, last_line: int) -> None:
         self.last_line = last_line
 
-    def finish(self) -> None:
-        self.run._publish([self.last_line])
+    def finish(self, totals: StagedTotals | None = None) -> None:
+        self.run._publish([self.last_line], lambda: totals)
 
     def abort(self) -> None:
         pass
@@ -712,6 +765,7 @@ class _ThreadedPublisher(_Publisher):
         self.queue: queue.SimpleQueue = queue.SimpleQueue()
         self.error: BaseException | None = None
         self.database = None  # the thread's psycopg connection, to cancel its query
+        self.totals: StagedTotals | None = None
         self.thread = threading.Thread(
             target=self._work, name=f"import-publisher-{run.batch.pk}", daemon=True
         )
@@ -722,7 +776,9 @@ class _ThreadedPublisher(_Publisher):
             raise self.error  # no use reading on: the transaction is gone
         self.queue.put(last_line)
 
-    def finish(self) -> None:
+    def finish(self, totals: StagedTotals | None = None) -> None:
+        # Read by the publisher's thread only after it takes _DONE off the queue.
+        self.totals = totals
         self.queue.put(_DONE)
         try:
             # The reader's connection is free now: it keeps the batch's progress
@@ -770,7 +826,7 @@ class _ThreadedPublisher(_Publisher):
         try:
             connection.ensure_connection()
             self.database = connection.connection
-            self.run._publish(self._ranges())
+            self.run._publish(self._ranges(), lambda: self.totals)
         except BaseException as error:
             self.error = error
         finally:
