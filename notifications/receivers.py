@@ -6,8 +6,9 @@ from django.dispatch import receiver
 
 from notifications.outbox.account_emails import invitation_email_add, logcopy_email_add
 from notifications.outbox.scheduled import customer_notices_create
+from notifications.plan import notice_plan_steps
 from portal.accounts.signals import invitation_created
-from portal.incidents.signals import incident_exposures_published
+from portal.incidents.signals import incident_exposures_published, response_plan_steps
 from portal.logcopies.signals import logcopy_changed
 
 
@@ -22,5 +23,12 @@ def _logcopy_changed(sender, *, copy, event, **kwargs) -> None:
 
 
 @receiver(incident_exposures_published, dispatch_uid="notifications.customer_notices")
-def _incident_exposures_published(sender, *, incident, **kwargs) -> list[int]:
-    return customer_notices_create(incident=incident)
+def _incident_exposures_published(
+    sender, *, incident, organization_ids=None, **kwargs
+) -> list[int]:
+    return customer_notices_create(incident=incident, organization_ids=organization_ids)
+
+
+@receiver(response_plan_steps, dispatch_uid="notifications.response_plan")
+def _response_plan_steps(sender, *, member, incident, numbers, **kwargs):
+    return notice_plan_steps(member=member, incident=incident, numbers=numbers)

@@ -6,12 +6,15 @@ The counters on a campaign (sent, failed, skipped) are the engine's; these only 
 them, so the list and the live progress cost no count over the delivery rows.
 """
 
+import math
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from itertools import islice
 
 from django.db.models import Q, QuerySet
 
 from notifications.audience import Recipient, recipients_iter
+from notifications.delivery.sending import RATE_WINDOW
 from notifications.models import Delivery, NoticeCampaign, NoticeTemplate
 from notifications.notice_templates import rendering
 from portal.accounts.models import Organization
@@ -95,6 +98,44 @@ def campaign_progress(campaign: NoticeCampaign) -> Progress:
         sent=campaign.sent_count,
         failed=campaign.failed_count,
         skipped=campaign.skipped_count,
+    )
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How fast a sending campaign can go: the account's rate, whether the last
+    minute's claims have used it up (the campaign is held by it), and when the pending
+    notices should be out at that rate."""
+
+    rate: int  # notices a minute, for every campaign of the account together
+    held: bool
+    expected_finish: datetime
+
+
+def campaign_pace(campaign: NoticeCampaign, progress: Progress, *, now: datetime) -> Pace | None:
+    """The pace of a campaign that is sending with notices still to go, else None.
+
+    The rate counts the account's claims of the last minute across its campaigns (the
+    sender's own rule, notifications/delivery/sending.py); a campaign whose account
+    has claimed that many is waiting for the window to move, not stuck.
+    """
+    if campaign.status != Status.SENDING or not progress.pending:
+        return None
+    rate = (
+        Organization.objects.filter(pk=campaign.organization_id)
+        .values_list("notice_rate_per_minute", flat=True)
+        .get()
+    )
+    claimed = Delivery.objects.filter(
+        campaign__organization_id=campaign.organization_id,
+        campaign__status=Status.SENDING,
+        claimed_at__gte=now - RATE_WINDOW,
+    ).count()
+    minutes = math.ceil(progress.pending / rate) if rate else 0
+    return Pace(
+        rate=rate,
+        held=claimed >= rate,
+        expected_finish=now + timedelta(minutes=minutes),
     )
 
 

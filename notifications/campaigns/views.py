@@ -29,6 +29,7 @@ from notifications.campaigns.selectors import (
     LIVE,
     campaign_deliveries,
     campaign_incidents,
+    campaign_pace,
     campaign_preview,
     campaign_progress,
     campaign_sample,
@@ -113,10 +114,12 @@ def _audience_described(campaign: NoticeCampaign) -> str:
 
 
 def _detail_context(member: Member, campaign: NoticeCampaign, **extra) -> dict:
+    progress = campaign_progress(campaign)
     return _base_context(
         member,
         campaign=campaign,
-        progress=campaign_progress(campaign),
+        progress=progress,
+        pace=campaign_pace(campaign, progress, now=timezone.now()),
         live=campaign.status in LIVE,
         due=campaign.scheduled_at is not None and campaign.scheduled_at <= timezone.now(),
         **extra,

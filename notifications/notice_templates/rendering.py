@@ -13,7 +13,7 @@ Values come from two places, both frozen before any message leaves:
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from email.utils import formataddr, parseaddr
 from functools import lru_cache
 from typing import Any
@@ -22,8 +22,10 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.urls import reverse
-from django.utils import formats, timezone, translation
+from django.utils import translation
 from django.utils.html import escape
+
+from portal.incidents.windows import Window, window_day, window_days, window_utc
 
 # name -> what it is, as the template editor lists it.
 PLACEHOLDERS: dict[str, str] = {
@@ -31,8 +33,9 @@ PLACEHOLDERS: dict[str, str] = {
     "phone_last_digits": "The last 4 digits of the recipient's exposed phone number",
     "message_count": "How many messages to the recipient's phones were in the stolen logs",
     "incident_title": "The incident's title",
-    "exposure_start": "The first day of the exposure window",
-    "exposure_end": "The last day of the exposure window",
+    "exposure_start": "The first day of the exposure window (UTC)",
+    "exposure_end": "The last day of the exposure window (UTC)",
+    "exposure_window": "The exposure window as the portal writes it, in UTC",
     "account_name": "Your account's name",
     "contact_name": "The designated contact's name",
     "contact_email": "The designated contact's email",
@@ -134,14 +137,14 @@ def contact_snapshot(organization) -> dict[str, str]:
 
 def campaign_context(*, organization, incident, contact: dict[str, str]) -> dict:
     """The values every recipient of a campaign shares."""
-    zone = organization.zone
     return {
         "incident_title": incident.title,
-        # Dates, written out in each recipient's language by notice_render. The
-        # window's end is exclusive (midnight after the last day), so the last day
-        # is the one just before it.
-        "exposure_start": _day(incident.window_start, zone),
-        "exposure_end": _day(incident.window_end - timedelta(microseconds=1), zone),
+        # Dates, written out in each recipient's language by notice_render: the
+        # provider's window in UTC, its days as every page shows them (the window's
+        # end is exclusive, so its last day is the one just before it).
+        "exposure_start": window_days(incident.window_start, incident.window_end)[0],
+        "exposure_end": window_days(incident.window_start, incident.window_end)[1],
+        "exposure_window": Window(incident.window_start, incident.window_end),
         "account_name": organization.name,
         "contact_name": contact.get("name", ""),
         "contact_email": contact.get("email", ""),
@@ -170,10 +173,7 @@ def notice_render(*, snapshot: dict, language: str, values: dict[str, Any]) -> R
     with `values` (campaign_context, recipient_context and report_link)."""
     code = snapshot_language(snapshot, language)
     words = snapshot["languages"][code]
-    values = {
-        name: _date_in(value, code) if isinstance(value, date) else value
-        for name, value in values.items()
-    }
+    values = {name: _written_in(value, code) for name, value in values.items()}
     subject = _substitute(words["subject"], values, html=False)
     return RenderedNotice(
         # A header cannot hold a line break; a value with one would end the subject.
@@ -218,14 +218,22 @@ def _mail_domain() -> str:
     return domain or urlsplit(settings.SITE_URL).hostname or "localhost"
 
 
-def _day(moment, zone) -> date | None:
-    if moment is None:
-        return None
-    return timezone.localtime(moment, zone).date()
+def _written_in(value: Any, language: str) -> Any:
+    if isinstance(value, date):
+        return _date_in(value, language)
+    if isinstance(value, Window):
+        return _window_in(value, language)
+    return value
 
 
 @lru_cache(maxsize=256)
 def _date_in(day: date, language: str) -> str:
-    """`day` as the language writes it: "1 mars 2024", "1. März 2024"."""
+    """`day` as the language writes it: "1 mars 2024", as the pages write the window's."""
     with translation.override(language):
-        return formats.date_format(day, "DATE_FORMAT")
+        return window_day(day)
+
+
+@lru_cache(maxsize=64)
+def _window_in(window: Window, language: str) -> str:
+    with translation.override(language):
+        return window_utc(window)

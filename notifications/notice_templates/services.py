@@ -491,6 +491,7 @@ def _sample_campaign(organization: Organization | None, contact: dict) -> dict[s
         "incident_title": "Sample incident: telephony provider breach",
         "exposure_start": "1 March 2024",
         "exposure_end": "31 March 2024",
+        "exposure_window": "1 March 2024 \N{EN DASH} 31 March 2024 (UTC)",
         "account_name": organization.name if organization else "Example Corp",
         "contact_name": contact.get("name", ""),
         "contact_email": contact.get("email", ""),

@@ -10,6 +10,7 @@ that are due, and sends every pending row that is due.
 
 import logging
 import zoneinfo
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,8 +28,9 @@ from notifications.outbox.services import (
     site_url,
 )
 from portal.accounts.models import Membership, Organization, User
-from portal.accounts.roles import Role
+from portal.accounts.roles import INCIDENT_CONTACT_ROLES
 from portal.incidents.models import Exposure, Incident
+from portal.incidents.windows import exposure_window
 from portal.logcopies.models import LogCopyRequest
 
 logger = logging.getLogger(__name__)
@@ -43,8 +45,7 @@ REMINDER_LOCAL_HOUR = 9
 # ISO week if the sweep did not run then.
 SUMMARY_UTC_HOUR = 8
 
-# The roles that hear about incidents: those who can act on them.
-NOTIFIED_ROLES = (Role.OWNER, Role.ADMIN)
+NOTIFIED_ROLES = INCIDENT_CONTACT_ROLES
 OPEN_LOG_COPY = (
     LogCopyRequest.Status.REQUESTED,
     LogCopyRequest.Status.APPROVED,
@@ -56,13 +57,19 @@ OPEN_LOG_COPY = (
 # --- Making the rows -----------------------------------------------------------------
 
 
-def customer_notices_create(*, incident: Incident) -> list[int]:
-    """One customer-notice row for each account with exposures in the incident, and
+def customer_notices_create(
+    *, incident: Incident, organization_ids: Iterable[int] | None = None
+) -> list[int]:
+    """One customer-notice row for each account with exposures in the incident (or
+    only those of `organization_ids`: an import names the accounts it brought in), and
     their sending queued once the caller's transaction commits. Idempotent: a second
-    call makes no second row. Returns the pending rows' ids."""
+    call makes no second row. Returns the ids of the pending rows it is about."""
     affected = Organization.objects.filter(
         Exists(Exposure.objects.filter(incident=incident, organization=OuterRef("pk")))
-    ).values_list("pk", "public_id")
+    )
+    if organization_ids is not None:
+        affected = affected.filter(pk__in=list(organization_ids))
+    affected = affected.values_list("pk", "public_id")
     ScheduledEmail.objects.bulk_create(
         [
             ScheduledEmail(
@@ -75,11 +82,12 @@ def customer_notices_create(*, incident: Incident) -> list[int]:
         ],
         ignore_conflicts=True,
     )
-    ids = list(
-        ScheduledEmail.objects.filter(
-            kind=Kind.CUSTOMER_NOTICE, incident=incident, status=Status.PENDING
-        ).values_list("pk", flat=True)
+    pending = ScheduledEmail.objects.filter(
+        kind=Kind.CUSTOMER_NOTICE, incident=incident, status=Status.PENDING
     )
+    if organization_ids is not None:
+        pending = pending.filter(organization_id__in=list(organization_ids))
+    ids = list(pending.values_list("pk", flat=True))
     outbox_send_soon(ids)
     return ids
 
@@ -222,12 +230,8 @@ def _customer_notice(row: ScheduledEmail, now: datetime) -> Email:
         "organization": organization,
         "incident": incident,
         "zone": zone,
-        # Days, not times: the window's stored end is exclusive (midnight after its
-        # last day), so the last day is the one just before it.
-        "window_start": timezone.localtime(incident.window_start, zone).date(),
-        "window_end": timezone.localtime(
-            incident.window_end - timedelta(microseconds=1), zone
-        ).date(),
+        # As every page writes it: the provider's UTC window, then the account's.
+        "exposure_window": exposure_window(incident, zone),
         "phones": counts["phones"],
         "messages": counts["messages"] or 0,
         "people": counts["people"],

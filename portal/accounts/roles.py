@@ -17,6 +17,9 @@ class Role(models.TextChoices):
 class Capability(models.TextChoices):
     VIEW_DASHBOARD = "view_dashboard", _("See dashboards and exposed users")
     REVEAL_PHONE = "reveal_phone", _("Reveal full phone numbers")
+    # Names and emails of the exposed people leave the portal in the export: a
+    # capability of its own, so a read-only role sees counts and masked rows only.
+    EXPORT_EXPOSED = "export_exposed", _("Export exposed users with names and emails")
     MANAGE_DIRECTORY = "manage_directory", _("Import the user directory")
     REQUEST_LOG_COPY = "request_log_copy", _("Request copies of the stolen logs")
     DOWNLOAD_LOG_COPY = "download_log_copy", _("Download log copies")
@@ -33,6 +36,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     Role.ADMIN: frozenset(
         {
             _C.VIEW_DASHBOARD,
+            _C.EXPORT_EXPOSED,
             _C.MANAGE_DIRECTORY,
             _C.REQUEST_LOG_COPY,
             _C.MANAGE_NOTICES,
@@ -43,6 +47,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     Role.SECURITY: frozenset(
         {
             _C.VIEW_DASHBOARD,
+            _C.EXPORT_EXPOSED,
             _C.REVEAL_PHONE,
             _C.REQUEST_LOG_COPY,
             _C.DOWNLOAD_LOG_COPY,
@@ -51,6 +56,11 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     ),
     Role.VIEWER: frozenset({_C.VIEW_DASHBOARD}),
 }
+
+
+# The roles that hear about incidents (the customer notice, the daily reminder): those
+# who can act on them. The operator is told who they are before publishing.
+INCIDENT_CONTACT_ROLES = (Role.OWNER, Role.ADMIN)
 
 
 def can(role: str, capability: str) -> bool:

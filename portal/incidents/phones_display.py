@@ -63,3 +63,18 @@ def country_name(code: str) -> str:
     example = phonenumbers.example_number(code.upper()) if code else None
     name = geocoder.country_name_for_number(example, "en") if example else ""
     return name or code
+
+
+def name_masked(name: str) -> str:
+    """A person's name as a role that may not export them sees it: initials only
+    ("Jane Thompson" as "J. T."), enough to tell two rows apart, not to name anyone."""
+    return " ".join(f"{word[0]}." for word in name.split() if word)
+
+
+def email_masked(email: str) -> str:
+    """An address with its local part cut to its first letter ("j•••@acme.example"):
+    the domain tells which mailbox system, not whose mailbox."""
+    local, at, domain = email.partition("@")
+    if not at:
+        return f"{local[:1]}•••" if local else ""
+    return f"{local[:1]}•••@{domain}"

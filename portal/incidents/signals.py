@@ -9,10 +9,18 @@ from django.dispatch import Signal
 
 # A published incident has exposures some accounts were not told of yet: at
 # publication, and after an import adds accounts to a published incident.
-# Arguments: incident. A receiver returns the ids of the emails it queued.
+# Arguments: incident; organization_ids (None at publication: every account; after an
+# import, only the accounts new to the incident). A receiver returns the ids of the
+# emails it queued.
 incident_exposures_published = Signal()
 
 # A member asked for an export of exposed users too large to stream: log copies (which
 # keeps the export jobs) makes one and returns it. Arguments: member, incident, filters,
 # reveal, total.
 exposure_export_requested = Signal()
+
+# The response plan of an account's incident page asks the apps above for their steps
+# (log copies: the copy; notifications: the notice and the reports). Arguments: member,
+# incident, numbers (portal.incidents.exposures.plan.PlanNumbers). A receiver returns a
+# list of PlanStep.
+response_plan_steps = Signal()

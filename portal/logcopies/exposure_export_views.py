@@ -48,7 +48,7 @@ def _context(request, member: Member, export: ExposureExport) -> dict:
     }
 
 
-@account_view(Capability.VIEW_DASHBOARD)
+@account_view(Capability.EXPORT_EXPOSED)
 @never_cache
 @require_safe
 def export_detail(request, member: Member, export):
@@ -56,7 +56,7 @@ def export_detail(request, member: Member, export):
     return render(request, "logcopies/exposure_export.html", _context(request, member, found))
 
 
-@account_view(Capability.VIEW_DASHBOARD)
+@account_view(Capability.EXPORT_EXPOSED)
 @never_cache
 @require_safe
 def export_progress(request, member: Member, export):
@@ -65,7 +65,7 @@ def export_progress(request, member: Member, export):
     return render(request, "logcopies/_exposure_export_progress.html", context)
 
 
-@account_view(Capability.VIEW_DASHBOARD)
+@account_view(Capability.EXPORT_EXPOSED)
 @never_cache
 @require_GET  # not HEAD: every download is audited
 def export_download(request, member: Member, export, export_token):

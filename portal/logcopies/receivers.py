@@ -3,8 +3,9 @@ never imports log copies."""
 
 from django.dispatch import receiver
 
-from portal.incidents.signals import exposure_export_requested
+from portal.incidents.signals import exposure_export_requested, response_plan_steps
 from portal.logcopies.exposure_exports import exposure_export_request
+from portal.logcopies.plan import logcopy_plan_step
 
 
 @receiver(exposure_export_requested, dispatch_uid="logcopies.exposure_export")
@@ -12,3 +13,8 @@ def _exposure_export_requested(sender, *, member, incident, filters, reveal, tot
     return exposure_export_request(
         member=member, incident=incident, filters=filters, reveal=reveal, total=total
     )
+
+
+@receiver(response_plan_steps, dispatch_uid="logcopies.response_plan")
+def _response_plan_steps(sender, *, member, incident, **kwargs):
+    return [logcopy_plan_step(member=member, incident=incident)]

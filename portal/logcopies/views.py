@@ -33,8 +33,11 @@ from portal.logcopies.signing import (
 )
 
 PAGE_SIZE = 50
-# The copy's page polls its progress while the copy is in one of these.
+# The copy's page polls its progress every 2 s while the copy is in one of these,
 ACTIVE = (LogCopyRequest.Status.APPROVED, LogCopyRequest.Status.GENERATING)
+# and every 5 s while it waits for the operator, whose decision comes from another
+# browser (issue 15 point 4). The other states are final: the page stops asking.
+WAITING = (LogCopyRequest.Status.REQUESTED,)
 
 
 def _require_log_copies(member: Member) -> None:
@@ -64,6 +67,7 @@ def _copy_context(member: Member, copy: LogCopyRequest, **extra) -> dict:
         "organization": member.organization,
         "copy": copy,
         "active": copy.status in ACTIVE,
+        "poll_every": "2s" if copy.status in ACTIVE else "5s" if copy.status in WAITING else "",
         "percent": _percent(copy),
         "can_request": member.can(Capability.REQUEST_LOG_COPY),
         "can_download": member.can(Capability.DOWNLOAD_LOG_COPY),
@@ -157,7 +161,7 @@ def copy_detail(request, member: Member, copy):
 def copy_progress(request, member: Member, copy):
     _require_log_copies(member)
     found = _copy(member, copy)
-    return render(request, "logcopies/_progress.html", _copy_context(member, found))
+    return render(request, "logcopies/_live.html", _copy_context(member, found))
 
 
 @account_view(Capability.REQUEST_LOG_COPY)

@@ -441,3 +441,37 @@ def test_it_answers_404_to_a_made_up_invitation_token(client, world):
     signed_in(client, world.globex_members[Role.OWNER])
 
     assert client.get(reverse("invitations:accept", kwargs={"token": "made-up"})).status_code == 404
+
+
+# Exporting exposed users with their names and emails is its own capability (issue 15
+# point 9): owners, admins and security staff; a viewer sees counts and masked rows.
+EXPORT_ROWS = [
+    "incidents:exposed_export",
+    "logcopies:export",
+    "logcopies:export_progress",
+    "logcopies:export_download",
+]
+
+
+@pytest.mark.parametrize("name", EXPORT_ROWS)
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [(Role.OWNER, True), (Role.ADMIN, True), (Role.SECURITY, True), (Role.VIEWER, False)],
+)
+def test_only_roles_that_may_export_reach_the_exports(client, world, name, role, allowed):
+    row = MATRIX[name]
+    signed_in(client, world.acme_members[role])
+
+    response = _request(client, name, row, _url(name, row, world))
+
+    # The owner's export is theirs: another allowed role gets the 404 of a stranger's.
+    assert (response.status_code != 403) is allowed
+    if not allowed:
+        assert not AuditEvent.objects.filter(action__startswith="exposure.export").exists()
+
+
+def test_the_role_card_lists_the_export_for_the_roles_that_have_it(client, world):
+    for role, shown in [(Role.ADMIN, True), (Role.SECURITY, True), (Role.VIEWER, False)]:
+        signed_in(client, world.acme_members[role])
+        page = client.get(reverse("accounts:home", kwargs={"org": world.acme.public_id}))
+        assert ("Export exposed users with names and emails" in page.content.decode()) is shown

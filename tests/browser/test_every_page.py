@@ -25,6 +25,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.urls import Resolver404, resolve
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from notifications.models import NoticeCampaign, NoticeTemplate, SuspicionReport
 from portal.accounts.models import Organization, User
@@ -124,6 +125,13 @@ def visit(page, crawl: Crawl, url: str, name: str, *, status: int = 200) -> None
         name = view_name_of(urlsplit(page.url).path) or name
         if name in crawl.visited:
             return
+    check(page, crawl, name)
+
+
+def check(page, crawl: Crawl, name: str) -> None:
+    """The page the browser shows, at both widths: axe, the scroll check and a
+    screenshot at each."""
+    label = f"{crawl.role} {urlsplit(page.url).path}"
     crawl.visited[name] = urlsplit(page.url).path
     number = len(crawl.visited) - 1
     for width in reversed(WIDTHS):
@@ -382,5 +390,14 @@ def test_every_public_page_and_error_page_is_accessible_and_fits_a_phone(
     visit_error(request, page, crawl, f"{base}/no-such-page/", "404", 404)
     visit_error(request, page, crawl, f"{base}/test-errors/429/", "429", 429)
     visit_error(request, page, crawl, f"{base}/test-errors/500/", "500", 500)
+    # A form sent without its CSRF cookie (cookies blocked, or cleared meanwhile).
+    page.goto(f"{base}/accounts/login/")
+    page.context.clear_cookies()
+    expect_http_error(request, f"{base}/accounts/login/")
+    page.get_by_role("textbox", name="Email").fill("someone@acme.example")
+    page.get_by_label("Password*", exact=True).fill("not the password")
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("This form has expired")
+    check(page, crawl, "403-form-expired")
     assert {"account_login", "account_reset_password", "report_form:form"} <= set(crawl.visited)
     report(crawl)

@@ -89,9 +89,11 @@ def test_the_dashboard_shows_the_numbers(
     signed_in_browser(browser_context, live_server, bob)
 
     page.goto(f"{live_server.url}/o/{acme.public_id}/")
-    page.get_by_role("link", name="Dashboard").click()
+    # The incident's card is a link to the response plan on its dashboard.
+    page.get_by_role("link", name=breach.title).click()
 
     expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
+    expect(page.get_by_role("heading", name="Your response plan")).to_be_in_viewport()
     expect(stat(page, "exposed-users")).to_have_text("2")
     expect(stat(page, "phones")).to_have_text("4")
     expect(stat(page, "messages")).to_have_text("15")
@@ -123,7 +125,9 @@ def test_filtering_the_list(page, browser_context, live_server, acme, breach, sc
     page.goto(f"{live_server.url}/o/{acme.public_id}/incidents/{breach.public_id}/exposed/")
 
     expect(rows).to_have_count(4)
-    expect(rows.first).to_contain_text("John Smith")  # messaged most recently
+    # Messaged most recently; a viewer sees the person masked (issue 15 point 9).
+    expect(rows.first).to_contain_text("J. S.")
+    expect(rows.first).not_to_contain_text("John Smith")
     expect(page.get_by_text("+1 ••• ••• 0143")).to_be_visible()
     expect(page.get_by_role("button", name="Reveal the number ending 0143")).to_have_count(0)
 
@@ -132,7 +136,7 @@ def test_filtering_the_list(page, browser_context, live_server, acme, breach, sc
     page.get_by_role("button", name="Filter").click()
 
     expect(rows).to_have_count(2)
-    expect(rows.nth(0)).to_contain_text("Jane Doe")
+    expect(rows.nth(0)).to_contain_text("J. D.")
     expect(page.get_by_text("2 phones match these filters")).to_be_visible()
     assert "country=US" in page.url
     screenshot(page, "filtered")

@@ -105,7 +105,7 @@ def test_it_shows_a_member_their_accounts_and_incidents_and_signs_them_out(
 
     expect(page.get_by_role("heading", level=1)).to_have_text("Welcome, Alice")
     expect(page.get_by_text("Telephony provider message-log theft")).to_be_visible()
-    expect(page.get_by_role("main").get_by_text("Acme Corp")).to_be_visible()
+    expect(page.get_by_role("main").get_by_text("Acme Corp", exact=True)).to_be_visible()
     main_nav = page.get_by_role("navigation", name="Main")
     expect(main_nav).to_contain_text("alice@acme.example")
     expect(main_nav.get_by_role("link", name="Operator console")).to_have_count(0)

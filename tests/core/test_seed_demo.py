@@ -467,3 +467,16 @@ def test_it_rematches_exposures_when_the_directory_changes(seeded):
 def test_it_leaves_statistics_on_every_table_it_filled(seeded):
     # The minute sweep plans its queries from them next (issue 13 point 6).
     assert analyzed(MessageLogRecord, DirectoryUser, DirectoryPhone, Exposure)
+
+
+def test_the_operators_incident_list_counts_the_seeded_rows(seeded, client):
+    """Issue 15 point 10: the list said "Rows imported 0 / none yet" for the demo
+    incident's rows, which came without an upload."""
+    staff = User.objects.get(email="operator@vigil.example")
+    client.force_login(staff)
+
+    response = client.get("/operator/incidents/")
+
+    (incident,) = response.context["page"]
+    assert incident.log_rows == ROWS
+    assert "no upload: rows loaded another way" in response.content.decode()

@@ -264,7 +264,8 @@ def test_the_account_home_links_to_each_incidents_dashboard(client, sign_in, ver
 
     html = client.get(f"/o/{acme.public_id}/").content.decode()
 
-    assert f'href="{dashboard_url(acme, breach)}"' in html
+    # To the response plan at the top of the dashboard (issue 15 point 1).
+    assert f'href="{dashboard_url(acme, breach)}#plan"' in html
     assert f'href="{dashboard_url(acme, breach)}exposed/"' in html
 
 

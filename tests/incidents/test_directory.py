@@ -620,6 +620,18 @@ def test_applying_leaves_statistics_on_the_tables_it_filled(acme, bob):
     assert analyzed(DirectoryUser, DirectoryPhone, Exposure)
 
 
+def test_a_preview_waiting_to_be_applied_polls_and_an_applied_one_does_not(client, acme, bob):
+    """Issue 15 point 4: another admin may apply or discard the import meanwhile."""
+    waiting = check(acme, "username,name,email,phones\njdoe,Jane Doe,jane@acme.example,\n")
+    signed_in(client, bob)
+
+    html = client.get(preview_url(acme, waiting)).content.decode()
+
+    assert 'hx-trigger="every 5s" hx-select="#directory-import-live"' in html
+    DirectoryImport.objects.filter(pk=waiting.pk).update(status=DirectoryImport.Status.DISCARDED)
+    assert "hx-trigger" not in client.get(preview_url(acme, waiting)).content.decode()
+
+
 def test_a_search_finds_a_person_by_the_name_a_later_import_gave_them(client, acme, bob, incident):
     factories.exposure(incident, acme, phone="+12125550143")
     directory_import_apply(directory_import=check(acme, SAMPLE), by=bob)

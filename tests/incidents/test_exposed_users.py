@@ -509,10 +509,43 @@ def test_the_export_is_a_404_for_someone_outside_the_account(
     assert not AuditEvent.objects.filter(action="exposure.export").exists()
 
 
+@pytest.mark.parametrize(("role", "allowed"), [("alice", True), ("bob", True), ("sam", True), ("vera", False)])  # fmt: skip
+def test_exporting_names_and_emails_is_a_capability_of_its_own(
+    request, client, sign_in, acme, breach, role, allowed
+):
+    sign_in(request.getfixturevalue(role))
+
+    page = client.get(exposed_url(acme, breach)).content.decode()
+    response = client.get(export_url(acme, breach))
+
+    assert (export_url(acme, breach) in page) is allowed
+    assert response.status_code == (200 if allowed else 403)
+    assert AuditEvent.objects.filter(action="exposure.export").exists() is allowed
+
+
+def test_a_viewer_sees_counts_and_masked_rows_only(client, sign_in, vera, acme, breach):
+    sign_in(vera)
+
+    response = client.get(exposed_url(acme, breach))
+    page = response.content.decode()
+
+    assert "4 phones" in page
+    assert "Jane Doe" not in page
+    assert "jane.doe@acme.example" not in page
+    assert "J. D." in page
+    assert "j•••@acme.example" in page
+    assert "Names and emails are masked for your role" in page
+    detail = client.get(detail_url(acme, breach, jane_phone(breach))).content.decode()
+    assert "Jane Doe" not in detail
+    assert "jane.doe@acme.example" not in detail
+    assert "jdoe" not in detail
+    assert "j•••@acme.example" in detail
+
+
 # --- One phone's page ----------------------------------------------------------------
 
 
-def test_it_shows_a_phones_timeline_in_the_accounts_time_zone(client, sign_in, vera, acme, breach):
+def test_it_shows_a_phones_timeline_in_the_accounts_time_zone(client, sign_in, bob, acme, breach):
     found = jane_phone(breach)
     factories.log_record(
         breach, acme, phone=found.phone, sent_at=datetime(2024, 3, 2, 3, 30, tzinfo=UTC),
@@ -524,7 +557,7 @@ def test_it_shows_a_phones_timeline_in_the_accounts_time_zone(client, sign_in, v
         message_type=MessageLogRecord.MessageType.VOICE, context="authentication",
     )  # fmt: skip
     factories.log_record(breach, acme, phone="+14155550199", context="not-janes")
-    sign_in(vera)
+    sign_in(bob)
 
     response = client.get(detail_url(acme, breach, found))
 

@@ -813,3 +813,36 @@ def test_it_sends_the_customer_notice_to_an_account_an_import_brings_into_a_publ
     notices = ScheduledEmail.objects.filter(kind="customer_notice", incident=breach)
     assert list(notices.values_list("organization__name", "status")) == [("Globex", "sent")]
     assert [message.to for message in mailoutbox] == [["owner@globex.example"]]
+
+
+def test_an_import_emails_only_the_accounts_new_to_the_published_incident(
+    breach, acme, globex, mailoutbox, django_capture_on_commit_callbacks
+):
+    """Issue 15 point 10: the demo's rows were seeded, not imported, so its accounts had
+    no customer-notice row; an import then emailed every account again, one with no row
+    in the file too. Accounts already in the incident, however their rows came, are not
+    emailed again."""
+    from notifications.models import ScheduledEmail
+
+    initech = factories.organization("Initech", account_id="DA7INITECH")
+    for organization, email in (
+        (acme, "owner@acme.example"),
+        (globex, "owner@globex.example"),
+        (initech, "owner@initech.example"),
+    ):
+        factories.member(organization, email, "owner")
+    # Acme and Initech are in the incident already (seeded), with no notice row.
+    factories.exposure(breach, acme, phone="+12125550100")
+    factories.exposure(breach, initech, phone="+12125550101")
+    breach.status = breach.Status.PUBLISHED
+    breach.save(update_fields=["status"])
+    acme_row = "a-1,DA7QK4M2ZP,2024-03-01T08:00:00Z,+12125550143,Verizon,US,NY,sms\n"
+    globex_row = "g-1,DA3HN8WQ1C,2024-03-01T08:00:00Z,+12125550144,Verizon,US,NY,sms\n"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        batch = imported(breach, HEADER + acme_row + globex_row)
+
+    assert batch.imported == 2
+    notices = ScheduledEmail.objects.filter(kind="customer_notice", incident=breach)
+    assert list(notices.values_list("organization__name", flat=True)) == ["Globex"]
+    assert [message.to for message in mailoutbox] == [["owner@globex.example"]]

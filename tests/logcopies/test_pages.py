@@ -221,6 +221,33 @@ def test_it_polls_progress_while_the_copy_is_generated(client, acme, breach, sam
     assert "<html" not in partial
 
 
+def test_it_polls_while_the_copy_waits_for_the_operator(client, acme, breach, sam):
+    """Issue 15 point 4: the approval comes from the operator's browser; the requester's
+    page showed "Waiting for the operator" until reloaded."""
+    copy = a_copy(acme, breach, sam, status=Status.REQUESTED)
+    signed_in(client, sam)
+
+    page = client.get(url("detail", acme, copy)).content.decode()
+    partial = client.get(url("progress", acme, copy)).content.decode()
+
+    for html in (page, partial):
+        assert f'hx-get="{url("progress", acme, copy)}"' in html
+        assert 'hx-trigger="every 5s"' in html
+        assert "Waiting for the operator to approve it." in html
+        assert "This page updates by itself when they decide." in html
+    # The decision beside it is in the partial too, so it changes with the status.
+    assert 'id="decision-heading"' in partial
+    assert "<html" not in partial
+
+
+@pytest.mark.parametrize("status", [Status.REJECTED, Status.EXPIRED, Status.FAILED])
+def test_it_does_not_poll_a_copy_in_a_final_state(client, acme, breach, sam, status):
+    copy = a_copy(acme, breach, sam, status=status)
+    signed_in(client, sam)
+
+    assert "hx-trigger" not in client.get(url("detail", acme, copy)).content.decode()
+
+
 def test_it_stops_polling_once_the_copy_is_ready(client, acme, breach, sam):
     copy = a_copy(acme, breach, sam, status=Status.READY, sha256="ab" * 32, rows=2, size=100)
     signed_in(client, sam)

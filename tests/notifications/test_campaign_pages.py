@@ -10,14 +10,17 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from notifications.audience import SKIP_NO_EMAIL
 from notifications.campaigns import services
 from notifications.models import Delivery, NoticeCampaign, NoticeTemplate
 from notifications.notice_templates import rendering
+from portal.accounts.models import Organization
 from portal.audit.models import AuditEvent
 from portal.incidents.models import DirectoryUser
 from tests import factories
@@ -672,6 +675,40 @@ def test_the_progress_polls_while_sending_and_stops_when_done(client, acme, brea
     assert moved_on["HX-Refresh"] == "true"
     assert "hx-trigger" not in completed.content.decode()
     assert 'data-status="completed"' in completed.content.decode()
+
+
+@time_machine.travel(datetime(2024, 5, 1, 8, 10, tzinfo=UTC), tick=False)
+def test_a_campaign_held_by_its_rate_says_so_with_the_rate_and_the_finish(
+    client, acme, breach, template, vera
+):
+    """Issue 15 point 4: a campaign sat at "645 of 770" with no word why."""
+    campaign = sent_campaign(acme, breach, template)
+    Organization.objects.filter(pk=acme.pk).update(notice_rate_per_minute=2)
+    # 770 recipients, 125 to go; the last minute's claims have used the rate up.
+    NoticeCampaign.objects.filter(pk=campaign.pk).update(recipients_total=770, sent_count=643)
+    Delivery.objects.filter(campaign=campaign).update(claimed_at=timezone.now())
+    signed_in(client, vera)
+
+    html = client.get(url("progress", acme, campaign), {"status": "sending"}).content.decode()
+
+    assert "Held by the account's rate: at most 2 notices a minute leave" in html
+    # 125 to go at 2 a minute: 63 minutes from 10:10 in Paris (UTC+2).
+    assert "125 to go: expected to finish around 11:13 (Europe/Paris)." in html
+
+    Delivery.objects.filter(campaign=campaign).update(claimed_at=None)
+    html = client.get(url("progress", acme, campaign), {"status": "sending"}).content.decode()
+
+    assert "Held by" not in html
+    assert "Sending at up to 2 notices a minute (the account's rate)." in html
+
+
+def test_a_finished_campaign_says_nothing_of_its_pace(client, acme, breach, template, vera):
+    campaign = sent_campaign(acme, breach, template, status=Status.COMPLETED)
+    signed_in(client, vera)
+
+    html = client.get(url("detail", acme, campaign)).content.decode()
+
+    assert "data-pace" not in html
 
 
 def test_the_controls_pause_resume_and_cancel(client, acme, breach, template, bob):

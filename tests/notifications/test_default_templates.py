@@ -35,6 +35,7 @@ def values():
         "incident_title": "Telephony provider breach",
         "exposure_start": "1 March 2024",
         "exposure_end": "31 March 2024",
+        "exposure_window": "1 March 2024 \N{EN DASH} 31 March 2024 (UTC)",
         "account_name": "Acme Corp",
         "contact_name": "Acme Security Desk",
         "contact_email": "security@acme.example",
@@ -79,6 +80,15 @@ def test_it_says_what_flow_7_asks(defaults, language):
     assert '<a href="{{ report_link }}" style="display:inline-block;' in template.body_html
     assert f'<html lang="{language}">' in template.body_html
     assert "<script" not in template.body_html.lower()
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_it_names_the_window_as_the_pages_do(defaults, language):
+    """Issue 15 point 8: the window the portal writes (UTC), not two dates of their own
+    (migration 0006)."""
+    for body in (defaults[language].body_text, defaults[language].body_html):
+        assert "{{ exposure_window }}" in body
+        assert "{{ exposure_start }}" not in body
 
 
 def test_it_says_it_in_each_language(defaults):

@@ -516,3 +516,12 @@ def test_the_link_in_the_report_email_opens_for_the_accounts_owner(
         file(delivery)
 
     assert_links_open(client, alice, mail.outbox[0].body)
+
+
+def test_the_first_page_of_reports_polls_for_new_ones(client, acme, bob):
+    """Issue 15 point 4: reports arrive from the public form at any time."""
+    signed_in(client, bob)
+
+    html = client.get(reverse("reports:list", kwargs={"org": acme.public_id})).content.decode()
+
+    assert 'hx-trigger="every 10s" hx-select="#report-list-live"' in html

@@ -147,7 +147,11 @@ def test_it_tells_what_was_exposed_and_links_to_the_dashboard(
     assert message.subject == "Security incident affecting Acme Corp: Telephony provider breach"
     body = message.body
     assert "An employee of the provider was phished." in body
-    assert "between 1 March 2024 and 1 April 2024 (Europe/Berlin)" in body
+    # The provider's window in UTC, then the account's equivalent (issue 15 point 8).
+    assert (
+        "during 1 March 2024 \N{EN DASH} 31 March 2024 (UTC), that is"
+        " 1 March 2024 01:00 \N{EN DASH} 1 April 2024 02:00 in Europe/Berlin" in body
+    )
     assert "no codes and no message text were exposed" in body
     assert "2 phone numbers and 5 messages" in body
     assert "1 person in your user directory has one of these numbers" in body

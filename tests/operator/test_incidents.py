@@ -102,6 +102,8 @@ def test_it_lists_incidents_with_accounts_touched_rows_and_last_import(staff_cli
     for n in range(3):  # many phones of one account still make one account
         factories.exposure(march, acme, f"+1212555010{n}")
     factories.exposure(march, globex)
+    for n in range(12):  # the rows the incident holds, whatever the uploads counted
+        factories.log_record(march, acme if n % 2 else globex, phone=f"+1212555010{n % 3}")
     batch_of(march, imported=120, status=ImportBatch.Status.COMPLETED)
     last = batch_of(march, imported=5, status=ImportBatch.Status.FAILED)
     factories.incident(title="Nothing yet", status=Incident.Status.DRAFT)
@@ -111,9 +113,9 @@ def test_it_lists_incidents_with_accounts_touched_rows_and_last_import(staff_cli
     assert response.status_code == 200
     listed = {incident.title: incident for incident in response.context["page"]}
     assert listed["March logs"].account_count == 2
-    assert listed["March logs"].rows_imported == 125
+    assert listed["March logs"].log_rows == 12
     assert listed["March logs"].last_import_at == last.created_at
-    assert (listed["Nothing yet"].account_count, listed["Nothing yet"].rows_imported) == (0, 0)
+    assert (listed["Nothing yet"].account_count, listed["Nothing yet"].log_rows) == (0, 0)
     assert listed["Nothing yet"].last_import_at is None
     html = response.content.decode()
     assert detail_url(march) in html
@@ -649,3 +651,70 @@ def test_it_is_a_404_for_an_unknown_incident_or_batch(staff_client):
 
     assert staff_client.get(f"/operator/incidents/{unknown}/").status_code == 404
     assert staff_client.get(f"/operator/incidents/batches/{unknown}/").status_code == 404
+
+
+# Who is emailed, said before it happens (issue 15 point 10) ------------------------
+
+
+def who_is_emailed(html: str, when: str) -> str:
+    """The note that says who gets the customer notice, before publishing or importing."""
+    note = html[html.index(f'data-who-is-emailed="{when}"') :]
+    return note[: note.index("</div>")]
+
+
+def test_it_counts_rows_that_came_without_an_upload(staff_client, acme):
+    seeded = factories.incident(title="Seeded")
+    factories.exposure(seeded, acme)
+    for _ in range(3):
+        factories.log_record(seeded, acme)
+
+    response = staff_client.get("/operator/incidents/")
+
+    html = response.content.decode()
+    assert {i.title: i.log_rows for i in response.context["page"]}["Seeded"] == 3
+    assert "no upload: rows loaded another way" in html
+    assert "Rows imported" not in html
+
+
+def test_the_publish_dialog_names_the_accounts_and_people_it_emails(
+    staff_client, draft, acme, globex
+):
+    factories.exposure(draft, acme)
+    factories.exposure(draft, globex, phone="+33612345678")
+    factories.member(acme, "owner@acme.example", "owner")
+    factories.member(acme, "admin@acme.example", "admin")
+    factories.member(acme, "viewer@acme.example", "viewer")  # not told: cannot act
+
+    html = staff_client.get(detail_url(draft)).content.decode()
+
+    publish = who_is_emailed(html, "publish")
+    assert "these 2 accounts (2 people)" in publish
+    assert "Acme Corp" in publish
+    assert "2 people" in publish
+    assert "Globex" in publish
+    assert "0 people" in publish
+    assert "nobody to tell" in publish
+    assert "Importing emails nobody: the incident is a draft." in html
+
+
+def test_the_upload_form_of_a_published_incident_says_who_is_not_emailed_again(staff_client, acme):
+    published = factories.incident(title="Out", status=Incident.Status.PUBLISHED)
+    factories.exposure(published, acme)
+    factories.member(acme, "owner@acme.example", "owner")
+
+    html = staff_client.get(detail_url(published)).content.decode()
+
+    upload = who_is_emailed(html, "import")
+    assert "brings into it for the first time get the customer notice" in upload
+    assert "The account already in it is not emailed again" in upload
+    assert "Acme Corp" in upload
+
+
+def test_the_incident_page_polls_its_imports_while_one_runs(staff_client, draft):
+    running = batch_of(draft, status=ImportBatch.Status.RUNNING)
+
+    html = staff_client.get(detail_url(draft)).content.decode()
+
+    assert 'hx-trigger="every 3s" hx-select="#batches-live"' in html
+    ImportBatch.objects.filter(pk=running.pk).update(status=ImportBatch.Status.COMPLETED)
+    assert 'hx-select="#batches-live"' not in staff_client.get(detail_url(draft)).content.decode()

@@ -23,7 +23,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from portal.incidents.models import Exposure
-from portal.incidents.phones_display import phone_last_digits, phone_masked
+from portal.incidents.phones_display import (
+    email_masked,
+    name_masked,
+    phone_last_digits,
+    phone_masked,
+)
 from portal.incidents.templatetags.incidents_tags import percent, svg_width
 
 
@@ -88,7 +93,20 @@ def _day(local: datetime, locale: Locale) -> str:
     return f"{local:%d} {locale.month(local)} {local:%Y}"
 
 
-def exposure_rows(exposures, *, zone: tzinfo, exposed_url: str) -> list[ExposureRow]:
+def _person(person, *, mask_people: bool) -> tuple[str, str]:
+    """The row's who: name (or username) and email (or username); masked for a role
+    that may not export the exposed people, which sees counts and masked rows only."""
+    if person is None:
+        return "", ""
+    name, detail = person.name or person.username, person.email or person.username
+    if mask_people:
+        return name_masked(name), email_masked(person.email) if person.email else ""
+    return name, detail
+
+
+def exposure_rows(
+    exposures, *, zone: tzinfo, exposed_url: str, mask_people: bool = False
+) -> list[ExposureRow]:
     """`exposures` with their directory user joined; `exposed_url` is the list's URL,
     which every exposure's own page extends with its id."""
     rows = []
@@ -99,12 +117,13 @@ def exposure_rows(exposures, *, zone: tzinfo, exposed_url: str) -> list[Exposure
         first_seen, first_seen_iso = _when(exposure.first_seen_at, zone, locale)
         last_seen, last_seen_iso = _when(exposure.last_seen_at, zone, locale)
         notified = exposure.last_notified_at
+        who, who_detail = _person(person, mask_people=mask_people)
         rows.append(
             ExposureRow(
                 public_id=str(exposure.public_id),
                 url=f"{exposed_url}{exposure.public_id}/",
-                person=(person.name or person.username) if person else "",
-                person_detail=(person.email or person.username) if person else "",
+                person=who,
+                person_detail=who_detail,
                 phone_masked=phone_masked(exposure.phone, exposure.country),
                 phone_last_digits=phone_last_digits(exposure.phone),
                 country=exposure.country,
@@ -126,8 +145,10 @@ def exposure_rows(exposures, *, zone: tzinfo, exposed_url: str) -> list[Exposure
     return rows
 
 
-def exposure_row(exposure: Exposure, *, zone: tzinfo, exposed_url: str) -> ExposureRow:
-    return exposure_rows([exposure], zone=zone, exposed_url=exposed_url)[0]
+def exposure_row(
+    exposure: Exposure, *, zone: tzinfo, exposed_url: str, mask_people: bool = False
+) -> ExposureRow:
+    return exposure_rows([exposure], zone=zone, exposed_url=exposed_url, mask_people=mask_people)[0]
 
 
 def phone_html(row: ExposureRow, *, can_reveal: bool, csrf_token: str) -> SafeString:

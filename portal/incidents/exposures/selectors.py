@@ -513,6 +513,8 @@ class IncidentDashboard:
     by_carrier: Breakdown
     by_type: Breakdown
     per_day: list[DayCount]
+    # What it was folded from: the response plan reads the same numbers.
+    summary: ExposureSummary | None = None
 
     @property
     def unmatched_phones(self) -> int:
@@ -637,4 +639,5 @@ def incident_dashboard(
             ]
         ),
         per_day=messages_per_day(organization, incident, zone=zone, messages=messages),
+        summary=summary,
     )

@@ -482,11 +482,18 @@ def incident_publish(*, incident: Incident, by, request=None) -> bool:
     return published
 
 
-def incident_customer_notices(incident: Incident) -> list[int]:
+def incident_customer_notices(
+    incident: Incident, *, organization_ids: Iterable[int] | None = None
+) -> list[int]:
     """Tell notifications (its receiver makes the customer-notice rows, in this
-    transaction, for every account with exposures not told yet); returns their ids."""
+    transaction, for every account with exposures not told yet, or only for
+    `organization_ids`); returns their ids."""
     ids: list[int] = []
-    for _, response in incident_exposures_published.send(sender=Incident, incident=incident):
+    for _, response in incident_exposures_published.send(
+        sender=Incident,
+        incident=incident,
+        organization_ids=None if organization_ids is None else sorted(organization_ids),
+    ):
         ids.extend(int(email_id) for email_id in response or ())
     return ids
 

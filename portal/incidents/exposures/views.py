@@ -37,6 +37,7 @@ from portal.incidents.exposures.paging import (
     count_cached,
     list_cache_key,
 )
+from portal.incidents.exposures.plan import response_plan
 from portal.incidents.exposures.presenters import (
     breakdown_html,
     exposure_row,
@@ -116,6 +117,7 @@ def _page_context(member: Member, incident: Incident, **extra) -> dict:
         "can_reveal": member.can(Capability.REVEAL_PHONE),
         "can_manage_directory": member.can(Capability.MANAGE_DIRECTORY),
         "can_manage_notices": member.can(Capability.MANAGE_NOTICES),
+        "can_export": member.can(Capability.EXPORT_EXPOSED),
         # Row links are this plus the exposure's id (`<exposed>/<exposure>/`): one
         # reverse() per page rather than two per row.
         "exposed_url": _exposed_url(member, incident),
@@ -125,7 +127,9 @@ def _page_context(member: Member, incident: Incident, **extra) -> dict:
 
 
 def _add_rows(request, context: dict, page, zone, *, unmatched: bool = False) -> None:
-    rows = exposure_rows(page, zone=zone, exposed_url=context["exposed_url"])
+    rows = exposure_rows(
+        page, zone=zone, exposed_url=context["exposed_url"], mask_people=not context["can_export"]
+    )
     context["rows"] = rows
     context["unmatched"] = unmatched
     context["rows_html"] = exposure_rows_html(
@@ -143,10 +147,7 @@ def dashboard(request, member: Member, incident):
     found = _incident(member, incident)
     zone = member.organization.zone
     numbers = incident_dashboard(member.organization, found, zone=zone)
-    days_since_disclosure = None
-    if found.disclosed_at:
-        today = timezone.localdate(timezone=zone)
-        days_since_disclosure = max(0, (today - timezone.localdate(found.disclosed_at, zone)).days)
+    plan = response_plan(member, found, summary=numbers.summary)
     return render(
         request,
         "incidents/dashboard.html",
@@ -157,7 +158,8 @@ def dashboard(request, member: Member, incident):
             chart_svg=per_day_svgs(numbers.per_day),
             per_day_rows=per_day_rows_html(numbers.per_day),
             breakdown_tables=_breakdown_tables(numbers, exposed_url=_exposed_url(member, found)),
-            days_since_disclosure=days_since_disclosure,
+            days_since_disclosure=plan.days_since_disclosure,
+            plan=plan,
             zone=zone,
         ),
     )
@@ -282,7 +284,7 @@ def exposed(request, member: Member, incident):
     return render(request, "incidents/exposed.html", context)
 
 
-@account_view(Capability.VIEW_DASHBOARD)
+@account_view(Capability.EXPORT_EXPOSED)
 @never_cache
 @require_GET  # not HEAD: every export is audited, and a HEAD would record one for nothing
 def exposed_export(request, member: Member, incident):
@@ -341,7 +343,9 @@ def exposure_detail(request, member: Member, incident, exposure):
         ),
         zone=zone,
     )
-    row = exposure_row(shown, zone=zone, exposed_url=context["exposed_url"])
+    row = exposure_row(
+        shown, zone=zone, exposed_url=context["exposed_url"], mask_people=not context["can_export"]
+    )
     context["phone_html"] = phone_html(
         row, can_reveal=context["can_reveal"], csrf_token=get_token(request)
     )
@@ -443,7 +447,11 @@ def account_home(request, member: Member):
     touches_this_account = Exposure.objects.filter(
         incident=OuterRef("pk"), organization=organization
     )
-    incidents = incidents_visible_to(request.user).filter(Exists(touches_this_account))
+    incidents = list(incidents_visible_to(request.user).filter(Exists(touches_this_account)))
+    if member.can(Capability.VIEW_DASHBOARD):
+        # The card leads to the plan, and says its next step (issue 15 point 1).
+        for incident in incidents:
+            incident.plan = response_plan(member, incident)  # type: ignore[attr-defined]
     return render(
         request,
         "accounts/account_home.html",

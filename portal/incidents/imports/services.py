@@ -531,6 +531,14 @@ class _Run:
             publish_end(batch=batch, organization_ids=accounts)
             clock.lap("references held")
             if accounts:
+                # Read before the rebuild: the accounts that had no exposure in this
+                # incident yet are the only ones a published incident's notice is new to.
+                already_in = set(
+                    Exposure.objects.filter(incident=batch.incident, organization_id__in=accounts)
+                    .order_by()
+                    .values_list("organization_id", flat=True)
+                    .distinct()
+                )
                 exposure_rebuild(
                     incident=batch.incident,
                     organization_ids=accounts,
@@ -546,8 +554,12 @@ class _Run:
                 clock.lap("exposures analyzed")
                 if batch.incident.status == Incident.Status.PUBLISHED:
                     # An account this import brings into a published incident gets the
-                    # customer notice the others got at publication (idempotent).
-                    incident_customer_notices(batch.incident)
+                    # customer notice the others got at publication; accounts already in
+                    # it, however their rows arrived, are not emailed again, nor accounts
+                    # the file has no row for.
+                    new_accounts = [pk for pk in accounts if pk not in already_in]
+                    if new_accounts:
+                        incident_customer_notices(batch.incident, organization_ids=new_accounts)
             counts = self._finish(Status.COMPLETED, inserted=inserted)
             audit_record(
                 action="import.completed",

@@ -5,6 +5,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from portal.accounts.models import Membership, Organization
+from portal.accounts.roles import INCIDENT_CONTACT_ROLES
 from portal.accounts.selectors import SubqueryCount
 from portal.incidents.models import Exposure, ExposureRollup, Incident
 
@@ -47,4 +48,21 @@ def account_incidents(organization: Organization) -> QuerySet[Incident]:
             message_count=total("messages"),
         )
         .order_by("-window_start")
+    )
+
+
+def incident_contacts(incident: Incident) -> QuerySet[Organization]:
+    """The accounts in the incident, each with how many of its owners and admins (the
+    roles the customer notice goes to) have an email: what the operator is shown before
+    publishing or importing, so they know who will be emailed."""
+    contacts = (
+        Membership.objects.filter(organization=OuterRef("pk"), role__in=INCIDENT_CONTACT_ROLES)
+        .exclude(user__email="")
+        .values("pk")
+    )
+    exposed = Exposure.objects.filter(incident=incident, organization=OuterRef("pk"))
+    return (
+        Organization.objects.filter(Exists(exposed))
+        .annotate(contact_count=SubqueryCount(contacts))
+        .order_by("name", "pk")
     )

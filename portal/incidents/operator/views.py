@@ -38,8 +38,9 @@ from portal.incidents.imports.services import (
     import_batch_accept_problems,
     import_batch_discard,
 )
-from portal.incidents.models import Exposure, ImportBatch, Incident
+from portal.incidents.models import Exposure, ImportBatch, Incident, MessageRollup
 from portal.incidents.operator.forms import IncidentForm, UploadForm
+from portal.incidents.operator.selectors import incident_contacts
 from portal.incidents.operator.services import (
     import_errors_download_record,
     import_retry,
@@ -58,7 +59,7 @@ ACTIVE = (ImportBatch.Status.PENDING, ImportBatch.Status.RUNNING)
 
 
 def _incidents_with_totals() -> QuerySet[Incident]:
-    """Incidents with the accounts they touch, the rows imported and the last import.
+    """Incidents with the accounts they touch, the log rows they hold and the last import.
 
     Accounts are counted as "accounts with an exposure here", one EXISTS per account
     through the (organization, incident, ...) indexes, rather than COUNT(DISTINCT) over
@@ -69,11 +70,19 @@ def _incidents_with_totals() -> QuerySet[Incident]:
     )
     accounts = Organization.objects.filter(Exists(exposed)).values("pk")
     batches = ImportBatch.objects.filter(incident=OuterRef("pk")).order_by()
-    imported = batches.values("incident").annotate(total=Sum("imported")).values("total")
+    # The log rows however they arrived (an upload, import_logs, the demo's seeding):
+    # summed from the rollup every writer keeps, not from the uploads' counts.
+    rows = (
+        MessageRollup.objects.filter(incident=OuterRef("pk"))
+        .order_by()
+        .values("incident")
+        .annotate(total=Sum("messages"))
+        .values("total")
+    )
     latest = batches.order_by("-created_at", "-pk")
     return Incident.objects.annotate(
         account_count=SubqueryCount(accounts),
-        rows_imported=Coalesce(Subquery(imported), 0),
+        log_rows=Coalesce(Subquery(rows), 0),
         last_import_at=Subquery(latest.values("created_at")[:1]),
         last_import_status=Subquery(latest.values("status")[:1]),
     )
@@ -159,13 +168,19 @@ class BatchProgress:
 
 
 def _detail(request, incident: Incident, *, upload_form: UploadForm | None = None):
-    batches = incident.import_batches.select_related("organization").order_by("-created_at")
+    batches = list(incident.import_batches.select_related("organization").order_by("-created_at"))
+    contacts = list(incident_contacts(incident))
     return render(
         request,
         "operator/incidents/detail.html",
         {
             "incident": incident,
             "batches": batches,
+            "any_active": any(batch.status in ACTIVE for batch in batches),
+            # Who publishing emails (every account here), or whom an import does not
+            # email again (these accounts are in the incident already).
+            "contacts": contacts,
+            "contact_people": sum(account.contact_count for account in contacts),  # type: ignore[attr-defined]
             "upload_form": upload_form or UploadForm(),
         },
     )

@@ -3,7 +3,7 @@
 from django import template
 from django.utils import formats
 
-from portal.incidents import phones_display
+from portal.incidents import phones_display, windows
 
 register = template.Library()
 
@@ -19,8 +19,25 @@ def phone_readable(e164: str) -> str:
 
 
 @register.filter
+def name_masked(name: str) -> str:
+    return phones_display.name_masked(name or "")
+
+
+@register.filter
+def email_masked(email: str) -> str:
+    return phones_display.email_masked(email or "")
+
+
+@register.filter
 def country_name(code: str) -> str:
     return phones_display.country_name(code or "")
+
+
+@register.filter
+def exposure_window(incident, zone=None) -> str:
+    """The exposure window as every page says it (portal/incidents/windows.py): the
+    provider's UTC window, and with a zone the account's equivalent."""
+    return windows.exposure_window(incident, zone)
 
 
 @register.filter

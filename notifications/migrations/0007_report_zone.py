@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("notifications", "0005_delivery_lease"),
+        ("notifications", "0006_default_notice_exposure_window"),
     ]
 
     operations = [

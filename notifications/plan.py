@@ -1,0 +1,124 @@
+"""The notice and report steps of an account's response plan
+(portal/incidents/exposures/plan.py): notify the exposed users without undue delay,
+then watch what they report."""
+
+from functools import partial
+
+from django.db.models import Q
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from notifications.models import NoticeCampaign, SuspicionReport
+from portal.accounts.roles import Capability
+from portal.incidents.exposures.plan import PlanNumbers, PlanStep, State
+
+# A campaign in one of these is still reaching people: the step follows it.
+_UNDER_WAY = (
+    NoticeCampaign.Status.SCHEDULED,
+    NoticeCampaign.Status.SENDING,
+    NoticeCampaign.Status.PAUSED,
+)
+
+
+def _notify_step(*, member, incident, numbers: PlanNumbers) -> PlanStep:
+    org = member.organization.public_id
+    may_send = member.can(Capability.MANAGE_NOTICES)
+    not_yours = "" if may_send else _("An owner or admin sends the notices.")
+    under_way = (
+        NoticeCampaign.objects.filter(
+            organization=member.organization, incident=incident, status__in=_UNDER_WAY
+        )
+        .order_by("-created_at", "-pk")
+        .only("public_id", "name", "status", "recipients_total", "sent_count")
+        .first()
+    )
+    step = partial(
+        PlanStep, order=40, key="notify", title=_("Notify your users without undue delay")
+    )
+    if under_way is not None:
+        return step(
+            state=State.ONGOING,
+            detail=_("“%(name)s” is %(status)s: %(sent)s of %(total)s sent.")
+            % {
+                "name": under_way.name or _("The notice"),
+                "status": under_way.get_status_display().lower(),
+                "sent": f"{under_way.sent_count:,}",
+                "total": f"{under_way.recipients_total:,}",
+            },
+            action_label=_("Follow the notice"),
+            action_url=reverse(
+                "campaigns:detail", kwargs={"org": org, "campaign": under_way.public_id}
+            ),
+        )
+    if not numbers.matched_phones:
+        return step(
+            state=State.WAITING,
+            detail=_("Nobody to notify yet: no exposed phone matches your directory."),
+            not_yours=not_yours,
+        )
+    if numbers.notified_phones >= numbers.matched_phones:
+        return step(
+            state=State.DONE,
+            detail=ngettext(
+                "The %(count)s matched phone is notified.",
+                "All %(count)s matched phones are notified.",
+                numbers.matched_phones,
+            )
+            % {"count": f"{numbers.matched_phones:,}"},
+            not_yours=not_yours,
+        )
+    return step(
+        state=State.TODO,
+        detail=_("%(percent)s%% notified (%(notified)s of %(matched)s matched phones).")
+        % {
+            "percent": numbers.notified_percent,
+            "notified": f"{numbers.notified_phones:,}",
+            "matched": f"{numbers.matched_phones:,}",
+        },
+        action_label=_("Send a notice") if may_send else "",
+        action_url=(
+            reverse("campaigns:new", kwargs={"org": org}) + f"?incident={incident.public_id}"
+            if may_send
+            else ""
+        ),
+        not_yours=not_yours,
+    )
+
+
+def _reports_step(*, member, incident) -> PlanStep:
+    org = member.organization.public_id
+    may_see = member.can(Capability.VIEW_REPORTS)
+    new = (
+        SuspicionReport.objects.filter(
+            organization=member.organization, status=SuspicionReport.Status.NEW
+        )
+        # This incident's, and those that name none (filed without a notice's link).
+        .filter(Q(incident=incident) | Q(incident__isnull=True))
+        .count()
+    )
+    if new:
+        state = State.TODO
+        detail = ngettext(
+            "%(count)s new report to triage.", "%(count)s new reports to triage.", new
+        ) % {"count": f"{new:,}"}
+    else:
+        state = State.ONGOING
+        detail = _("No new report. What your users report through a notice's link lands here.")
+    return PlanStep(
+        order=50,
+        key="reports",
+        title=_("Watch what your users report"),
+        state=state,
+        detail=detail,
+        action_label=_("See the reports") if may_see else "",
+        action_url=reverse("reports:list", kwargs={"org": org}) if may_see else "",
+        not_yours="" if may_see else _("Owners, admins and security staff see the reports."),
+    )
+
+
+def notice_plan_steps(*, member, incident, numbers: PlanNumbers) -> list[PlanStep]:
+    return [
+        _notify_step(member=member, incident=incident, numbers=numbers),
+        _reports_step(member=member, incident=incident),
+    ]
