@@ -81,4 +81,5 @@ def test_a_notice_says_the_same_window_in_the_recipients_language(acme, incident
 
     # The UTC days, not New York's (which began on 29 February).
     assert english == f"{UTC_WINDOW} / 1 March 2024 / 31 March 2024"
-    assert german == "1 März 2024 \N{EN DASH} 31 März 2024 (UTC)"
+    # German writes a day with its ordinal dot (the catalogue's "j. F Y").
+    assert german == "1. März 2024 \N{EN DASH} 31. März 2024 (UTC)"
