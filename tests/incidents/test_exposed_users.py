@@ -782,3 +782,23 @@ def test_a_page_seen_before_shows_a_phone_the_import_added_since(
         ["0123", "0143"],
         ["0199", "0777"],
     )
+
+
+def test_a_viewer_cannot_find_people_by_the_names_the_mask_withholds(
+    client, sign_in, vera, bob, acme, breach
+):
+    sign_in(bob)
+    admin_page = client.get(exposed_url(acme, breach), {"q": "Jane"}).content.decode()
+    sign_in(vera)
+
+    by_name = client.get(exposed_url(acme, breach), {"q": "Jane"}).content.decode()
+    by_email = client.get(exposed_url(acme, breach), {"q": "jane.doe@"}).content.decode()
+    by_digits = client.get(exposed_url(acme, breach), {"q": "0143"}).content.decode()
+
+    assert "J. D." in admin_page or "Jane Doe" in admin_page
+    assert "1 phone" in admin_page
+    assert "J. D." not in by_name
+    assert "0 phones" in by_name
+    assert "0 phones" in by_email
+    assert "J. D." in by_digits
+    assert "names and emails are masked for your role, so they are not searched" in by_name

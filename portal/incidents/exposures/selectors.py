@@ -296,9 +296,14 @@ def exposures_filtered(
     filters: ExposureFilters,
     *,
     reveal: bool = False,
+    people: bool = True,
     organization_id: int | None = None,
 ) -> QuerySet[Exposure]:
     """Narrow and order `exposures`, with each one's directory user joined.
+
+    Without `people` (a role that sees names and emails masked), a search by name, email
+    or username finds nothing: matching a name the member already knows would confirm
+    what the mask withholds. Searching by phone digits stays.
 
     Without `reveal` (the member may not reveal numbers), a search by phone digits finds
     only what the masked list shows anyway: numbers by their last four digits or fewer,
@@ -307,6 +312,8 @@ def exposures_filtered(
     `reveal`, any digits match the end of the number, and the views audit the search.
     """
     if filters.q.strip():
+        if not people and not filters.phone_digits:
+            return exposures.none()
         exposures = _search(exposures, filters, reveal=reveal, organization_id=organization_id)
     if filters.country:
         exposures = exposures.filter(country=filters.country)

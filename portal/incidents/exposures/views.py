@@ -20,7 +20,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST, require_safe
 
@@ -171,6 +171,14 @@ def _filtered(request, member: Member, incident: Incident):
     are kept (None when the account has no rollup to version them by)."""
     summary = exposure_summary(member.organization, incident)
     form = ExposureFilterForm(request.GET or None, choices=exposure_filter_choices(summary))
+    # Before the form is cleaned: its bound fields keep the help text they were made with.
+    people = member.can(Capability.EXPORT_EXPOSED)
+    if not people:
+        form.fields["q"].help_text = gettext(
+            "The last four digits of the number, or all of it: names and emails are masked "
+            "for your role, so they are not searched either."
+        )
+        form.fields["q"].widget.attrs["placeholder"] = "0143"
     filters = form.filters()
     reveal = member.can(Capability.REVEAL_PHONE)
     exposures = Lazy(
@@ -178,6 +186,7 @@ def _filtered(request, member: Member, incident: Incident):
             exposures_of(member.organization, incident),
             filters,
             reveal=reveal,
+            people=people,
             organization_id=member.organization.pk,
         )
     )
@@ -188,6 +197,7 @@ def _filtered(request, member: Member, incident: Incident):
                 member.organization.pk,
                 incident.pk,
                 reveal,
+                people,
                 *sorted(filters.as_details().items()),
             ),
             version=str(summary.refreshed_at),
