@@ -51,7 +51,7 @@ def _invitation(row: ScheduledEmail, now: datetime) -> Email:
         "invitation": invitation,
         "organization": invitation.organization,
         "invited_by": invitation.invited_by,
-        "role": invitation.get_role_display(),
+        "role": invitation.get_role_display,  # called in the recipient's language
         "accept_url": invitation_accept_url(invitation),
         "valid_days": INVITATION_VALID_FOR.days,
         "zone": invitation.organization.zone,

@@ -231,7 +231,7 @@ def _customer_notice(row: ScheduledEmail, now: datetime) -> Email:
         "incident": incident,
         "zone": zone,
         # As every page writes it: the provider's UTC window, then the account's.
-        "exposure_window": exposure_window(incident, zone),
+        "exposure_window": lambda: exposure_window(incident, zone),
         "phones": counts["phones"],
         "messages": counts["messages"] or 0,
         "people": counts["people"],

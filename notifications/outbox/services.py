@@ -12,7 +12,7 @@ the row pending with its error and a `next_attempt_at` further out each time (1,
 Words are written when the email is sent, not when the row is made, so a retry tells
 the state of things at that moment: each kind has a composer (`composer(kind)`) in the
 module that knows its subject, and every composer renders through `email_render`, in
-the account's time zone.
+the account's time zone and in each recipient's language (one message per language).
 
 The task that sends lives here, on the default queue: the `notices` queue is kept
 busy by campaigns, and an invitation must not wait behind 10,000 notices.
@@ -33,12 +33,13 @@ from django.conf import settings
 from django.core.mail import EmailMessage, mailers
 from django.db import transaction
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
 from notifications.models import ScheduledEmail
-from portal.accounts.models import Organization
+from portal.accounts.models import Organization, User
 
 logger = logging.getLogger(__name__)
 
@@ -55,10 +56,24 @@ SEND_BATCH = 500
 
 
 @dataclass(frozen=True)
-class Email:
+class Message:
+    """One email as it leaves: the words of one language, to those who read it."""
+
+    language: str
     recipients: list[str]
     subject: str
     body: str
+
+
+@dataclass(frozen=True)
+class Email:
+    """What a composer wrote: one message per language among its recipients."""
+
+    messages: list[Message]
+
+    @property
+    def recipients(self) -> list[str]:
+        return [address for message in self.messages for address in message.recipients]
 
 
 class NothingToSay(Exception):  # noqa: N818 - a signal, not an error
@@ -197,15 +212,25 @@ def outbox_email_send(*, email_id: int, now: datetime, mailer=None) -> bool:
             row.save(update_fields=["status", "last_error"])
             logger.warning("outbox email %s (%s): nobody to send it to", row.pk, row.kind)
             return False
-        message = EmailMessage(
-            subject=email.subject,
-            body=email.body,
-            to=email.recipients,
-            headers={"Message-ID": _message_id(row), "Auto-Submitted": "auto-generated"},
-        )
+        several = len(email.messages) > 1
+        messages = [
+            EmailMessage(
+                subject=message.subject,
+                body=message.body,
+                to=message.recipients,
+                headers={
+                    "Message-ID": _message_id(row, message.language if several else ""),
+                    "Content-Language": message.language,
+                    "Auto-Submitted": "auto-generated",
+                },
+            )
+            for message in email.messages
+        ]
         mailer = mailer or mailers.default
         try:
-            mailer.send_messages([message])
+            # One call, so a failure retries the row's every language (an email may
+            # leave twice then, as above, never zero times).
+            mailer.send_messages(messages)
         except Exception as error:  # any failure is recorded and retried
             if not isinstance(error, smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused):
                 # Not an answer from the server: the connection may be broken, so the
@@ -248,30 +273,68 @@ def _record_failure(row: ScheduledEmail, error: BaseException, *, now: datetime)
     )
 
 
-def _message_id(row: ScheduledEmail) -> str:
-    # The same on every attempt: a message that left twice is recognisably one.
+def _message_id(row: ScheduledEmail, language: str = "") -> str:
+    # The same on every attempt: a message that left twice is recognisably one. A row
+    # sent in several languages is one message per language, each with its own id.
     address = parseaddr(str(settings.DEFAULT_FROM_EMAIL))[1]
     domain = address.rpartition("@")[2] or urlsplit(str(settings.SITE_URL)).hostname or "localhost"
-    return f"<{row.kind.replace('_', '-')}-{row.pk}@{domain}>"
+    suffix = f"-{language}" if language else ""
+    return f"<{row.kind.replace('_', '-')}-{row.pk}{suffix}@{domain}>"
 
 
 # --- Writing ---------------------------------------------------------------------------
 
 
 def email_render(name: str, context: dict, recipients: list[str]) -> Email:
-    """templates/emails/<name>-subject.txt and -body.txt, with times of day in the
+    """templates/emails/<name>-subject.txt and -body.txt, once per language among the
+    recipients (`recipient_languages`), each in that language, with times of day in the
     context's `zone` (the account's; UTC where there is none): |date shows an aware
-    time in the active zone. In the portal's own language, whatever the request that
-    queued it was in: the emails are written in English (their templates are not yet
-    marked for translation), and a reporter's German must not leak into the labels."""
-    with (
-        timezone.override(context.get("zone") or UTC),
-        translation.override(settings.LANGUAGE_CODE),
-    ):
-        subject = render_to_string(f"emails/{name}-subject.txt", context)
-        body = render_to_string(f"emails/{name}-body.txt", context)
-    # A header cannot hold a line break.
-    return Email(recipients=recipients, subject=" ".join(subject.split()), body=body)
+    time in the active zone and language. Never in the language of the request that
+    queued it: a reporter's German is not the designated contact's.
+
+    A context value that depends on the language (the exposure window in words) is
+    given as a callable: the template calls it while that language is active."""
+    languages = recipient_languages(recipients)
+    messages = []
+    for language in sorted(set(languages.values()), key=_default_first):
+        with timezone.override(context.get("zone") or UTC), translation.override(language):
+            subject = render_to_string(f"emails/{name}-subject.txt", context)
+            body = render_to_string(f"emails/{name}-body.txt", context)
+        messages.append(
+            Message(
+                language=language,
+                recipients=[address for address in recipients if languages[address] == language],
+                # A header cannot hold a line break.
+                subject=" ".join(subject.split()),
+                body=body,
+            )
+        )
+    return Email(messages=messages)
+
+
+def _default_first(language: str) -> tuple[bool, str]:
+    return language != settings.LANGUAGE_CODE, language
+
+
+def recipient_languages(recipients: list[str]) -> dict[str, str]:
+    """Each address's language: that of the member who has it (User.language, their
+    choice in the portal), else the portal's (settings.LANGUAGE_CODE), for an address
+    that is no member's (an account's designated contact) or a member who never
+    chose."""
+    known = {code for code, _name in settings.LANGUAGES}
+    chosen = {
+        email.casefold(): language
+        for email, language in User.objects.annotate(address=Lower("email"))
+        .filter(address__in=[address.lower() for address in recipients])
+        .exclude(language="")
+        .values_list("email", "language")
+    }
+    return {
+        address: language
+        if (language := chosen.get(address.casefold(), "")) in known
+        else settings.LANGUAGE_CODE
+        for address in recipients
+    }
 
 
 def site_url(name: str, **kwargs) -> str:
