@@ -1,4 +1,4 @@
-"""Every word a page shows is marked for translation.
+"""Every word a page or an email shows is marked for translation.
 
 Each template loses what is not shown text (comments, scripts and styles, variables,
 template tags) and what is marked ({% translate %}, {% blocktranslate %} blocks); what
@@ -58,7 +58,15 @@ def unmarked_words(source: str) -> list[str]:
 
 
 def _templates() -> list[Path]:
-    return sorted(TEMPLATES.rglob("*.html"))
+    # The pages, and the emails' subjects and bodies (plain text, sent in each
+    # recipient's language).
+    return sorted([*TEMPLATES.rglob("*.html"), *(TEMPLATES / "emails").glob("*.txt")])
+
+
+def test_it_checks_every_email_template():
+    emails = [path.name for path in _templates() if path.suffix == ".txt"]
+    assert len(emails) == 18  # 9 kinds, a subject and a body each
+    assert "customer-notice-body.txt" in emails
 
 
 @pytest.mark.parametrize("path", _templates(), ids=lambda path: str(path.relative_to(TEMPLATES)))
@@ -75,3 +83,13 @@ def test_it_finds_words_left_unmarked():
     )
 
     assert unmarked_words(source) == ["people", "Close"]
+
+
+def test_it_finds_words_left_unmarked_in_an_email():
+    source = (
+        '{% load i18n %}{% autoescape off %}{% translate "Hello," %}\n\n'
+        "{% blocktranslate trimmed with name=organization.name %}Your account {{ name }}"
+        "{% endblocktranslate %} was exposed.\n\n{{ url }}\n\nVigil\n{% endautoescape %}"
+    )
+
+    assert unmarked_words(source) == ["was", "exposed"]

@@ -24,6 +24,7 @@ from django.utils import timezone
 from notifications.models import ScheduledEmail, SuspicionReport
 from notifications.outbox import scheduled
 from notifications.outbox import services as outbox
+from portal.accounts.models import User
 from portal.accounts.roles import Role
 from portal.audit.models import AuditEvent
 from portal.incidents.exposures.services import incident_publish
@@ -665,3 +666,110 @@ def test_every_link_in_the_weekly_summary_opens_for_staff(week, ops, client):
         scheduled.scheduled_emails_send_due()
 
     assert_links_open(client, ops, summaries()[0].body)
+
+
+# In each recipient's language ---------------------------------------------------------
+
+
+def speaking(**languages):
+    for email, language in languages.items():
+        User.objects.filter(email=f"{email}@acme.example").update(language=language)
+
+
+def test_it_sends_the_customer_notice_once_per_language_among_its_recipients(
+    draft, acme, people, ops, django_capture_on_commit_callbacks
+):
+    speaking(alice="fr", bob="de")
+
+    publish(draft, ops, django_capture_on_commit_callbacks)
+
+    french, german = (
+        next(message for message in mail.outbox if message.to == [address])
+        for address in ("alice@acme.example", "bob@acme.example")
+    )
+    assert french.subject == "Incident de sécurité touchant Acme Corp : Telephony provider breach"
+    assert french.extra_headers["Content-Language"] == "fr"
+    assert "Ce qui a été exposé" in french.body
+    assert "pendant la période 1 mars 2024 \N{EN DASH} 31 mars 2024 (UTC)" in french.body
+    assert "les journaux contiennent 2 numéros de téléphone et 5 messages." in french.body
+    assert (
+        "1 personne de votre annuaire a l\N{RIGHT SINGLE QUOTATION MARK}un de ces numéros."
+        in french.body
+    )
+    assert german.subject == "Sicherheitsvorfall bei Acme Corp: Telephony provider breach"
+    assert german.extra_headers["Content-Language"] == "de"
+    assert "im Zeitraum 1. März 2024 \N{EN DASH} 31. März 2024 (UTC)" in german.body
+    assert "enthalten die Protokolle 2 Telefonnummern und 5 Nachrichten." in german.body
+    # One row, two messages, each with its own id; the initech notice is the third.
+    assert len(mail.outbox) == 3
+    row = ScheduledEmail.objects.get(organization=acme)
+    assert (row.status, row.recipients_count) == (Status.SENT, 2)
+    assert french.extra_headers["Message-ID"].startswith(f"<customer-notice-{row.pk}-fr@")
+    assert german.extra_headers["Message-ID"].startswith(f"<customer-notice-{row.pk}-de@")
+
+
+def test_it_groups_the_recipients_who_share_a_language(
+    draft, acme, people, ops, django_capture_on_commit_callbacks
+):
+    speaking(alice="de", bob="de")
+
+    publish(draft, ops, django_capture_on_commit_callbacks)
+
+    message = acme_email(acme)
+    assert message.to == ["alice@acme.example", "bob@acme.example"]
+    assert message.subject.startswith("Sicherheitsvorfall bei Acme Corp")
+    assert message.extra_headers["Message-ID"].startswith("<customer-notice-")
+    assert "-de@" not in message.extra_headers["Message-ID"]  # one message, the usual id
+
+
+def test_it_writes_in_the_portals_language_to_a_member_who_never_chose(acme, published):
+    speaking(bob="fr")
+
+    sweep_at(FRIDAY_MORNING_BERLIN)
+
+    english = next(message for message in mail.outbox if message.to == ["alice@acme.example"])
+    french = next(message for message in mail.outbox if message.to == ["bob@acme.example"])
+    assert english.subject == "Reminder: 2 exposed users of Acme Corp not notified yet"
+    assert english.extra_headers["Content-Language"] == "en"
+    assert french.subject == "Rappel : 2 utilisateurs exposés de Acme Corp pas encore avisés"
+    assert (
+        "2 utilisateurs de Acme Corp dont les téléphones figuraient dans les journaux"
+        " de messages volés n\N{RIGHT SINGLE QUOTATION MARK}ont pas encore reçu d\N{RIGHT SINGLE QUOTATION MARK}avis de vigilance."
+        in french.body
+    )
+    assert "- Telephony provider breach : 2 pas encore avisés" in french.body
+    assert "après 9 h (Europe/Berlin)" in french.body
+
+
+def test_it_sends_the_daily_reminder_in_german(acme, published):
+    speaking(alice="de", bob="de")
+
+    sweep_at(FRIDAY_MORNING_BERLIN)
+
+    message = reminders_in("Erinnerung")[0]
+    assert message.to == ["alice@acme.example", "bob@acme.example"]
+    assert message.subject == (
+        "Erinnerung: 2 betroffene Benutzer von Acme Corp noch nicht benachrichtigt"
+    )
+    assert "- Telephony provider breach: 2 noch nicht benachrichtigt" in message.body
+    assert "Diese Erinnerung kommt einmal täglich nach 9:00 Uhr (Europe/Berlin)" in message.body
+    assert settings.SITE_URL + reverse("accounts:settings", kwargs={"org": acme.public_id}) in (
+        message.body
+    )
+
+
+def reminders_in(word: str):
+    return [message for message in mail.outbox if message.subject.startswith(word)]
+
+
+def test_every_link_in_a_french_and_a_german_reminder_opens(acme, people, published, client):
+    speaking(alice="fr", bob="de")
+    sweep_at(FRIDAY_MORNING_BERLIN)
+
+    french, german = sorted(mail.outbox, key=lambda message: message.to)
+    assert french.subject.startswith("Rappel")
+    assert german.subject.startswith("Erinnerung")
+    assert_links_open(client, people["alice"], french.body)
+    # Bob, an admin, is told the settings link is an owner's.
+    settings_page = reverse("accounts:settings", kwargs={"org": acme.public_id})
+    assert_links_open(client, people["bob"], german.body, but=(settings_page,))
