@@ -178,3 +178,25 @@ def test_it_renders_messages_as_bootstrap_alerts(client, alice):
     html = response.content.decode()
     assert re.search(r'class="alert alert-success[^"]*" role="status"', html)
     assert "You have signed out." in html
+
+
+@pytest.mark.django_db
+def test_a_member_reaches_their_own_sign_in_pages_from_the_header(client, sign_in, vera):
+    sign_in(vera)
+
+    response = client.get("/")
+    links = {attrs.get("href") for tag, attrs in tags_of(response) if tag == "a"}
+    page = response.content.decode()
+
+    assert {"/accounts/2fa/", "/accounts/sessions/", "/accounts/password/change/"} <= links
+    assert "Your sign-in" in page
+    for href in ("/accounts/2fa/", "/accounts/sessions/", "/accounts/password/change/"):
+        assert client.get(href).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_visitor_has_no_sign_in_menu(client):
+    page = client.get("/accounts/login/").content.decode()
+
+    assert "Your sign-in" not in page
+    assert "/accounts/sessions/" not in page

@@ -647,3 +647,23 @@ def test_a_search_finds_a_person_by_the_name_a_later_import_gave_them(client, ac
     assert client.get(exposed, {"q": "Jane"}).context["rows"] == []
     found = client.get(exposed, {"q": "Ada"}).context["rows"]
     assert [row.person for row in found] == ["Ada Roe"]
+
+
+def test_its_errors_speak_the_members_language(client, acme, bob, media_root):
+    bob.language = "fr"
+    bob.save(update_fields=["language"])
+    signed_in(client, bob)
+
+    response = client.post(
+        upload_url(acme), {"file": csv_file(SAMPLE + "jdoe,Jane Twin,,2125550143,xx_yyy\n")}
+    )
+    html = client.get(response["Location"]).content.decode()
+    bob.language = "de"
+    bob.save(update_fields=["language"])
+    refused = client.post(upload_url(acme), {"file": csv_file("username,phones\njdoe,+1\n")})
+
+    assert "figure déjà à la ligne 2 : chaque personne n\u2019apparaît qu\u2019une fois" in html
+    assert "Le numéro se terminant par 0143 doit comporter l\u2019indicatif du pays" in html
+    assert "n\u2019est pas un code de langue" in html
+    assert "already on line 2" not in html
+    assert "Die Datei hat keine Spalte namens name, email" in refused.content.decode()

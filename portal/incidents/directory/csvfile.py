@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils.translation import gettext as _
 
 from portal.incidents.models import DirectoryUser
 
@@ -95,11 +96,15 @@ class HashingReader(io.RawIOBase):
 
 
 def too_large_message(size: int | None) -> str:
-    what = f"The file is {size / 1024 / 1024:.1f} MB" if size else "The file is too large"
-    return (
-        f"{what}; the limit is {MAX_UPLOAD_LABEL}. Split the directory into several files "
-        "and upload them one after the other: each one adds or updates its own people."
+    what = (
+        _("The file is %(size).1f MB") % {"size": size / 1024 / 1024}
+        if size
+        else _("The file is too large")
     )
+    return _(
+        "%(what)s; the limit is %(limit)s. Split the directory into several files "
+        "and upload them one after the other: each one adds or updates its own people."
+    ) % {"what": what, "limit": MAX_UPLOAD_LABEL}
 
 
 def _error(line: int, column: str, reason: str) -> dict:
@@ -110,22 +115,29 @@ def _phone_e164(raw: str) -> tuple[str | None, str]:
     """(E.164, "") or (None, why), naming the number by its last digits only."""
     digits = re.sub(r"\D", "", raw)
     if not digits:
-        return None, f"“{raw[:20]}” is not a phone number"
-    label = f"The phone number ending {digits[-4:]}" if len(digits) >= 4 else "A phone number"
+        return None, _("“%(value)s” is not a phone number") % {"value": raw[:20]}
+    label = (
+        _("The phone number ending %(last)s") % {"last": digits[-4:]}
+        if len(digits) >= 4
+        else _("A phone number")
+    )
     if not raw.startswith("+"):
-        return None, (
-            f"{label} needs the country code: write it in international form, starting "
+        return None, _(
+            "%(number)s needs the country code: write it in international form, starting "
             "with + (e.g. +44 20 7946 0000 or +1 212 555 0143)"
-        )
+        ) % {"number": label}
     try:
         number = phonenumbers.parse(raw, None)
     except phonenumbers.NumberParseException:
-        return None, f"{label} is not a phone number"
+        return None, _("%(number)s is not a phone number") % {"number": label}
     # Possible, not valid: libphonenumber calls numbers in ranges it does not know (new
     # ones, or those reserved for fiction) invalid, and the provider's import keeps
     # them, so the directory must too or they could never match.
     if not phonenumbers.is_possible_number(number):
-        return None, f"{label} has too few or too many digits for +{number.country_code}"
+        return None, _("%(number)s has too few or too many digits for +%(code)s") % {
+            "number": label,
+            "code": number.country_code,
+        }
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), ""
 
 
@@ -148,24 +160,35 @@ def _columns(header: list[str], first_line: str) -> dict[str, int]:
             continue  # other columns are allowed and ignored
         if name in positions:
             raise DirectoryFileRefusedError(
-                f"The column “{name}” appears twice in the header (the first line). "
-                "Keep one of them and upload the file again."
+                _(
+                    "The column “%(name)s” appears twice in the header (the first line). "
+                    "Keep one of them and upload the file again."
+                )
+                % {"name": name}
             )
         positions[name] = position
     missing = [name for name in REQUIRED_COLUMNS if name not in positions]
     if missing:
         hint = ""
         if ";" in first_line and "," not in first_line and "\t" not in first_line:
-            hint = (
-                " The columns look separated by semicolons: separate them with commas "
+            hint = " " + _(
+                "The columns look separated by semicolons: separate them with commas "
                 "or tabs (the phones within a cell are the ones separated by ;)."
             )
-        found = ", ".join(name.strip() for name in header[:12] if name.strip()) or "nothing"
+        found = ", ".join(name.strip() for name in header[:12] if name.strip()) or _("nothing")
         raise DirectoryFileRefusedError(
-            f"The file has no column named {', '.join(missing)}. The header (the first "
-            f"line) needs the columns {', '.join(REQUIRED_COLUMNS)}; "
-            f"{', '.join(OPTIONAL_COLUMNS)} is optional. This file's header has: "
-            f"{found[:200]}.{hint}"
+            _(
+                "The file has no column named %(missing)s. The header (the first line) "
+                "needs the columns %(required)s; %(optional)s is optional. This file's "
+                "header has: %(found)s."
+            )
+            % {
+                "missing": ", ".join(missing),
+                "required": ", ".join(REQUIRED_COLUMNS),
+                "optional": ", ".join(OPTIONAL_COLUMNS),
+                "found": found[:200],
+            }
+            + hint
         )
     return positions
 
@@ -188,8 +211,8 @@ def directory_csv_lines(file) -> tuple[HashingReader, Iterator[CheckedLine]]:
             first = text.readline()
             if not first.strip():
                 raise DirectoryFileRefusedError(
-                    "The file is empty: its first line must be the header "
-                    f"({', '.join(REQUIRED_COLUMNS)})."
+                    _("The file is empty: its first line must be the header (%(columns)s).")
+                    % {"columns": ", ".join(REQUIRED_COLUMNS)}
                 )
             delimiter = "\t" if first.count("\t") > first.count(",") else ","
             reader = csv.reader(itertools.chain([first], text), delimiter=delimiter)
@@ -206,17 +229,24 @@ def directory_csv_lines(file) -> tuple[HashingReader, Iterator[CheckedLine]]:
         except UnicodeDecodeError as error:
             if line_number == 0 and error.object[:2] in _UTF16_BOMS:
                 raise DirectoryFileRefusedError(
-                    "The file is saved as UTF-16 (“Unicode text”). Save it as "
-                    "“CSV UTF-8” and upload it again."
+                    _(
+                        "The file is saved as UTF-16 (“Unicode text”). Save it as "
+                        "“CSV UTF-8” and upload it again."
+                    )
                 ) from error
             raise DirectoryFileRefusedError(
-                f"The file is not UTF-8 text (after line {line_number}). Save it as "
-                "“CSV UTF-8” and upload it again."
+                _(
+                    "The file is not UTF-8 text (after line %(line)s). Save it as "
+                    "“CSV UTF-8” and upload it again."
+                )
+                % {"line": line_number}
             ) from error
         except csv.Error as error:
             raise DirectoryFileRefusedError(
-                f"Line {line_number + 1} cannot be read as CSV ({error}). Fix it and "
-                "upload the file again."
+                _(
+                    "Line %(line)s cannot be read as CSV (%(error)s). Fix it and upload the file again."
+                )
+                % {"line": line_number + 1, "error": error}
             ) from error
 
     return raw, lines()
@@ -226,20 +256,18 @@ def _check(
     line: int, fields: list[str], width: int, positions: dict[str, int], usernames: dict
 ) -> CheckedLine:
     if len(fields) != width:
-        fewer_or_more = "fewer" if len(fields) < width else "more"
-        return CheckedLine(
-            line,
-            None,
-            [
-                _error(
-                    line,
-                    "",
-                    f"The line has {len(fields)} fields, {fewer_or_more} than the "
-                    f"{width} columns of the header (a missing or extra comma, or a "
-                    "quote that is not closed?)",
-                )
-            ],
-        )
+        if len(fields) < width:
+            message = _(
+                "The line has %(fields)s fields, fewer than the %(columns)s columns of the "
+                "header (a missing or extra comma, or a quote that is not closed?)"
+            )
+        else:
+            message = _(
+                "The line has %(fields)s fields, more than the %(columns)s columns of the "
+                "header (a missing or extra comma, or a quote that is not closed?)"
+            )
+        reason = message % {"fields": len(fields), "columns": width}
+        return CheckedLine(line, None, [_error(line, "", reason)])
 
     def value(column: str) -> str:
         return fields[positions[column]].strip() if column in positions else ""
@@ -247,18 +275,22 @@ def _check(
     errors: list[dict] = []
     username = value("username")
     if not username:
-        errors.append(_error(line, "username", "The username is empty: every row needs one"))
+        errors.append(_error(line, "username", _("The username is empty: every row needs one")))
     elif len(username) > _USERNAME_MAX:
         errors.append(
-            _error(line, "username", f"The username is longer than {_USERNAME_MAX} characters")
+            _error(
+                line,
+                "username",
+                _("The username is longer than %(max)s characters") % {"max": _USERNAME_MAX},
+            )
         )
     elif username in usernames:
         errors.append(
             _error(
                 line,
                 "username",
-                f"The username {username} is already on line {usernames[username]}: "
-                "each person appears once",
+                _("The username %(username)s is already on line %(line)s: each person appears once")
+                % {"username": username, "line": usernames[username]},
             )
         )
     else:
@@ -266,7 +298,11 @@ def _check(
 
     name = value("name")
     if len(name) > _NAME_MAX:
-        errors.append(_error(line, "name", f"The name is longer than {_NAME_MAX} characters"))
+        errors.append(
+            _error(
+                line, "name", _("The name is longer than %(max)s characters") % {"max": _NAME_MAX}
+            )
+        )
 
     # An empty email is allowed: notices skip such people, with that reason.
     email = value("email")
@@ -276,7 +312,13 @@ def _check(
                 raise ValidationError("too long")
             validate_email(email)
         except ValidationError:
-            errors.append(_error(line, "email", f"“{email[:80]}” is not a valid email address"))
+            errors.append(
+                _error(
+                    line,
+                    "email",
+                    _("“%(value)s” is not a valid email address") % {"value": email[:80]},
+                )
+            )
 
     phones: list[str] = []
     for piece in value("phones").split(";"):
@@ -290,7 +332,11 @@ def _check(
             phones.append(e164)
     if len(phones) > MAX_PHONES_PER_USER:
         errors.append(
-            _error(line, "phones", f"More than {MAX_PHONES_PER_USER} phone numbers for one person")
+            _error(
+                line,
+                "phones",
+                _("More than %(max)s phone numbers for one person") % {"max": MAX_PHONES_PER_USER},
+            )
         )
 
     language = _language(value("language"))
@@ -299,8 +345,11 @@ def _check(
             _error(
                 line,
                 "language",
-                f"“{value('language')[:20]}” is not a language code: use two letters (de), "
-                "or a language and a country (pt-BR), or leave it empty for en",
+                _(
+                    "“%(value)s” is not a language code: use two letters (de), "
+                    "or a language and a country (pt-BR), or leave it empty for en"
+                )
+                % {"value": value("language")[:20]},
             )
         )
 

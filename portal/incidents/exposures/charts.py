@@ -179,7 +179,7 @@ def per_day_svg(chart: PerDayChart, *, shown: str = "d-block") -> SafeString:
             "</title>"
             f'<rect class="text-primary" fill="currentColor" x="{bar.x}" y="{bar.sms_y}"'
             f' width="{bar.width}" height="{bar.sms_height}"/>'
-            f'<rect class="text-warning" fill="currentColor" x="{bar.x}" y="{bar.voice_y}"'
+            f'<rect class="vigil-voice" fill="currentColor" x="{bar.x}" y="{bar.voice_y}"'
             f' width="{bar.width}" height="{bar.voice_height}"/></g>'
         )
     parts.append("</svg>")
