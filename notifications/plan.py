@@ -12,6 +12,7 @@ from django.utils.translation import ngettext
 from notifications.models import NoticeCampaign, SuspicionReport
 from portal.accounts.roles import Capability
 from portal.incidents.exposures.plan import PlanNumbers, PlanStep, State
+from portal.incidents.numbers import number_text
 
 # A campaign in one of these is still reaching people: the step follows it.
 _UNDER_WAY = (
@@ -43,8 +44,8 @@ def _notify_step(*, member, incident, numbers: PlanNumbers) -> PlanStep:
             % {
                 "name": under_way.name or _("The notice"),
                 "status": under_way.get_status_display().lower(),
-                "sent": f"{under_way.sent_count:,}",
-                "total": f"{under_way.recipients_total:,}",
+                "sent": number_text(under_way.sent_count),
+                "total": number_text(under_way.recipients_total),
             },
             action_label=_("Follow the notice"),
             action_url=reverse(
@@ -65,7 +66,7 @@ def _notify_step(*, member, incident, numbers: PlanNumbers) -> PlanStep:
                 "All %(count)s matched phones are notified.",
                 numbers.matched_phones,
             )
-            % {"count": f"{numbers.matched_phones:,}"},
+            % {"count": number_text(numbers.matched_phones)},
             not_yours=not_yours,
         )
     return step(
@@ -73,8 +74,8 @@ def _notify_step(*, member, incident, numbers: PlanNumbers) -> PlanStep:
         detail=_("%(percent)s%% notified (%(notified)s of %(matched)s matched phones).")
         % {
             "percent": numbers.notified_percent,
-            "notified": f"{numbers.notified_phones:,}",
-            "matched": f"{numbers.matched_phones:,}",
+            "notified": number_text(numbers.notified_phones),
+            "matched": number_text(numbers.matched_phones),
         },
         action_label=_("Send a notice") if may_send else "",
         action_url=(
@@ -101,7 +102,7 @@ def _reports_step(*, member, incident) -> PlanStep:
         state = State.TODO
         detail = ngettext(
             "%(count)s new report to triage.", "%(count)s new reports to triage.", new
-        ) % {"count": f"{new:,}"}
+        ) % {"count": number_text(new)}
     else:
         state = State.ONGOING
         detail = _("No new report. What your users report through a notice's link lands here.")

@@ -132,3 +132,16 @@ def test_the_home_page_leads_to_each_accounts_plan(client, sign_in, bob, acme, e
 
     assert f'href="{dashboard_url(acme, exposed)}#plan"' in html
     assert "Response plan of Acme Corp" in html
+
+
+def test_its_counts_are_grouped_the_pages_language_way():
+    from django.utils import translation
+
+    from portal.incidents.numbers import number_text
+
+    with translation.override("de"):
+        german = number_text(1234567)
+    with translation.override("en"):
+        english = number_text(1234567)
+
+    assert (german, english) == ("1.234.567", "1,234,567")

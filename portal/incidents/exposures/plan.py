@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from portal.accounts.roles import Capability
 from portal.incidents.exposures.selectors import ExposureSummary, exposure_summary
+from portal.incidents.numbers import number_text
 from portal.incidents.signals import response_plan_steps
 
 
@@ -111,7 +112,7 @@ def _own_steps(member, incident, numbers: PlanNumbers) -> list[PlanStep]:
             "%(phones)s phones and %(messages)s messages in the stolen logs.",
             numbers.phones,
         )
-        % {"phones": f"{numbers.phones:,}", "messages": f"{numbers.messages:,}"},
+        % {"phones": number_text(numbers.phones), "messages": number_text(numbers.messages)},
         action_label=_("See the exposed users"),
         action_url=reverse("incidents:exposed", kwargs=kwargs),
     )
@@ -126,7 +127,10 @@ def _own_steps(member, incident, numbers: PlanNumbers) -> list[PlanStep]:
             "%(unmatched)s of %(phones)s phones match nobody in your directory yet: "
             "a notice cannot reach them.",
             numbers.unmatched_phones,
-        ) % {"unmatched": f"{numbers.unmatched_phones:,}", "phones": f"{numbers.phones:,}"}
+        ) % {
+            "unmatched": number_text(numbers.unmatched_phones),
+            "phones": number_text(numbers.phones),
+        }
     can_import = member.can(Capability.MANAGE_DIRECTORY)
     directory = PlanStep(
         order=20,

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from portal.incidents.models import Exposure
+from portal.incidents.numbers import grouped
 from portal.incidents.phones_display import (
     email_masked,
     name_masked,
@@ -49,8 +50,7 @@ class Locale:
         )
 
     def number(self, value: int) -> str:
-        text = f"{value:,}"
-        return text if self.separator == "," else text.replace(",", self.separator)
+        return grouped(value, self.separator)
 
     def month(self, moment) -> str:
         return self.months[moment.month - 1]

@@ -1,9 +1,9 @@
 """Filters for the incident pages: phones as a role may see them, and chart widths."""
 
 from django import template
-from django.utils import formats
 
 from portal.incidents import phones_display, windows
+from portal.incidents.numbers import number_text
 
 register = template.Library()
 
@@ -64,8 +64,6 @@ def thousands(value) -> str:
     way: humanize's intcomma, without its trip through the localization machinery for
     each number (a list page writes hundreds), only the separator looked up."""
     try:
-        text = f"{int(value):,}"
+        return number_text(int(value))
     except (TypeError, ValueError):
         return value
-    separator = formats.get_format("THOUSAND_SEPARATOR")
-    return text if separator == "," else text.replace(",", separator)
