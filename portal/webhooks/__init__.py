@@ -1,0 +1,1 @@
+"""Signed webhooks per account (issue 16): events delivered from an outbox, Standard Webhooks signatures."""
