@@ -3,15 +3,17 @@
 then watch what they report."""
 
 from functools import partial
+from uuid import UUID
 
-from django.db.models import Q
+from django.db.models import Count, IntegerField, Q, Subquery
+from django.db.models.functions import Coalesce, JSONObject
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from notifications.models import NoticeCampaign, SuspicionReport
 from portal.accounts.roles import Capability
-from portal.incidents.exposures.plan import PlanNumbers, PlanStep, State
+from portal.incidents.exposures.plan import PlanNumbers, PlanPart, PlanStep, State
 from portal.incidents.numbers import number_text
 
 # A campaign in one of these is still reaching people: the step follows it.
@@ -22,18 +24,48 @@ _UNDER_WAY = (
 )
 
 
-def _notify_step(*, member, incident, numbers: PlanNumbers) -> PlanStep:
+def _under_way(*, member, incident) -> Subquery:
+    """The latest notice of the incident still reaching people, as JSON (or NULL)."""
+    return Subquery(
+        NoticeCampaign.objects.filter(
+            organization_id=member.organization.pk, incident_id=incident.pk, status__in=_UNDER_WAY
+        )
+        .order_by("-created_at", "-pk")
+        .values(
+            json=JSONObject(
+                public_id="public_id",
+                name="name",
+                status="status",
+                total="recipients_total",
+                sent="sent_count",
+            )
+        )[:1]
+    )
+
+
+def _new_reports(*, member, incident) -> Coalesce:
+    """How many new reports the account has to triage: this incident's, and those that
+    name none (filed without a notice's link)."""
+    return Coalesce(
+        Subquery(
+            SuspicionReport.objects.filter(
+                organization_id=member.organization.pk, status=SuspicionReport.Status.NEW
+            )
+            .filter(Q(incident_id=incident.pk) | Q(incident__isnull=True))
+            .order_by()
+            .values("organization_id")
+            .annotate(count=Count("pk"))
+            .values("count"),
+            output_field=IntegerField(),
+        ),
+        0,
+    )
+
+
+def _notify_step(*, member, incident, numbers: PlanNumbers, under_way: dict | None) -> PlanStep:
     org = member.organization.public_id
     may_send = member.can(Capability.MANAGE_NOTICES)
     not_yours = "" if may_send else _("An owner or admin sends the notices.")
-    under_way = (
-        NoticeCampaign.objects.filter(
-            organization=member.organization, incident=incident, status__in=_UNDER_WAY
-        )
-        .order_by("-created_at", "-pk")
-        .only("public_id", "name", "status", "recipients_total", "sent_count")
-        .first()
-    )
     step = partial(
         PlanStep, order=40, key="notify", title=_("Notify your users without undue delay")
     )
@@ -42,14 +74,14 @@ def _notify_step(*, member, incident, numbers: PlanNumbers) -> PlanStep:
             state=State.ONGOING,
             detail=_("“%(name)s” is %(status)s: %(sent)s of %(total)s sent.")
             % {
-                "name": under_way.name or _("The notice"),
-                "status": under_way.get_status_display().lower(),
-                "sent": number_text(under_way.sent_count),
-                "total": number_text(under_way.recipients_total),
+                "name": under_way["name"] or _("The notice"),
+                "status": NoticeCampaign.Status(under_way["status"]).label.lower(),
+                "sent": number_text(under_way["sent"]),
+                "total": number_text(under_way["total"]),
             },
             action_label=_("Follow the notice"),
             action_url=reverse(
-                "campaigns:detail", kwargs={"org": org, "campaign": under_way.public_id}
+                "campaigns:detail", kwargs={"org": org, "campaign": UUID(under_way["public_id"])}
             ),
         )
     if not numbers.matched_phones:
@@ -87,17 +119,9 @@ def _notify_step(*, member, incident, numbers: PlanNumbers) -> PlanStep:
     )
 
 
-def _reports_step(*, member, incident) -> PlanStep:
+def _reports_step(*, member, new: int) -> PlanStep:
     org = member.organization.public_id
     may_see = member.can(Capability.VIEW_REPORTS)
-    new = (
-        SuspicionReport.objects.filter(
-            organization=member.organization, status=SuspicionReport.Status.NEW
-        )
-        # This incident's, and those that name none (filed without a notice's link).
-        .filter(Q(incident=incident) | Q(incident__isnull=True))
-        .count()
-    )
     if new:
         state = State.TODO
         detail = ngettext(
@@ -118,8 +142,17 @@ def _reports_step(*, member, incident) -> PlanStep:
     )
 
 
-def notice_plan_steps(*, member, incident, numbers: PlanNumbers) -> list[PlanStep]:
+def notice_plan_parts(*, member, incident, numbers: PlanNumbers) -> list[PlanPart]:
+    """The notice and report steps, their numbers read in the plan's one query."""
     return [
-        _notify_step(member=member, incident=incident, numbers=numbers),
-        _reports_step(member=member, incident=incident),
+        PlanPart(
+            expressions={"under_way": _under_way(member=member, incident=incident)},
+            step=lambda values: _notify_step(
+                member=member, incident=incident, numbers=numbers, under_way=values["under_way"]
+            ),
+        ),
+        PlanPart(
+            expressions={"new": _new_reports(member=member, incident=incident)},
+            step=lambda values: _reports_step(member=member, new=values["new"]),
+        ),
     ]

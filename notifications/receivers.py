@@ -6,7 +6,7 @@ from django.dispatch import receiver
 
 from notifications.outbox.account_emails import invitation_email_add, logcopy_email_add
 from notifications.outbox.scheduled import customer_notices_create
-from notifications.plan import notice_plan_steps
+from notifications.plan import notice_plan_parts
 from portal.accounts.signals import invitation_created
 from portal.incidents.signals import incident_exposures_published, response_plan_steps
 from portal.logcopies.signals import logcopy_changed
@@ -31,4 +31,4 @@ def _incident_exposures_published(
 
 @receiver(response_plan_steps, dispatch_uid="notifications.response_plan")
 def _response_plan_steps(sender, *, member, incident, numbers, **kwargs):
-    return notice_plan_steps(member=member, incident=incident, numbers=numbers)
+    return notice_plan_parts(member=member, incident=incident, numbers=numbers)

@@ -22,5 +22,6 @@ exposure_export_requested = Signal()
 # The response plan of an account's incident page asks the apps above for their steps
 # (log copies: the copy; notifications: the notice and the reports). Arguments: member,
 # incident, numbers (portal.incidents.exposures.plan.PlanNumbers). A receiver returns a
-# list of PlanStep.
+# list of PlanPart (the expressions its step needs, then the step from their values): the
+# plan reads every app's values in one query.
 response_plan_steps = Signal()

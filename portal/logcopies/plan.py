@@ -1,12 +1,16 @@
 """The log-copy step of an account's response plan (portal/incidents/exposures/plan.py):
 the latest copy of the incident's rows the account asked for, and what moves it on."""
 
+from uuid import UUID
+
+from django.db.models import Subquery
+from django.db.models.functions import JSONObject
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from portal.accounts.roles import Capability
-from portal.incidents.exposures.plan import PlanStep, State
+from portal.incidents.exposures.plan import PlanPart, PlanStep, State
 from portal.logcopies.models import LogCopyRequest
 
 Status = LogCopyRequest.Status
@@ -28,16 +32,26 @@ _STATES: dict[str, tuple[str, object]] = {
 }
 
 
-def logcopy_plan_step(*, member, incident) -> PlanStep:
+def logcopy_plan_part(*, member, incident) -> PlanPart:
+    """The step, its latest copy read in the plan's one query."""
+    latest = Subquery(
+        LogCopyRequest.objects.filter(
+            organization_id=member.organization.pk, incident_id=incident.pk
+        )
+        .order_by("-created_at", "-pk")
+        .values(json=JSONObject(public_id="public_id", status="status"))[:1]
+    )
+    return PlanPart(
+        expressions={"latest": latest},
+        step=lambda values: logcopy_plan_step(member=member, latest=values["latest"]),
+    )
+
+
+def logcopy_plan_step(*, member, latest: dict | None) -> PlanStep:
+    """The step for the account's latest copy (`public_id` and `status`, or None)."""
     org = member.organization.public_id
     may_request = member.can(Capability.REQUEST_LOG_COPY)
     may_see = may_request or member.can(Capability.DOWNLOAD_LOG_COPY)
-    latest = (
-        LogCopyRequest.objects.filter(organization=member.organization, incident=incident)
-        .order_by("-created_at", "-pk")
-        .only("public_id", "status")
-        .first()
-    )
     not_yours = "" if may_see else _("Security staff, admins and owners request the logs.")
     if latest is None:
         return PlanStep(
@@ -50,7 +64,7 @@ def logcopy_plan_step(*, member, incident) -> PlanStep:
             action_url=reverse("logcopies:request", kwargs={"org": org}) if may_request else "",
             not_yours=not_yours,
         )
-    state, detail = _STATES[latest.status]
+    state, detail = _STATES[latest["status"]]
     return PlanStep(
         order=30,
         key="logs",
@@ -59,7 +73,7 @@ def logcopy_plan_step(*, member, incident) -> PlanStep:
         detail=str(detail),
         action_label=_("See the copy") if may_see else "",
         action_url=(
-            reverse("logcopies:detail", kwargs={"org": org, "copy": latest.public_id})
+            reverse("logcopies:detail", kwargs={"org": org, "copy": UUID(latest["public_id"])})
             if may_see
             else ""
         ),

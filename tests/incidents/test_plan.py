@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from notifications.models import NoticeCampaign, NoticeTemplate, SuspicionReport
@@ -81,7 +83,7 @@ def test_the_steps_follow_what_the_account_did(client, sign_in, bob, acme, expos
     # Everyone matched and notified; a copy asked for; a notice under way; a report in.
     exposed.exposures.filter(directory_user__isnull=True).delete()
     exposure_rollup_refresh(incident_id=exposed.pk, organization_ids=[acme.pk])
-    LogCopyRequest.objects.create(organization=acme, incident=exposed, reason="SOC")
+    copy = LogCopyRequest.objects.create(organization=acme, incident=exposed, reason="SOC")
     template = NoticeTemplate.objects.create(
         organization=acme, name="n", subject="s", body_text="b"
     )
@@ -99,7 +101,8 @@ def test_the_steps_follow_what_the_account_did(client, sign_in, bob, acme, expos
     )
     sign_in(bob)
 
-    html = client.get(dashboard_url(acme, exposed)).content.decode()
+    with CaptureQueriesContext(connection) as captured:
+        html = client.get(dashboard_url(acme, exposed)).content.decode()
 
     assert steps(html) == {
         "review": "ongoing",
@@ -109,10 +112,24 @@ def test_the_steps_follow_what_the_account_did(client, sign_in, bob, acme, expos
         "reports": "todo",
     }
     assert "waiting for the operator" in step_html(html, "logs")
+    assert str(copy.public_id) in step_html(html, "logs")
     notify = step_html(html, "notify")
     assert "“First notice” is sending: 645 of 770 sent." in notify
     assert str(campaign.public_id) in notify
     assert "1 new report to triage." in step_html(html, "reports")
+    # The copy, the notice under way and the new reports come in one query, not three.
+    tables = (
+        LogCopyRequest._meta.db_table,
+        NoticeCampaign._meta.db_table,
+        SuspicionReport._meta.db_table,
+    )
+    plan_queries = [
+        query["sql"]
+        for query in captured.captured_queries
+        if any(table in query["sql"] for table in tables)
+    ]
+    assert len(plan_queries) == 1, plan_queries
+    assert all(table in plan_queries[0] for table in tables)
 
 
 def test_the_account_home_leads_to_the_plan(client, sign_in, bob, acme, exposed):

@@ -5,12 +5,16 @@ clock since disclosure.
 Incidents knows two steps (review who was exposed, match the directory); the apps above
 it add theirs through `response_plan_steps` (log copies: request the logs; notifications:
 notify the users, watch the reports), so the import direction holds. The numbers come
-from the rollup (exposure_summary): one query, cold or warm.
+from the rollup (exposure_summary): one query, cold or warm. What the other apps need
+(the latest copy, the notice under way, the new reports) comes in one more query: each
+app answers with a `PlanPart`, the SQL expressions it needs and how to make its step
+from their values, and the plan asks for all of them at once on the incident's row.
 """
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from django.urls import reverse
 from django.utils import timezone
@@ -19,6 +23,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from portal.accounts.roles import Capability
 from portal.incidents.exposures.selectors import ExposureSummary, exposure_summary
+from portal.incidents.models import Incident
 from portal.incidents.numbers import number_text
 from portal.incidents.signals import response_plan_steps
 
@@ -92,6 +97,36 @@ class PlanStep:
 
 
 @dataclass(frozen=True)
+class PlanPart:
+    """An app's step in two halves: the SQL expressions whose values it needs (each an
+    annotation on the incident's row: a `Subquery`, a `Coalesce` of one...), then the
+    step made from those values, by the same names."""
+
+    expressions: Mapping[str, Any]
+    step: Callable[[Mapping[str, Any]], PlanStep]
+
+
+def _part_values(incident, parts: list[PlanPart]) -> list[dict[str, Any]]:
+    """Every part's values in one query, each part's under its own names."""
+    names = {
+        f"p{index}_{name}": (index, name, expression)
+        for index, part in enumerate(parts)
+        for name, expression in part.expressions.items()
+    }
+    values: list[dict[str, Any]] = [{} for _part in parts]
+    if names:
+        row = (
+            Incident.objects.filter(pk=incident.pk)
+            .annotate(**{alias: expression for alias, (_i, _n, expression) in names.items()})
+            .values(*names)
+            .get()
+        )
+        for alias, (index, name, _expression) in names.items():
+            values[index][name] = row[alias]
+    return values
+
+
+@dataclass(frozen=True)
 class ResponsePlan:
     steps: list[PlanStep]
     disclosed_at: datetime | None
@@ -153,10 +188,14 @@ def response_plan(member, incident, *, summary: ExposureSummary | None = None) -
         summary = exposure_summary(organization, incident)
     numbers = PlanNumbers.of(summary)
     steps = _own_steps(member, incident, numbers)
+    parts: list[PlanPart] = []
     for _receiver, answer in response_plan_steps.send(
         sender=type(incident), member=member, incident=incident, numbers=numbers
     ):
-        steps.extend(cast(list[PlanStep], answer) or [])
+        parts.extend(cast(list[PlanPart], answer) or [])
+    steps.extend(
+        part.step(values) for part, values in zip(parts, _part_values(incident, parts), strict=True)
+    )
     steps.sort(key=lambda step: step.order)
     days = None
     if incident.disclosed_at:
