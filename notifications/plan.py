@@ -3,10 +3,10 @@
 then watch what they report."""
 
 from functools import partial
+from typing import Any
 from uuid import UUID
 
-from django.db.models import Count, IntegerField, Q, Subquery
-from django.db.models.functions import Coalesce, JSONObject
+from django.db import connection
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -24,45 +24,30 @@ _UNDER_WAY = (
 )
 
 
-def _under_way(*, member, incident) -> Subquery:
-    """The latest notice of the incident still reaching people, as JSON (or NULL)."""
-    return Subquery(
-        NoticeCampaign.objects.filter(
-            organization_id=member.organization.pk, incident_id=incident.pk, status__in=_UNDER_WAY
-        )
-        .order_by("-created_at", "-pk")
-        .values(
-            json=JSONObject(
-                public_id="public_id",
-                name="name",
-                status="status",
-                total="recipients_total",
-                sent="sent_count",
-            )
-        )[:1]
+def _under_way(column: str, *, member, incident) -> tuple[str, list[Any]]:
+    """A column of the incident's latest notice still reaching people (or NULL)."""
+    q = connection.ops.quote_name
+    statuses = ", ".join(["%s"] * len(_UNDER_WAY))
+    sql = (
+        f"SELECT {q(column)} FROM {q(NoticeCampaign._meta.db_table)}"  # noqa: S608 (names from the model)
+        f" WHERE organization_id = %s AND incident_id = %s AND status IN ({statuses})"
+        " ORDER BY created_at DESC, id DESC LIMIT 1"
     )
+    return sql, [member.organization.pk, incident.pk, *(str(status) for status in _UNDER_WAY)]
 
 
-def _new_reports(*, member, incident) -> Coalesce:
+def _new_reports(*, member, incident) -> tuple[str, list[Any]]:
     """How many new reports the account has to triage: this incident's, and those that
     name none (filed without a notice's link)."""
-    return Coalesce(
-        Subquery(
-            SuspicionReport.objects.filter(
-                organization_id=member.organization.pk, status=SuspicionReport.Status.NEW
-            )
-            .filter(Q(incident_id=incident.pk) | Q(incident__isnull=True))
-            .order_by()
-            .values("organization_id")
-            .annotate(count=Count("pk"))
-            .values("count"),
-            output_field=IntegerField(),
-        ),
-        0,
+    sql = (
+        f"SELECT count(*) FROM {connection.ops.quote_name(SuspicionReport._meta.db_table)}"  # noqa: S608
+        " WHERE organization_id = %s AND status = %s"
+        " AND (incident_id = %s OR incident_id IS NULL)"
     )
+    return sql, [member.organization.pk, str(SuspicionReport.Status.NEW), incident.pk]
 
 
-def _notify_step(*, member, incident, numbers: PlanNumbers, under_way: dict | None) -> PlanStep:
+def _notify_step(*, member, incident, numbers: PlanNumbers, under_way) -> PlanStep:
     org = member.organization.public_id
     may_send = member.can(Capability.MANAGE_NOTICES)
     not_yours = "" if may_send else _("An owner or admin sends the notices.")
@@ -81,7 +66,8 @@ def _notify_step(*, member, incident, numbers: PlanNumbers, under_way: dict | No
             },
             action_label=_("Follow the notice"),
             action_url=reverse(
-                "campaigns:detail", kwargs={"org": org, "campaign": UUID(under_way["public_id"])}
+                "campaigns:detail",
+                kwargs={"org": org, "campaign": UUID(str(under_way["public_id"]))},
             ),
         )
     if not numbers.matched_phones:
@@ -144,15 +130,28 @@ def _reports_step(*, member, new: int) -> PlanStep:
 
 def notice_plan_parts(*, member, incident, numbers: PlanNumbers) -> list[PlanPart]:
     """The notice and report steps, their numbers read in the plan's one query."""
+    columns = {
+        "public_id": "public_id",
+        "name": "name",
+        "status": "status",
+        "total": "recipients_total",
+        "sent": "sent_count",
+    }
     return [
         PlanPart(
-            expressions={"under_way": _under_way(member=member, incident=incident)},
+            values={
+                name: _under_way(column, member=member, incident=incident)
+                for name, column in columns.items()
+            },
             step=lambda values: _notify_step(
-                member=member, incident=incident, numbers=numbers, under_way=values["under_way"]
+                member=member,
+                incident=incident,
+                numbers=numbers,
+                under_way=values if values["status"] is not None else None,
             ),
         ),
         PlanPart(
-            expressions={"new": _new_reports(member=member, incident=incident)},
+            values={"new": _new_reports(member=member, incident=incident)},
             step=lambda values: _reports_step(member=member, new=values["new"]),
         ),
     ]

@@ -1,10 +1,10 @@
 """The log-copy step of an account's response plan (portal/incidents/exposures/plan.py):
 the latest copy of the incident's rows the account asked for, and what moves it on."""
 
+from typing import Any
 from uuid import UUID
 
-from django.db.models import Subquery
-from django.db.models.functions import JSONObject
+from django.db import connection
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -32,23 +32,31 @@ _STATES: dict[str, tuple[str, object]] = {
 }
 
 
+def _latest(column: str, *, member, incident) -> tuple[str, list[Any]]:
+    """A column of the account's latest copy of the incident's rows."""
+    q = connection.ops.quote_name
+    sql = (
+        f"SELECT {q(column)} FROM {q(LogCopyRequest._meta.db_table)}"  # noqa: S608 (names from the model)
+        " WHERE organization_id = %s AND incident_id = %s ORDER BY created_at DESC, id DESC LIMIT 1"
+    )
+    return sql, [member.organization.pk, incident.pk]
+
+
 def logcopy_plan_part(*, member, incident) -> PlanPart:
     """The step, its latest copy read in the plan's one query."""
-    latest = Subquery(
-        LogCopyRequest.objects.filter(
-            organization_id=member.organization.pk, incident_id=incident.pk
-        )
-        .order_by("-created_at", "-pk")
-        .values(json=JSONObject(public_id="public_id", status="status"))[:1]
-    )
     return PlanPart(
-        expressions={"latest": latest},
-        step=lambda values: logcopy_plan_step(member=member, latest=values["latest"]),
+        values={
+            "public_id": _latest("public_id", member=member, incident=incident),
+            "status": _latest("status", member=member, incident=incident),
+        },
+        step=lambda values: logcopy_plan_step(
+            member=member, latest=values if values["status"] is not None else None
+        ),
     )
 
 
-def logcopy_plan_step(*, member, latest: dict | None) -> PlanStep:
-    """The step for the account's latest copy (`public_id` and `status`, or None)."""
+def logcopy_plan_step(*, member, latest) -> PlanStep:
+    """The step for the account's latest copy (its `public_id` and `status`), or None."""
     org = member.organization.public_id
     may_request = member.can(Capability.REQUEST_LOG_COPY)
     may_see = may_request or member.can(Capability.DOWNLOAD_LOG_COPY)
@@ -73,7 +81,7 @@ def logcopy_plan_step(*, member, latest: dict | None) -> PlanStep:
         detail=str(detail),
         action_label=_("See the copy") if may_see else "",
         action_url=(
-            reverse("logcopies:detail", kwargs={"org": org, "copy": UUID(latest["public_id"])})
+            reverse("logcopies:detail", kwargs={"org": org, "copy": UUID(str(latest["public_id"]))})
             if may_see
             else ""
         ),
