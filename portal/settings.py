@@ -89,6 +89,8 @@ INSTALLED_APPS = [
     "allauth.usersessions",
     "crispy_forms",
     "crispy_bootstrap5",
+    # The API's browsable docs: Swagger UI from ninja's own static files, no CDN.
+    "ninja",
     "portal",
     "portal.accounts",
     "portal.incidents",
@@ -424,6 +426,8 @@ ACCOUNT_REAUTHENTICATION_TIMEOUT = env_int("REAUTHENTICATION_MINUTES", 10, minim
 # lock a member out everywhere). Plus 30 in 10 minutes per address: the net for one
 # address spraying many names.
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/300s/key,30/10m/ip"}
+# Calls an API key may make a minute (portal/api/auth.py): over it, 429 with Retry-After.
+API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600, minimum=1)
 SIGNIN_LOCKOUT_FAILURES = env_int("SIGNIN_LOCKOUT_FAILURES", 5, minimum=1)
 SIGNIN_LOCKOUT_WINDOW_MINUTES = env_int("SIGNIN_LOCKOUT_WINDOW_MINUTES", 15, minimum=1)
 SIGNIN_LOCKOUT_MINUTES = env_int("SIGNIN_LOCKOUT_MINUTES", 15, minimum=1)

@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from portal import views
 from portal.accounts import urls as account_urls
+from portal.api.main import api
 from portal.incidents.exposures import views as exposure_views
 from portal.languages import language_set
 
@@ -39,6 +40,8 @@ urlpatterns = [
     path("operator/", include("portal.incidents.operator.console_urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
+    # Security staff's scripts (issue 16): the JSON API, authenticated by API keys.
+    path("api/v1/", api.urls),
 ]
 
 handler500 = "portal.views.server_error"

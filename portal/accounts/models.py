@@ -8,9 +8,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
-from portal.accounts.roles import Role
+from portal.accounts.roles import ROLE_CAPABILITIES, Role
 
 
 class VigilUserManager(UserManager):
@@ -224,3 +225,66 @@ class SecondFactorThrottle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.failures} wrong codes, locked until {self.locked_until}"
+
+
+class ApiKey(models.Model):
+    """A key a script or a SIEM calls the API with (/api/v1/), made by an owner.
+
+    The key is `vgl_<prefix>_<secret>`, shown once when it is made. Stored: the prefix,
+    to find the row, and the SHA-256 of the 256-bit secret, compared in constant time
+    (portal.accounts.api_keys); the secret itself is kept nowhere. A key holds some
+    of its creator's capabilities, never more, and loses any its creator no longer has.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    secret_hash = models.CharField(max_length=64, editable=False)
+    # Capability values (roles.Capability); `capabilities` reads them as a frozenset.
+    capability_names = models.JSONField(default=list)
+    # IP addresses and networks (CIDR) the key may be used from; empty: anywhere.
+    allowed_networks = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "-created_at"], name="api_key_of_org")]
+
+    def __str__(self) -> str:
+        return f"API key {self.name} ({self.prefix})"
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """What the key may do now: what it was given, less what its creator's role in
+        the account no longer allows (none once the creator has left it)."""
+        return frozenset(self.capability_names) & ROLE_CAPABILITIES.get(
+            self.creator_role or "", frozenset()
+        )
+
+    @cached_property
+    def creator_role(self) -> str | None:
+        # The key lookup (api_keys.api_key_authenticate) loads it with the key, in the
+        # same query, and sets it in this one's place.
+        return (
+            Membership.objects.filter(
+                user_id=self.created_by_id, organization_id=self.organization_id
+            )
+            .values_list("role", flat=True)
+            .first()
+        )

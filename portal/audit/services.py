@@ -17,12 +17,16 @@ def audit_record(
     target: models.Model | None = None,
     request=None,
     details: dict | None = None,
+    actor_label: str | None = None,
 ) -> AuditEvent:
-    """Append one event. `organization` is an Organization or its id; `actor` a user."""
+    """Append one event. `organization` is an Organization or its id; `actor` a user.
+    `actor_label` names an actor that is not a person (an API key) in place of
+    "system"."""
     organization_id = getattr(organization, "pk", organization)
+    signed_in = actor is not None and actor.is_authenticated
     event = AuditEvent(
-        actor=actor if actor is not None and actor.is_authenticated else None,
-        actor_label=actor.email if actor is not None and actor.is_authenticated else SYSTEM,
+        actor=actor if signed_in else None,
+        actor_label=actor.email if signed_in else (actor_label or SYSTEM)[:254],
         organization_id=organization_id,
         action=action,
         # Redacted on the way in too: the log is append-only, so a phone number or a
