@@ -6,6 +6,8 @@ user, so it follows them to any browser; at sign-in a choice made on the sign-in
 becomes theirs.
 """
 
+import os
+
 from django.conf import settings
 from django.utils import translation
 from django.views.decorators.http import require_POST
@@ -81,3 +83,15 @@ def member_language_at_signin(*, request, user) -> None:
     if chosen and chosen != user.language:
         user.language = chosen
         user.save(update_fields=["language"])
+
+
+def command_language():
+    """The language of a management command's messages, while its handle() runs: the
+    first of the portal's languages named by the shell's LANGUAGE ("fr:en", GNU
+    gettext's list), else the portal's default (English)."""
+    chosen = None
+    for code in os.environ.get("LANGUAGE", "").split(":"):
+        chosen = language_supported(code.split(".", 1)[0])
+        if chosen:
+            break
+    return translation.override(chosen or settings.LANGUAGE_CODE)

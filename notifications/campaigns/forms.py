@@ -23,6 +23,7 @@ from notifications.models import NoticeCampaign
 from portal.formfields import QuickSelect
 from portal.incidents.exposures.forms import MESSAGE_TYPE_CHOICES, NOTIFIED_CHOICES
 from portal.incidents.models import DirectoryUser
+from portal.incidents.numbers import number_text
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 # A campaign to more people than this is better made with "all" or a filter.
@@ -202,7 +203,8 @@ class CampaignForm(forms.Form):
         if len(entries) > MAX_CHOSEN:
             self.add_error(
                 "chosen",
-                f"At most {MAX_CHOSEN:,} people: for more, use a filter or everyone.",
+                _("At most %(max)s people: for more, use a filter or everyone.")
+                % {"max": number_text(MAX_CHOSEN)},
             )
             return []
         # Emails match whatever their case in the directory (Lower(), not iexact: one

@@ -49,13 +49,13 @@ class AuditFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["action"].choices = _action_choices(actions)
         for name in ("date_from", "date_to"):
-            self.fields[name].help_text = f"Whole days in {zone_name}."
+            self.fields[name].help_text = _("Whole days in %(zone)s.") % {"zone": zone_name}
 
     def clean(self):
         cleaned = super().clean()
         date_from, date_to = cleaned.get("date_from"), cleaned.get("date_to")
         if date_from and date_to and date_from > date_to:
-            self.add_error("date_to", "The end date is before the start date.")
+            self.add_error("date_to", _("The end date is before the start date."))
         return cleaned
 
     def filters(self) -> AuditFilters:

@@ -107,6 +107,13 @@ class ImportBatch(models.Model):
         default=list, blank=True, help_text=_("[{reason, count, line}]: why rows were not imported")
     )
     failure = models.TextField(blank=True, help_text=_("Why the whole batch failed, if it did."))
+    failure_reason = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_(
+            "The failure's untranslated message and parameters, shown in each reader's language."
+        ),
+    )
     problems_accepted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -10,6 +10,8 @@ from django.utils.translation import gettext_lazy as _
 from portal.incidents.exposures.selectors import incidents_of_account
 from portal.incidents.imports.phones import phone_normalized
 from portal.incidents.models import DirectoryUser
+from portal.incidents.numbers import number_text
+from portal.incidents.reasons import reason_text
 from portal.logcopies.models import LogCopyRequest
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
@@ -102,11 +104,11 @@ class LogCopyRequestForm(forms.Form):
         if scope == LogCopyRequest.Scope.DATE_RANGE:
             start, end = data.get("scope_start"), data.get("scope_end")
             if not start and "scope_start" not in self.errors:
-                self.add_error("scope_start", "Give the start of the range.")
+                self.add_error("scope_start", _("Give the start of the range."))
             if not end and "scope_end" not in self.errors:
-                self.add_error("scope_end", "Give the end of the range.")
+                self.add_error("scope_end", _("Give the end of the range."))
             if start and end and end <= start:
-                self.add_error("scope_end", "The end must come after the start.")
+                self.add_error("scope_end", _("The end must come after the start."))
         else:
             data["scope_start"] = data["scope_end"] = None
         if scope == LogCopyRequest.Scope.CHOSEN:
@@ -116,7 +118,7 @@ class LogCopyRequestForm(forms.Form):
     def _chosen_phones(self, text: str) -> list[str]:
         entries = [entry for entry in _SEPARATORS.split(text.strip()) if entry]
         if not entries:
-            self.add_error("chosen", "Give at least one phone number or username.")
+            self.add_error("chosen", _("Give at least one phone number or username."))
             return []
         phones: dict[str, None] = {}
         usernames: list[str] = []
@@ -125,7 +127,7 @@ class LogCopyRequestForm(forms.Form):
             if entry.startswith("+") or entry[0].isdigit():
                 phone, _country, problem, _note = phone_normalized(entry, "")
                 if problem:
-                    problems.append(problem)
+                    problems.append(reason_text(problem))
                 else:
                     phones[phone] = None
             else:
@@ -154,7 +156,11 @@ class LogCopyRequestForm(forms.Form):
         if problems:
             self.add_error("chosen", problems)
         elif len(phones) > MAX_CHOSEN:
-            self.add_error("chosen", f"That is {len(phones)} phones; choose at most {MAX_CHOSEN}.")
+            self.add_error(
+                "chosen",
+                _("That is %(count)s phones; choose at most %(max)s.")
+                % {"count": number_text(len(phones)), "max": number_text(MAX_CHOSEN)},
+            )
         return list(phones)
 
 

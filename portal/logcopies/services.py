@@ -25,6 +25,7 @@ from portal.audit.services import audit_record
 from portal.csvsafe import FORMULA_STARTS, safe_row
 from portal.incidents.imports.phones import phone_normalized
 from portal.incidents.models import MessageLogRecord
+from portal.incidents.reasons import reason_text
 from portal.jobs import LOGCOPY_GENERATE, job
 from portal.leases import LeaseKeeper, lease_owner, lease_until
 from portal.logcopies.models import LogCopyRequest
@@ -167,7 +168,8 @@ def _phones_normalized(raw_phones) -> list[str]:
         e164, _country, problem, _note = phone_normalized(raw, "")
         if problem:
             raise LogCopyRefusedError(
-                f"{problem}. Write phones in international form, like +12125550143."
+                _("%(problem)s. Write phones in international form, like +12125550143.")
+                % {"problem": reason_text(problem)}
             )
         if e164 not in phones:
             phones.append(e164)

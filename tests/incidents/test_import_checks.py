@@ -251,8 +251,19 @@ def test_it_holds_a_file_with_too_many_rejected_rows_and_publishes_nothing(
         "rejected": 12,
         "unknown_account": 0,
     }
+    # Grouped by the English text; stored with the untranslated message and its
+    # parameters (the file's value blanked), for each viewer's language.
     assert batch.error_groups == [
-        {"reason": "phone “…” is too short for US", "count": 12, "line": 2},
+        {
+            "reason": "phone “…” is too short for US",
+            "count": 12,
+            "line": 2,
+            "msgid": 'phone "%(phone)s" %(problem)s',
+            "params": {
+                "phone": "…",
+                "problem": {"msgid": "is too short for %(country)s", "params": {"country": "US"}},
+            },
+        },
     ]
     assert len(report(batch)) == 12
     assert not MessageLogRecord.objects.exists()
@@ -323,6 +334,44 @@ def test_it_shows_the_operator_a_held_file_with_its_reasons_and_what_to_do(
     assert response.status_code == 302
     batch.refresh_from_db()
     assert batch.status == ImportBatch.Status.DISCARDED
+
+
+def test_it_shows_a_french_operator_the_reasons_in_french_grouped_the_same(
+    client, breach, acme, olivia
+):
+    batch = imported(breach, _mostly_wrong())
+    olivia.language = "fr"
+    olivia.save(update_fields=["language"])
+    client.force_login(olivia)
+
+    html = client.get(f"/operator/incidents/batches/{batch.public_id}/").content.decode()
+
+    assert '<html lang="fr">' in html
+    groups = html.split("data-error-groups", 1)[1].split("</table>", 1)[0]
+    assert groups.count("<tr>") == 2  # the header and one group of 12
+    assert "le téléphone “…” est trop court pour US" in groups
+    assert "is too short" not in html
+    rows = html.split("data-error-groups", 1)[1].split("</table>", 2)[1]
+    assert rows.count("le téléphone &quot;12&quot; est trop court pour US") == 12
+
+
+def test_it_still_shows_reasons_stored_as_english_text_before_they_kept_their_msgid(
+    client, breach, acme, olivia
+):
+    batch = imported(breach, _mostly_wrong())
+    batch.error_groups = [{"reason": "phone “…” is too short for US", "count": 12, "line": 2}]
+    batch.first_errors = [
+        {"line": 2, "message_id": "h-0", "account_id": "DA7QK4M2ZP", "reason": 'phone "12" x'}
+    ]
+    batch.save(update_fields=["error_groups", "first_errors"])
+    olivia.language = "fr"
+    olivia.save(update_fields=["language"])
+    client.force_login(olivia)
+
+    html = client.get(f"/operator/incidents/batches/{batch.public_id}/").content.decode()
+
+    assert "phone “…” is too short for US" in html
+    assert "phone &quot;12&quot; x" in html
 
 
 def test_it_lets_no_one_but_staff_publish_or_discard_a_held_file(client, breach, acme):

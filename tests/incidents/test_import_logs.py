@@ -169,6 +169,24 @@ def test_it_publishes_a_dump_with_many_rejected_rows_when_told_to(breach, accoun
     assert ImportBatch.objects.get().status == ImportBatch.Status.COMPLETED
 
 
+def test_it_speaks_the_language_the_shell_names_and_english_otherwise(
+    breach, accounts, tmp_path, monkeypatch
+):
+    dump = _mostly_wrong(tmp_path)
+    monkeypatch.setenv("LANGUAGE", "fr_FR:en")
+
+    _out, err = run(str(dump), "--incident", "march-2024", "--accept-rejected")
+
+    assert "12  le téléphone “…” est trop court pour US (première : ligne 2)" in err
+    assert "Rapport d\u2019erreurs : import-errors/" in err
+    monkeypatch.delenv("LANGUAGE")
+    with pytest.raises(CommandError, match="No incident with the slug 'nowhere'"):
+        run(str(dump), "--incident", "nowhere")
+    monkeypatch.setenv("LANGUAGE", "de")
+    with pytest.raises(CommandError, match="Kein Vorfall mit dem Kurznamen 'nowhere'"):
+        run(str(dump), "--incident", "nowhere")
+
+
 # --- One owner per batch (issue 13 point 5) ------------------------------------------
 
 

@@ -839,3 +839,21 @@ def test_a_launched_campaign_notifies_and_the_dashboard_and_list_follow(
 def _notified_card(page: str) -> str:
     start = page.index('data-stat="notified"')
     return page[start : page.index("</div>\n    </div>", start)]
+
+
+def test_it_caps_the_chosen_people_in_the_members_language_and_number_format(
+    client, acme, breach, template, alice
+):
+    alice.language = "fr"
+    alice.save(update_fields=["language"])
+    signed_in(client, alice)
+    too_many = "\n".join(f"person{n}" for n in range(5001))
+
+    response = client.post(
+        url("new", acme), form(breach, template, audience="chosen", chosen=too_many)
+    )
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Au plus 5\xa0000 personnes" in page
+    assert "At most" not in page

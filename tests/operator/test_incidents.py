@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from portal.audit.models import AuditEvent
+from portal.incidents.imports.services import _failure_text
 from portal.incidents.models import ImportBatch, Incident
 from portal.incidents.operator import services as operator_services
 from tests import factories
@@ -427,6 +428,35 @@ def test_it_refuses_a_csv_without_the_required_columns_and_names_them(
     assert "sent_at" in response.content.decode()
     assert not ImportBatch.objects.exists()
     assert not AuditEvent.objects.filter(action="import.upload").exists()
+
+
+def test_it_refuses_a_file_in_the_operators_language(
+    staff_client, olivia, draft, media_root, tmp_path
+):
+    olivia.language = "es"
+    olivia.save(update_fields=["language"])
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("message_id,account_id,carrier\nm-1,DA7QK4M2ZP,EE\n")
+
+    response = upload(staff_client, draft, wrong)
+
+    [error] = response.context["upload_form"].errors["upload"]
+    assert error.startswith("Al archivo le faltan columnas obligatorias: sent_at, phone")
+    assert not ImportBatch.objects.exists()
+
+
+def test_it_shows_why_a_batch_failed_in_the_operators_language(staff_client, olivia, draft):
+    reason = _failure_text(KeyboardInterrupt())
+    batch = batch_of(
+        draft, status=ImportBatch.Status.FAILED, failure=reason, failure_reason=reason.as_data()
+    )
+    olivia.language = "de"
+    olivia.save(update_fields=["language"])
+
+    html = staff_client.get(batch_url(batch)).content.decode()
+
+    assert "Der Import wurde unterbrochen; nichts wurde geladen." in html
+    assert "The import was interrupted" not in html
 
 
 def test_it_requires_a_file(staff_client, draft):

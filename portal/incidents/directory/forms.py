@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from portal.incidents.directory.csvfile import (
@@ -11,8 +12,13 @@ from portal.incidents.directory.csvfile import (
 class DirectoryUploadForm(forms.Form):
     file = forms.FileField(
         label=_("Directory file (CSV)"),
-        help_text=f"UTF-8, comma or tab separated, up to {MAX_UPLOAD_LABEL}. "
-        "Nothing changes until you check the preview and apply it.",
+        help_text=format_lazy(
+            _(
+                "UTF-8, comma or tab separated, up to {size}. "
+                "Nothing changes until you check the preview and apply it."
+            ),
+            size=MAX_UPLOAD_LABEL,
+        ),
         widget=forms.FileInput(
             attrs={"accept": ".csv,.tsv,.txt,text/csv,text/tab-separated-values,text/plain"}
         ),

@@ -20,8 +20,10 @@ import codecs
 from typing import BinaryIO
 
 from charset_normalizer import from_bytes
+from django.utils.translation import gettext_noop
 
 from portal.incidents.imports.errors import ImportRefusedError
+from portal.incidents.reasons import Reason
 
 UTF8 = "utf-8"
 SAMPLE = 256 << 10
@@ -88,8 +90,13 @@ class EncodingSniffer:
         if self._bom:
             if self._bom == UTF8 and self._bad_at is not None:
                 raise ImproperlyEncodedError(
-                    "The file starts with a UTF-8 byte-order mark but is not UTF-8 "
-                    f"throughout (byte {self._bad_at + 1:,} is not): save it again as UTF-8."
+                    Reason(
+                        gettext_noop(
+                            "The file starts with a UTF-8 byte-order mark but is not UTF-8 "
+                            "throughout (byte %(byte)s is not): save it again as UTF-8."
+                        ),
+                        byte=f"{self._bad_at + 1:,}",
+                    )
                 )
             return self._bom
         if self._bad_at is None:
@@ -106,8 +113,13 @@ class EncodingSniffer:
         best = results.best() if results else None
         if best is None:
             raise ImproperlyEncodedError(
-                f"The file is not UTF-8 (byte {self._bad_at + 1:,} is not), and its "
-                "encoding could not be recognised: save it as UTF-8."
+                Reason(
+                    gettext_noop(
+                        "The file is not UTF-8 (byte %(byte)s is not), and its encoding could "
+                        "not be recognised: save it as UTF-8."
+                    ),
+                    byte=f"{self._bad_at + 1:,}",
+                )
             )
         # On a short sample (a few accents in a dump that is mostly digits) Windows-1252
         # and its neighbours read the same text, and charset-normalizer may name any of
@@ -121,9 +133,15 @@ class EncodingSniffer:
             # control codes: what Windows tools mean when they write "Latin-1".
             return "cp1252"
         raise ImproperlyEncodedError(
-            f"The file is not UTF-8 (byte {self._bad_at + 1:,} is not); it looks like "
-            f"{encoding_label(best.encoding)}, which the importer does not read. Save it "
-            "as UTF-8 (or UTF-16, or Windows-1252) and upload it again."
+            Reason(
+                gettext_noop(
+                    "The file is not UTF-8 (byte %(byte)s is not); it looks like %(encoding)s, "
+                    "which the importer does not read. Save it as UTF-8 (or UTF-16, or "
+                    "Windows-1252) and upload it again."
+                ),
+                byte=f"{self._bad_at + 1:,}",
+                encoding=encoding_label(best.encoding),
+            )
         )
 
 
@@ -141,16 +159,27 @@ def encoding_checked(stream: BinaryIO, encoding: str) -> None:
             offset += len(chunk)
     except UnicodeDecodeError as error:
         raise ImproperlyEncodedError(
-            f"The file is not UTF-8, and looks like {encoding_label(encoding)}, but byte "
-            f"{offset + error.start + 1:,} is not {encoding_label(encoding)} either: save the "
-            "file as UTF-8."
+            Reason(
+                gettext_noop(
+                    "The file is not UTF-8, and looks like %(encoding)s, but byte %(byte)s is "
+                    "not %(encoding)s either: save the file as UTF-8."
+                ),
+                encoding=encoding_label(encoding),
+                byte=f"{offset + error.start + 1:,}",
+            )
         ) from None
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         raise ImproperlyEncodedError(
-            f"The file is {encoding_label(encoding)} but ends in the middle of a character "
-            f"(after byte {offset:,}): it looks cut short. Upload the whole file."
+            Reason(
+                gettext_noop(
+                    "The file is %(encoding)s but ends in the middle of a character (after "
+                    "byte %(byte)s): it looks cut short. Upload the whole file."
+                ),
+                encoding=encoding_label(encoding),
+                byte=f"{offset:,}",
+            )
         ) from None
 
 

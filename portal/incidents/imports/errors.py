@@ -14,14 +14,17 @@ import tempfile
 from typing import Any
 
 from django.core.files import File
+from django.utils.translation import gettext_noop
 
 from portal.csvsafe import safe_row
+from portal.incidents.reasons import reason_data
 
 FIRST_ERRORS = 20
 MAX_GROUPS = 50  # kinds of reason kept apart; a file wrong in more ways is wrong enough
 REPORT_HEADER = ("line", "message_id", "account_id", "reason")
 _DIGIT = re.compile(r"\d")
 _QUOTED = re.compile(r'"[^"]*"')
+OTHER_REASONS = gettext_noop("other reasons")
 
 
 class ImportRefusedError(Exception):
@@ -69,7 +72,7 @@ class ErrorReport:
         self.item_label = item_label
         self.count = 0
         self.first: list[dict[str, Any]] = []
-        # reason with the quoted values taken out -> [count, first line]
+        # reason with the quoted values taken out -> [count, first line, stored reason]
         self._groups: dict[str, list] = {}
         # Bytes underneath, so any storage backend (S3 included) can stream it.
         self._file = tempfile.TemporaryFile("w+b")  # noqa: SIM115 (kept open until the report is stored)
@@ -82,21 +85,27 @@ class ErrorReport:
         message_id = short(message_id or "", 100)
         account_id = short(account_id or "", 40)
         self.count += 1
+        # Grouped by the English text without the file's values: the same in every
+        # language, so a group is one kind of problem whoever reads it.
         kind = _QUOTED.sub("“…”", reason)
         group = self._groups.get(kind)
         if group is not None:
             group[0] += 1
         elif len(self._groups) < MAX_GROUPS:
-            self._groups[kind] = [1, where]
+            self._groups[kind] = [1, where, reason_data(reason, blank_quoted=True)]
         else:
-            self._groups.setdefault("other reasons", [0, where])[0] += 1
+            other = self._groups.get(OTHER_REASONS)
+            if other is None:
+                other = self._groups[OTHER_REASONS] = [0, where, {"msgid": OTHER_REASONS}]
+            other[0] += 1
         if len(self.first) < FIRST_ERRORS:
             self.first.append(
                 {
                     "line": where,
                     "message_id": message_id,
                     "account_id": account_id,
-                    "reason": reason,
+                    "reason": str(reason),
+                    **reason_data(reason),
                 }
             )
         # Cells come from the dump: made safe against spreadsheet formulas.
@@ -107,7 +116,10 @@ class ErrorReport:
         """Why rows were not imported, grouped by reason, the most common first: each
         with its count and the first line it was seen on."""
         ranked = sorted(self._groups.items(), key=lambda item: -item[1][0])
-        return [{"reason": kind, "count": count, "line": line} for kind, (count, line) in ranked]
+        return [
+            {"reason": kind, "count": count, "line": line, **data}
+            for kind, (count, line, data) in ranked
+        ]
 
     def as_file(self) -> File:
         """The whole report, rewound, for the storage API to stream."""

@@ -14,12 +14,14 @@ runs again.
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.utils.translation import gettext_noop
 from psycopg import adapt, postgres, pq
 
 from portal.accounts.models import Organization
 from portal.incidents.exposures.services import quarter_hour_sql
 from portal.incidents.imports.errors import ImportRefusedError
 from portal.incidents.models import ImportBatch, Incident, MessageLogRecord
+from portal.incidents.reasons import Reason
 
 FLUSH_ROWS = 20_000
 # Large enough to sort a big batch's message ids in memory: PostgreSQL's default
@@ -386,5 +388,10 @@ def _hold_references(cursor, batch: ImportBatch, organization_ids: list[int]) ->
         found += len(cursor.fetchall())
     if found != 1 + len(organization_ids):
         raise ImportRefusedError(
-            "The incident or an account was deleted while the import ran; nothing was loaded."
+            Reason(
+                gettext_noop(
+                    "The incident or an account was deleted while the import ran; nothing "
+                    "was loaded."
+                )
+            )
         )

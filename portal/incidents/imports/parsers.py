@@ -23,9 +23,12 @@ from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from typing import Any, BinaryIO, NamedTuple
 
+from django.utils.translation import gettext_noop
+
 from portal.incidents.imports.errors import ImportRefusedError, short
 from portal.incidents.imports.phones import phone_normalized
 from portal.incidents.imports.regions import region_code
+from portal.incidents.reasons import Reason
 
 CHUNK = 1 << 20
 MAX_LINE = 16 << 20  # a dump's line is a few hundred bytes: longer is the wrong file
@@ -56,9 +59,11 @@ EPOCH_MIN, EPOCH_MAX = 946_684_800, 4_102_444_800
 YEAR_MIN, YEAR_MAX = 2000, 2100
 
 
-_CR_ONLY = (
-    "The file's lines end with a carriage return alone (as classic Mac OS wrote them): "
-    "save it with LF or CRLF line endings and upload it again."
+_CR_ONLY = Reason(
+    gettext_noop(
+        "The file's lines end with a carriage return alone (as classic Mac OS wrote them): "
+        "save it with LF or CRLF line endings and upload it again."
+    )
 )
 
 
@@ -126,8 +131,14 @@ class LineSource:
                     raise ImportRefusedError(_CR_ONLY)
                 if len(data) > MAX_LINE:
                     raise ImportRefusedError(
-                        f"Line {lines_before + 1} is longer than {MAX_LINE >> 20} MB: "
-                        "this does not look like a log dump."
+                        Reason(
+                            gettext_noop(
+                                "Line %(line)s is longer than %(size)s MB: this does not look "
+                                "like a log dump."
+                            ),
+                            line=lines_before + 1,
+                            size=MAX_LINE >> 20,
+                        )
                     )
                 pending = data
                 continue
@@ -151,11 +162,19 @@ class LineSource:
                 line = part.decode("utf-8")
             except UnicodeDecodeError:
                 raise ImportRefusedError(
-                    f"Line {number} is not UTF-8 text, although the file was read as UTF-8: "
-                    "nothing was loaded. Upload the file again, so its encoding is found."
+                    Reason(
+                        gettext_noop(
+                            "Line %(line)s is not UTF-8 text, although the file was read as "
+                            "UTF-8: nothing was loaded. Upload the file again, so its encoding "
+                            "is found."
+                        ),
+                        line=number,
+                    )
                 ) from None
             if "\x00" in line:
-                self.bad_lines.append((number, "holds NUL bytes: binary data, not text"))
+                self.bad_lines.append(
+                    (number, Reason(gettext_noop("holds NUL bytes: binary data, not text")))
+                )
             lines.append(line.replace("\x00", "\ufffd"))
         return io.StringIO("\n".join(lines), newline="\n")
 
@@ -189,28 +208,47 @@ def csv_header(line: str) -> CsvHeader:
     blanks do not matter), none twice. Comma or tab, whichever the header uses."""
     line = line.rstrip("\r\n")
     if not line.strip():
-        raise ImportRefusedError("The first line is empty: it should name the columns.")
+        raise ImportRefusedError(
+            Reason(gettext_noop("The first line is empty: it should name the columns."))
+        )
     if "\r" in line:
         raise ImportRefusedError(_CR_ONLY)
     delimiter = "\t" if line.count("\t") > line.count(",") else ","
     try:
         header = next(csv.reader([line], delimiter=delimiter, strict=True))
     except csv.Error as error:
-        raise ImportRefusedError(f"The first line cannot be read as CSV ({error}).") from None
+        raise ImportRefusedError(
+            Reason(gettext_noop("The first line cannot be read as CSV (%(error)s)."), error=error)
+        ) from None
     names = [name.strip().casefold() for name in header]
     missing = [name for name in REQUIRED if name not in names]
     if missing:
-        hint = ""
+        hint: str = ""
         if line.lstrip().startswith(("{", "[")):
-            hint = " It looks like JSON: choose JSON Lines or Duo as the format."
+            hint = Reason(
+                gettext_noop(" It looks like JSON: choose JSON Lines or Duo as the format.")
+            )
         raise ImportRefusedError(
-            f"The file is missing required columns: {', '.join(missing)}. The first line "
-            f"must name the columns {', '.join(REQUIRED)} (and may add "
-            f"{', '.join(OPTIONAL)} and others).{hint}"
+            Reason(
+                gettext_noop(
+                    "The file is missing required columns: %(missing)s. The first line must "
+                    "name the columns %(required)s (and may add %(optional)s and others)."
+                    "%(hint)s"
+                ),
+                missing=", ".join(missing),
+                required=", ".join(REQUIRED),
+                optional=", ".join(OPTIONAL),
+                hint=hint,
+            )
         )
     twice = sorted({name for name in names if names.count(name) > 1 and name})
     if twice:
-        raise ImportRefusedError(f"The header names a column more than once: {', '.join(twice)}.")
+        raise ImportRefusedError(
+            Reason(
+                gettext_noop("The header names a column more than once: %(names)s."),
+                names=", ".join(twice),
+            )
+        )
     present = [name for name in (*REQUIRED, *OPTIONAL) if name in names]
     extra = [(index, name) for index, name in enumerate(names) if name not in present]
     return CsvHeader(
@@ -258,8 +296,15 @@ def csv_rows(source: LineSource) -> Iterator[Row | Problem]:
                         first,
                         row[message_index] if len(row) > message_index else "",
                         row[account_index] if len(row) > account_index else "",
-                        f"{_spanning(first, last)}has {len(row)} fields where the header "
-                        f"has {width}",
+                        _spanning(
+                            first,
+                            last,
+                            Reason(
+                                gettext_noop("has %(count)s fields where the header has %(width)s"),
+                                count=len(row),
+                                width=width,
+                            ),
+                        ),
                     )
                     continue
                 values = fields(row)
@@ -270,7 +315,11 @@ def csv_rows(source: LineSource) -> Iterator[Row | Problem]:
                         first,
                         row[message_index],
                         row[account_index],
-                        f"{_spanning(first, last)}a required column holds a line break",
+                        _spanning(
+                            first,
+                            last,
+                            Reason(gettext_noop("a required column holds a line break")),
+                        ),
                     )
                     continue
                 if context_only_missing:
@@ -295,16 +344,25 @@ def csv_rows(source: LineSource) -> Iterator[Row | Problem]:
         except csv.Error as error:
             first, last = last + 1, reader.line_num + 1
             source.bad_line_in(first, last)
-            yield Problem(first, "", "", f"{_spanning(first, last)}cannot be read as CSV ({error})")
+            problem = Reason(gettext_noop("cannot be read as CSV (%(error)s)"), error=str(error))
+            yield Problem(first, "", "", _spanning(first, last, problem))
 
 
-def _spanning(first: int, last: int) -> str:
+def _spanning(first: int, last: int, problem: Reason) -> Reason:
     """Where one record took more than its line: a quote opened on `first` that closes
     (or fails) on `last` takes every line between into the record, so the reason names
     them all, and none of them goes missing without a word."""
     if last <= first:
-        return ""
-    return f"lines {first}-{last} read as one record (a quoted field runs across them): "
+        return problem
+    return Reason(
+        gettext_noop(
+            "lines %(first)s-%(last)s read as one record (a quoted field runs across them): "
+            "%(problem)s"
+        ),
+        first=first,
+        last=last,
+        problem=problem,
+    )
 
 
 # --- JSON Lines -------------------------------------------------------------------
@@ -315,9 +373,9 @@ def jsonl_record(text: str) -> dict | str:
     try:
         value = json.loads(text)
     except ValueError as error:
-        return f"is not JSON ({error.args[0].split(':')[0]})"
+        return Reason(gettext_noop("is not JSON (%(error)s)"), error=error.args[0].split(":")[0])
     if not isinstance(value, dict):
-        return "is not a JSON object"
+        return Reason(gettext_noop("is not a JSON object"))
     return value
 
 
@@ -342,7 +400,7 @@ def jsonl_rows(source: LineSource) -> Iterator[Row | Problem]:
         message_id, account_id = record.get("message_id", ""), record.get("account_id", "")
         missing = [name for name in REQUIRED if name not in record]
         if missing:
-            yield Problem(number, message_id, account_id, f"misses {', '.join(missing)}")
+            yield Problem(number, message_id, account_id, _misses(missing))
             continue
         other = {key: value for key, value in record.items() if key not in keys}
         yield Row(
@@ -361,17 +419,32 @@ def jsonl_rows(source: LineSource) -> Iterator[Row | Problem]:
         )
 
 
+def _misses(missing: list[str]) -> Reason:
+    return Reason(gettext_noop("misses %(fields)s"), fields=", ".join(missing))
+
+
 def jsonl_check_first(record: dict | str) -> None:
     if isinstance(record, str):
         raise ImportRefusedError(
-            f"The first line {record}: a JSON Lines dump has one JSON object a line."
+            Reason(
+                gettext_noop(
+                    "The first line %(problem)s: a JSON Lines dump has one JSON object a line."
+                ),
+                problem=record,
+            )
         )
     missing = [name for name in REQUIRED if name not in record]
     if missing:
         raise ImportRefusedError(
-            f"The first object is missing required fields: {', '.join(missing)}. Every "
-            f"line must have {', '.join(REQUIRED)} (and may add {', '.join(OPTIONAL)} "
-            "and others)."
+            Reason(
+                gettext_noop(
+                    "The first object is missing required fields: %(missing)s. Every line "
+                    "must have %(required)s (and may add %(optional)s and others)."
+                ),
+                missing=", ".join(missing),
+                required=", ".join(REQUIRED),
+                optional=", ".join(OPTIONAL),
+            )
         )
 
 
@@ -380,6 +453,10 @@ def jsonl_check_first(record: dict | str) -> None:
 
 class DuoBrokenError(Exception):
     """The JSON stops making sense here; nothing after this point can be read."""
+
+    def __init__(self, reason: Reason):
+        super().__init__(reason)
+        self.reason = reason
 
 
 class _JsonStream:
@@ -407,7 +484,10 @@ class _JsonStream:
             text = self.decoder.decode(data, final=not data)
         except UnicodeDecodeError:
             raise DuoBrokenError(
-                f"not UTF-8 text (at byte {self.bytes_read + 1:,} or soon after)"
+                Reason(
+                    gettext_noop("not UTF-8 text (at byte %(byte)s or soon after)"),
+                    byte=f"{self.bytes_read + 1:,}",
+                )
             ) from None
         if not self.bytes_read:
             text = text.removeprefix("\ufeff")
@@ -438,7 +518,9 @@ class _JsonStream:
                 value, end = self._DECODER.raw_decode(self.buffer, self.position)
             except json.JSONDecodeError as error:
                 if self.eof or len(self.buffer) - self.position > MAX_LINE:
-                    raise DuoBrokenError(f"not valid JSON ({error.msg})") from None
+                    raise DuoBrokenError(
+                        Reason(gettext_noop("not valid JSON (%(error)s)"), error=error.msg)
+                    ) from None
             else:
                 # A value that ends where the buffer does may go on (a number).
                 if end < len(self.buffer) or self.eof:
@@ -453,16 +535,16 @@ class _JsonStream:
             return
         while True:
             if self.peek() != '"':
-                raise DuoBrokenError("not valid JSON (expected a key)")
+                raise DuoBrokenError(Reason(gettext_noop("not valid JSON (expected a key)")))
             key = self.value()
             if not self.take(":"):
-                raise DuoBrokenError("not valid JSON (expected ':')")
+                raise DuoBrokenError(Reason(gettext_noop("not valid JSON (expected ':')")))
             yield key
             if self.take(","):
                 continue
             if self.take("}"):
                 return
-            raise DuoBrokenError("not valid JSON (expected ',' or '}')")
+            raise DuoBrokenError(Reason(gettext_noop("not valid JSON (expected ',' or '}')")))
 
     def items(self) -> Iterator[tuple[int, Any]]:
         """The values of the array whose "[" is next, numbered from 1."""
@@ -475,10 +557,10 @@ class _JsonStream:
                 continue
             if self.take("]"):
                 return
-            raise DuoBrokenError("not valid JSON (expected ',' or ']')")
+            raise DuoBrokenError(Reason(gettext_noop("not valid JSON (expected ',' or ']')")))
 
 
-_NOT_DUO = "This is not a Duo telephony log (v2)"
+_EMPTY = Reason(gettext_noop("The file is empty."))
 
 
 def duo_items(reader: _JsonStream) -> Iterator[tuple[int, Any]]:
@@ -487,13 +569,21 @@ def duo_items(reader: _JsonStream) -> Iterator[tuple[int, Any]]:
     DuoBrokenError when it stops being JSON."""
     start = reader.peek()
     if not start:
-        raise ImportRefusedError("The file is empty.")
+        raise ImportRefusedError(_EMPTY)
     if start == "[":
         yield from reader.items()
         return
     if start != "{":
         head = reader.buffer[reader.position : reader.position + 12]
-        raise ImportRefusedError(f"{_NOT_DUO}: it is not JSON (it starts with {head!r}).")
+        raise ImportRefusedError(
+            Reason(
+                gettext_noop(
+                    "This is not a Duo telephony log (v2): it is not JSON (it starts with "
+                    "%(head)s)."
+                ),
+                head=repr(head),
+            )
+        )
     reader.take("{")
     found = False
     for key in reader.keys():  # noqa: SIM118 (a streaming JSON reader, not a dict)
@@ -501,7 +591,12 @@ def duo_items(reader: _JsonStream) -> Iterator[tuple[int, Any]]:
             stat = reader.value()
             if stat != "OK":
                 raise ImportRefusedError(
-                    f'The Duo response says stat "{short(stat)}", not "OK": it holds no logs.'
+                    Reason(
+                        gettext_noop(
+                            'The Duo response says stat "%(value)s", not "OK": it holds no logs.'
+                        ),
+                        value=short(stat),
+                    )
                 )
         elif key == "response":
             kind = reader.peek()
@@ -521,16 +616,23 @@ def duo_items(reader: _JsonStream) -> Iterator[tuple[int, Any]]:
         else:
             reader.value()
     if not found:
-        raise ImportRefusedError(f'{_NOT_DUO}: it has no "response" with a list of "items".')
+        raise ImportRefusedError(
+            Reason(
+                gettext_noop(
+                    'This is not a Duo telephony log (v2): it has no "response" with a list of '
+                    '"items".'
+                )
+            )
+        )
 
 
 def duo_check_item(item: Any) -> str:
     """Why an item is not a Duo telephony item, or ""."""
     if not isinstance(item, dict):
-        return "is not a JSON object"
+        return Reason(gettext_noop("is not a JSON object"))
     missing = [name for name in DUO_REQUIRED if item.get(name) in (None, "")]
     if missing:
-        return f"misses {', '.join(missing)}"
+        return _misses(missing)
     return ""
 
 
@@ -560,7 +662,13 @@ def duo_rows(reader: _JsonStream, account_id: str) -> Iterator[Row | Problem]:
             )
     except DuoBrokenError as error:
         yield Problem(
-            index + 1, "", account_id, f"{error}: this item and any after it could not be read"
+            index + 1,
+            "",
+            account_id,
+            Reason(
+                gettext_noop("%(error)s: this item and any after it could not be read"),
+                error=error.reason,
+            ),
         )
 
 
@@ -594,26 +702,40 @@ def check_head(format: str, stream: BinaryIO) -> None:
         try:
             first = next(duo_items(reader), None)
         except DuoBrokenError as error:
-            raise ImportRefusedError(f"{_NOT_DUO}: {error}.") from None
+            raise ImportRefusedError(
+                Reason(
+                    gettext_noop("This is not a Duo telephony log (v2): %(error)s."),
+                    error=error.reason,
+                )
+            ) from None
         if first is None:
-            raise ImportRefusedError("The Duo log holds no items.")
+            raise ImportRefusedError(Reason(gettext_noop("The Duo log holds no items.")))
         problem = duo_check_item(first[1])
         if problem:
             raise ImportRefusedError(
-                f"{_NOT_DUO}: its first item {problem} (every item has {', '.join(DUO_REQUIRED)})."
+                Reason(
+                    gettext_noop(
+                        "This is not a Duo telephony log (v2): its first item %(problem)s "
+                        "(every item has %(fields)s)."
+                    ),
+                    problem=problem,
+                    fields=", ".join(DUO_REQUIRED),
+                )
             )
         return
     source = LineSource(stream, chunk_size=64 << 10)
     lines = iter(source)
     first_line = next(lines, None)
     if first_line is None or (not first_line.strip() and next(lines, None) is None):
-        raise ImportRefusedError("The file is empty.")
+        raise ImportRefusedError(_EMPTY)
     if source.bad_line_in(1, 1):
-        raise ImportRefusedError("The first line is not UTF-8 text: save the file as UTF-8.")
+        raise ImportRefusedError(
+            Reason(gettext_noop("The first line is not UTF-8 text: save the file as UTF-8."))
+        )
     if format == "csv":
         csv_header(first_line)
         if not any(line.strip() for line in itertools.islice(lines, 1000)):
-            raise ImportRefusedError("The file has a header but no rows.")
+            raise ImportRefusedError(Reason(gettext_noop("The file has a header but no rows.")))
     else:
         jsonl_check_first(jsonl_record(first_line))
 
@@ -634,28 +756,43 @@ def sent_at_parsed(value: Any) -> datetime | str:
             try:
                 return _from_epoch(value, float(value))
             except ValueError:
-                return (
-                    f'sent_at "{short(value)}" is not a date and time in ISO 8601 '
-                    "(2024-03-01T08:14:02+00:00) or Unix time"
+                return Reason(
+                    gettext_noop(
+                        'sent_at "%(value)s" is not a date and time in ISO 8601 '
+                        "(2024-03-01T08:14:02+00:00) or Unix time"
+                    ),
+                    value=short(value),
                 )
         if parsed.tzinfo is None:
-            return (
-                f'sent_at "{short(value)}" has no UTC offset: it needs one, as in '
-                "2024-03-01T08:14:02+00:00 or 2024-03-01T08:14:02Z"
+            return Reason(
+                gettext_noop(
+                    'sent_at "%(value)s" has no UTC offset: it needs one, as in '
+                    "2024-03-01T08:14:02+00:00 or 2024-03-01T08:14:02Z"
+                ),
+                value=short(value),
             )
         if not YEAR_MIN <= parsed.year < YEAR_MAX:
-            return f'sent_at "{short(value)}" is not between 2000 and 2100'
+            return Reason(
+                gettext_noop('sent_at "%(value)s" is not between 2000 and 2100'),
+                value=short(value),
+            )
         return parsed
     if isinstance(value, int | float) and not isinstance(value, bool):
         return _from_epoch(value, value)
-    return f'sent_at "{short(value)}" is not a date and time'
+    return Reason(gettext_noop('sent_at "%(value)s" is not a date and time'), value=short(value))
 
 
 def _from_epoch(written: Any, seconds: float) -> datetime | str:
     if EPOCH_MIN * 1000 <= seconds < EPOCH_MAX * 1000:
         seconds /= 1000  # milliseconds
     if not EPOCH_MIN <= seconds < EPOCH_MAX:
-        return f'sent_at "{short(written)}" is not Unix time (seconds or milliseconds) between 2000 and 2100'
+        return Reason(
+            gettext_noop(
+                'sent_at "%(value)s" is not Unix time (seconds or milliseconds) between 2000 '
+                "and 2100"
+            ),
+            value=short(written),
+        )
     return datetime.fromtimestamp(seconds, UTC)
 
 
@@ -668,9 +805,11 @@ class SentAtWindow:
         self.earliest = start - tolerance
         self.latest = min(end + tolerance, now)
         self.now = now
-        self.described = (
-            f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC, give or take "
-            f"{_duration(tolerance)}"
+        self.described = Reason(
+            gettext_noop("%(start)s to %(end)s UTC, give or take %(tolerance)s"),
+            start=f"{start:%Y-%m-%d %H:%M}",
+            end=f"{end:%Y-%m-%d %H:%M}",
+            tolerance=_duration(tolerance),
         )
 
     def problem(self, when: datetime, written: Any) -> str:
@@ -678,16 +817,28 @@ class SentAtWindow:
         if self.earliest <= when <= self.latest:
             return ""
         if when > self.now:
-            return f'sent_at "{short(written)}" is in the future'
-        return f'sent_at "{short(written)}" is outside the exposure window ({self.described})'
+            return Reason(
+                gettext_noop('sent_at "%(value)s" is in the future'), value=short(written)
+            )
+        return Reason(
+            gettext_noop('sent_at "%(value)s" is outside the exposure window (%(window)s)'),
+            value=short(written),
+            window=self.described,
+        )
 
 
-def _duration(delta: timedelta) -> str:
+def _duration(delta: timedelta) -> Reason:
+    # One of two forms, not ngettext: a stored reason keeps one msgid, and the window's
+    # tolerance is a whole number of days or hours, one or more.
     hours = int(delta.total_seconds() // 3600)
     if hours and not hours % 24:
         days = hours // 24
-        return f"{days} day{'s' if days != 1 else ''}"
-    return f"{hours} hour{'s' if hours != 1 else ''}"
+        if days == 1:
+            return Reason(gettext_noop("1 day"))
+        return Reason(gettext_noop("%(days)s days"), days=days)
+    if hours == 1:
+        return Reason(gettext_noop("1 hour"))
+    return Reason(gettext_noop("%(hours)s hours"), hours=hours)
 
 
 class RowChecker:
@@ -722,23 +873,28 @@ class RowChecker:
             organization_id = self.accounts.get(str(account_id).strip())
             if organization_id is None:
                 if account_id in ("", None):
-                    return Problem(line, message_id, "", "has no account_id")
+                    return Problem(line, message_id, "", Reason(gettext_noop("has no account_id")))
                 return Problem(
                     line,
                     message_id,
                     account_id,
-                    f"account {short(account_id)} is not known to the portal",
+                    Reason(
+                        gettext_noop("account %(account)s is not known to the portal"),
+                        account=short(account_id),
+                    ),
                     unknown_account=True,
                 )
         if type(message_id) is not str:
             message_id = "" if message_id is None else str(message_id)
         if not message_id or len(message_id) > MAX_TEXT:
-            reason = (
-                "has no message_id" if not message_id else "has a message_id over 100 characters"
+            reason = Reason(
+                gettext_noop("has no message_id")
+                if not message_id
+                else gettext_noop("has a message_id over 100 characters")
             )
             return Problem(line, message_id, account_id, reason)
         when = sent_at_parsed(sent_at)
-        if type(when) is str:
+        if isinstance(when, str):
             return Problem(line, message_id, account_id, when)
         if not self.earliest <= when <= self.latest and self.window is not None:
             return Problem(line, message_id, account_id, self.window.problem(when, sent_at))
@@ -750,7 +906,10 @@ class RowChecker:
                     line,
                     message_id,
                     account_id,
-                    f'message_type "{short(kind)}" is not sms, voice or phone',
+                    Reason(
+                        gettext_noop('message_type "%(value)s" is not sms, voice or phone'),
+                        value=short(kind),
+                    ),
                 )
         # Letters a to z only: a two-character "=1" must not pass for a country (the
         # column goes into log copies as a cell that is not checked for formulas).
@@ -763,7 +922,10 @@ class RowChecker:
                     line,
                     message_id,
                     account_id,
-                    f'country "{short(country)}" is not a two-letter ISO 3166 code',
+                    Reason(
+                        gettext_noop('country "%(value)s" is not a two-letter ISO 3166 code'),
+                        value=short(country),
+                    ),
                 )
         elif not country.isupper():
             country = country.upper()
@@ -793,7 +955,7 @@ class RowChecker:
                 line,
                 message_id,
                 account_id,
-                "has a carrier, state or context over 100 characters",
+                Reason(gettext_noop("has a carrier, state or context over 100 characters")),
             )
         if credits is not None and credits != "":
             if type(credits) is not int:
@@ -806,10 +968,15 @@ class RowChecker:
                         line,
                         message_id,
                         account_id,
-                        f'credits "{short(credits)}" is not a whole number',
+                        Reason(
+                            gettext_noop('credits "%(value)s" is not a whole number'),
+                            value=short(credits),
+                        ),
                     )
             if not -MAX_CREDITS <= credits <= MAX_CREDITS:
-                return Problem(line, message_id, account_id, "credits is out of range")
+                return Problem(
+                    line, message_id, account_id, Reason(gettext_noop("credits is out of range"))
+                )
         else:
             credits = None
         if self.sqlite:

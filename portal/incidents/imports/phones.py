@@ -34,10 +34,12 @@ from functools import cache, lru_cache
 from typing import NamedTuple
 
 import phonenumbers
+from django.utils.translation import gettext_noop
 from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat
 from phonenumbers import ValidationResult as Possible
 
 from portal.incidents.imports.errors import phone_masked
+from portal.incidents.reasons import Reason
 
 CACHE_SIZE = 100_000  # about 50 MB when full
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -132,12 +134,15 @@ def _digits_only(text: str) -> str | None:
     return phonenumbers.normalize_digits_only(rest)
 
 
+_NOT_A_PHONE = Reason(gettext_noop("is not a phone number"))
+
+
 def _readings(text: str, hint: str) -> tuple[list[_Reading], bool] | str:
     """The ways `text` can be read, and whether the writer said it is international;
     or why it is no phone number at all."""
     if text.startswith(_PLUS):
         if _LETTER.search(text) or not phonenumbers.normalize_digits_only(text):
-            return "is not a phone number"
+            return _NOT_A_PHONE
         digits = _digits_only(text[1:])
         # "+1 (212) 555-0143" is "+12125550143": the fast path, no parse. A "(0)"
         # after the code, or anything else unusual, goes to phonenumbers.
@@ -145,7 +150,7 @@ def _readings(text: str, hint: str) -> tuple[list[_Reading], bool] | str:
         return ([_Reading(number, True)] if number is not None else []), True
     digits = _digits_only(text)
     if not digits:
-        return "is not a phone number"
+        return _NOT_A_PHONE
     international: list[str] = []
     if digits.startswith("00"):
         international.append(digits[2:])
@@ -235,7 +240,13 @@ def _normalized(raw: str, country: str) -> PhoneReading:
         text = text[4:].strip()
     hint = country if country and phonenumbers.country_code_for_region(country) else ""
     if country and not hint and not text.startswith((*_PLUS, "00")):
-        return _rejected(raw, f"has no country code, and {country} is no country")
+        return _rejected(
+            raw,
+            Reason(
+                gettext_noop("has no country code, and %(country)s is no country"),
+                country=country,
+            ),
+        )
     found = _readings(text, hint)
     if isinstance(found, str):
         return _rejected(raw, found)
@@ -290,35 +301,58 @@ def _possible(number: PhoneNumber) -> Possible:
 
 def _why_not(
     readings: list[_Reading], hint: str, written_international: bool, digit_count: int
-) -> str:
+) -> Reason:
     if not written_international and not hint:
-        return "has no country code, and the row names no country"
+        return Reason(gettext_noop("has no country code, and the row names no country"))
     if not readings:
         if digit_count > E164_MAX_DIGITS + 4:  # longer than E.164 after any prefix
-            return "is too long"
-        return "has no valid country code" if written_international else "is not a phone number"
+            return Reason(gettext_noop("is too long"))
+        if written_international:
+            return Reason(gettext_noop("has no valid country code"))
+        return _NOT_A_PHONE
     results = [_possible(reading.number) for reading in readings]
-    where = f" for {hint}" if hint and not written_international else ""
+    # The hint's country is named when the number was read as one of its own.
+    where = hint if hint and not written_international else ""
     if all(result in _TOO_SHORT for result in results):
-        return f"is too short{where}"
+        if where:
+            return Reason(gettext_noop("is too short for %(country)s"), country=where)
+        return Reason(gettext_noop("is too short"))
     if all(result == Possible.TOO_LONG for result in results):
-        return f"is too long{where}"
+        if where:
+            return Reason(gettext_noop("is too long for %(country)s"), country=where)
+        return Reason(gettext_noop("is too long"))
     if all(result == Possible.INVALID_COUNTRY_CODE for result in results):
-        return "has no valid country code"
+        return Reason(gettext_noop("has no valid country code"))
     if not written_international and any(result == Possible.IS_POSSIBLE for result in results):
-        return (
-            f"is not a valid number{where}, and as an international number it is only "
-            "possible, not valid: too uncertain to keep"
+        if where:
+            return Reason(
+                gettext_noop(
+                    "is not a valid number for %(country)s, and as an international number "
+                    "it is only possible, not valid: too uncertain to keep"
+                ),
+                country=where,
+            )
+        return Reason(
+            gettext_noop(
+                "is not a valid number, and as an international number it is only "
+                "possible, not valid: too uncertain to keep"
+            )
         )
-    return f"is an impossible number{where}"
+    if where:
+        return Reason(gettext_noop("is an impossible number for %(country)s"), country=where)
+    return Reason(gettext_noop("is an impossible number"))
 
 
 def _e164(number: PhoneNumber) -> str:
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
-def _rejected(raw: str, why: str) -> PhoneReading:
-    return PhoneReading("", "", f"{_written(raw)} {why}")
+def _rejected(raw: str, why: Reason) -> PhoneReading:
+    return PhoneReading(
+        "",
+        "",
+        Reason(gettext_noop('phone "%(phone)s" %(problem)s'), phone=phone_masked(raw), problem=why),
+    )
 
 
 def _country_of(region: str) -> str:
@@ -336,7 +370,3 @@ def _own_country(number: PhoneNumber) -> str:
     if len(region) == 2 and region.isalpha() and region != "ZZ":
         return region
     return ""
-
-
-def _written(raw: str) -> str:
-    return f'phone "{phone_masked(raw)}"'

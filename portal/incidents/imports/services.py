@@ -31,6 +31,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from portal.accounts.models import Organization
 from portal.audit.services import audit_record
@@ -68,6 +69,7 @@ from portal.incidents.imports.parsers import (
     check_head,
 )
 from portal.incidents.models import Exposure, ImportBatch, Incident
+from portal.incidents.reasons import Reason, reason_data
 from portal.jobs import IMPORT_BATCH_RUN, job
 from portal.leases import LeaseKeeper, lease_owner, lease_until
 
@@ -130,7 +132,9 @@ def import_batch_create(
     the caller does, after its transaction commits.
     """
     if format not in Format.values:
-        raise ImportRefusedError(f"Unknown format {format!r}: choose csv, jsonl or duo.")
+        raise ImportRefusedError(
+            _("Unknown format %(format)r: choose csv, jsonl or duo.") % {"format": format}
+        )
     if format == Format.DUO and organization is None:
         raise ImportRefusedError(_("Choose the account these Duo logs belong to."))
     if format != Format.DUO and organization is not None:
@@ -302,6 +306,7 @@ def _claim(batch: ImportBatch):
             leased_until=lease_until(now),
             finished_at=None,
             failure="",
+            failure_reason={},
             bytes_read=0,
             seen=0,
             imported=0,
@@ -671,6 +676,7 @@ class _Run:
                 .update(
                     status=Status.FAILED,
                     failure=reason,
+                    failure_reason=reason_data(reason),
                     seen=self.seen,
                     rejected=self.rejected,
                     unknown_account=self.unknown_account,
@@ -837,16 +843,21 @@ class _ThreadedPublisher(_Publisher):
             connection.close()
 
 
-def _failure_text(error: BaseException) -> str:
+def _failure_text(error: BaseException) -> Reason:
     name = type(error).__name__
     if name == "SoftTimeLimitExceeded":
-        return (
-            "The import took longer than a worker may run a job, and stopped; nothing was "
-            "loaded. Import a file this large with `manage.py import_logs`."
+        return Reason(
+            gettext_noop(
+                "The import took longer than a worker may run a job, and stopped; nothing was "
+                "loaded. Import a file this large with `manage.py import_logs`."
+            )
         )
     if isinstance(error, KeyboardInterrupt):
-        return "The import was interrupted; nothing was loaded. Run it again."
-    return (
-        f"The import stopped on an unexpected error ({name}); nothing was loaded. Run it "
-        "again; if it fails the same way, the worker's log has the details."
+        return Reason(gettext_noop("The import was interrupted; nothing was loaded. Run it again."))
+    return Reason(
+        gettext_noop(
+            "The import stopped on an unexpected error (%(name)s); nothing was loaded. Run it "
+            "again; if it fails the same way, the worker's log has the details."
+        ),
+        name=name,
     )

@@ -111,7 +111,7 @@ class IncidentForm(forms.ModelForm):
         cleaned = super().clean()
         start, end = cleaned.get("window_start"), cleaned.get("window_end")
         if start and end and end <= start:
-            self.add_error("window_end", "The end of the window must be after its start.")
+            self.add_error("window_end", _("The end of the window must be after its start."))
         return cleaned
 
 
@@ -149,7 +149,7 @@ class UploadForm(forms.Form):
         cleaned = super().clean()
         if cleaned.get("format") == ImportBatch.Format.DUO:
             if cleaned.get("organization") is None and "organization" not in self.errors:
-                self.add_error("organization", "Choose the account these Duo logs belong to.")
+                self.add_error("organization", _("Choose the account these Duo logs belong to."))
         else:
             cleaned["organization"] = None
         return cleaned

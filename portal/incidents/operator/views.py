@@ -49,6 +49,7 @@ from portal.incidents.operator.services import (
     incident_create,
     incident_update,
 )
+from portal.incidents.reasons import reason_text
 
 PAGE_SIZE = 50
 # The batch page keeps polling while a batch is in one of these.
@@ -228,7 +229,7 @@ def incident_create_view(request):
             incident = incident_create(fields=form.cleaned_data, by=request.user, request=request)
         except IntegrityError:
             # Another operator took the short name between the check and the insert.
-            form.add_error("slug", "Another incident already has this short name.")
+            form.add_error("slug", _("Another incident already has this short name."))
         else:
             messages.success(
                 request, _("“%(title)s” is saved as a draft.") % {"title": incident.title}
@@ -253,7 +254,7 @@ def incident_edit(request, incident):
                 request=request,
             )
         except IntegrityError:
-            form.add_error("slug", "Another incident already has this short name.")
+            form.add_error("slug", _("Another incident already has this short name."))
         else:
             messages.success(request, _("The incident is saved."))
             return redirect(_detail_url(incident))
@@ -316,7 +317,7 @@ def incident_upload(request, incident):
                 request=request,
             )
         except ImportRefusedError as error:
-            form.add_error("upload", error.message)
+            form.add_error("upload", reason_text(error.message))
         else:
             return redirect(_batch_url(batch))
     return _detail(request, incident, upload_form=form)
@@ -395,7 +396,7 @@ def batch_accept_problems(request, batch):
         request,
         batch,
         import_batch_accept_problems,
-        done=(
+        done=_(
             "The import runs again and will publish the rows it can read; the rejected "
             "rows stay in its error report."
         ),

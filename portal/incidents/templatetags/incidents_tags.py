@@ -4,6 +4,7 @@ from django import template
 
 from portal.incidents import phones_display, windows
 from portal.incidents.numbers import number_text
+from portal.incidents.reasons import reason_text
 
 register = template.Library()
 
@@ -67,3 +68,10 @@ def thousands(value) -> str:
         return number_text(int(value))
     except (TypeError, ValueError):
         return value
+
+
+@register.filter
+def import_reason(stored) -> str:
+    """A stored import reason (a row or a group of the batch page) in the viewer's
+    language; one stored before reasons kept their msgid, in the English it has."""
+    return reason_text(stored)

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from portal.accounts.models import Organization
 from portal.incidents.imports.encodings import encoding_label
@@ -25,6 +26,9 @@ from portal.incidents.imports.services import (
     import_batch_run,
 )
 from portal.incidents.models import ImportBatch, Incident
+from portal.incidents.numbers import number_text
+from portal.incidents.reasons import reason_text
+from portal.languages import command_language
 from portal.leases import owners_gone
 
 _FORMAT_BY_SUFFIX = {
@@ -65,33 +69,48 @@ class Command(BaseCommand):
             ),
         )
 
-    def handle(self, *args, file: Path, incident: str, account, format, accept_rejected, **options):
+    def handle(self, *args, **options):
+        # In English, or in the language the shell's LANGUAGE names.
+        with command_language():
+            self._import(**options)
+
+    def _import(self, *, file: Path, incident: str, account, format, accept_rejected, **options):
         if not file.is_file():
-            raise CommandError(f"No such file: {file}")
+            raise CommandError(_("No such file: %(file)s") % {"file": file})
         format = format or _FORMAT_BY_SUFFIX.get(file.suffix.lower())
         if format is None:
             raise CommandError(
-                f"Cannot tell the format from {file.name!r}: give --format csv, jsonl or duo."
+                _("Cannot tell the format from %(name)r: give --format csv, jsonl or duo.")
+                % {"name": file.name}
             )
         found = Incident.objects.filter(slug=incident).first()
         if found is None:
-            raise CommandError(f"No incident with the slug {incident!r}.")
+            raise CommandError(_("No incident with the slug %(slug)r.") % {"slug": incident})
         organization = None
         if account:
             organization = Organization.objects.filter(account_id=account).first()
             if organization is None:
-                raise CommandError(f"No account with the id {account!r}.")
+                raise CommandError(_("No account with the id %(account)r.") % {"account": account})
         batch = self._unfinished(file, found, format, organization)
         if batch is not None:
             self.stderr.write(
-                f"Batch {batch.public_id} of this file did not finish "
-                f"({batch.get_status_display().lower()}, {batch.seen:,} rows read): "
-                "running it again from the start"
+                _(
+                    "Batch %(batch)s of this file did not finish (%(status)s, %(seen)s rows "
+                    "read): running it again from the start"
+                )
+                % {
+                    "batch": batch.public_id,
+                    "status": batch.get_status_display().lower(),
+                    "seen": number_text(batch.seen),
+                }
             )
         else:
             try:
                 with file.open("rb") as stream:
-                    self.stderr.write(f"Storing {file.name} ({file.stat().st_size:,} bytes)...")
+                    self.stderr.write(
+                        _("Storing %(name)s (%(size)s bytes)...")
+                        % {"name": file.name, "size": number_text(file.stat().st_size)}
+                    )
                     batch = import_batch_create(
                         incident=found,
                         upload=File(stream, name=file.name),
@@ -101,9 +120,12 @@ class Command(BaseCommand):
                         run_by_command=True,
                     )
             except ImportRefusedError as error:
-                raise CommandError(f"Refused: {error.message}") from None
+                raise CommandError(
+                    _("Refused: %(reason)s") % {"reason": reason_text(error.message)}
+                ) from None
         self.stderr.write(
-            f"Importing as batch {batch.public_id} (read as {encoding_label(batch.encoding)})"
+            _("Importing as batch %(batch)s (read as %(encoding)s)")
+            % {"batch": batch.public_id, "encoding": encoding_label(batch.encoding)}
         )
         if accept_rejected:
             ImportBatch.objects.filter(pk=batch.pk).update(problems_accepted_at=timezone.now())
@@ -113,19 +135,40 @@ class Command(BaseCommand):
         self.stdout.write(json.dumps({name: getattr(batch, name) for name in COUNTS}))
         for group in batch.error_groups:
             self.stderr.write(
-                f"{group['count']:>10,}  {group['reason']} (first: line {group['line']})"
+                _("%(count)s  %(reason)s (first: line %(line)s)")
+                % {
+                    "count": number_text(group["count"]).rjust(10),
+                    "reason": reason_text(group),
+                    "line": group["line"],
+                }
             )
         if batch.error_report:
-            self.stderr.write(f"Error report: {batch.error_report.name} (in the file storage)")
+            self.stderr.write(
+                _("Error report: %(name)s (in the file storage)")
+                % {"name": batch.error_report.name}
+            )
         if batch.status == ImportBatch.Status.HELD:
             raise CommandError(
-                f"Held for review, nothing published: {batch.rejected:,} of {batch.seen:,} "
-                f"rows rejected, more than {settings.IMPORT_HOLD_REJECTED_PERCENT}%. Publish "
-                "it from the batch's page in the operator console, or run again with "
-                "--accept-rejected."
+                _(
+                    "Held for review, nothing published: %(rejected)s of %(seen)s rows "
+                    "rejected, more than %(limit)s%%. Publish it from the batch's page in the "
+                    "operator console, or run again with --accept-rejected."
+                )
+                % {
+                    "rejected": number_text(batch.rejected),
+                    "seen": number_text(batch.seen),
+                    "limit": settings.IMPORT_HOLD_REJECTED_PERCENT,
+                }
             )
         if batch.status != ImportBatch.Status.COMPLETED:
-            raise CommandError(f"The import failed: {batch.failure}")
+            raise CommandError(
+                _("The import failed: %(reason)s")
+                % {
+                    "reason": reason_text(batch.failure_reason)
+                    if batch.failure_reason
+                    else batch.failure
+                }
+            )
 
     def _unfinished(self, file: Path, incident, format, organization) -> ImportBatch | None:
         """This command's earlier batch of the same file into the same incident that did
@@ -160,8 +203,11 @@ class Command(BaseCommand):
             and not owners_gone([batch.lease_owner])
         ):
             raise CommandError(
-                f"Batch {batch.public_id} of this file is being imported right now "
-                f"(by {batch.lease_owner}). Wait for it, or stop that run first."
+                _(
+                    "Batch %(batch)s of this file is being imported right now (by %(owner)s). "
+                    "Wait for it, or stop that run first."
+                )
+                % {"batch": batch.public_id, "owner": batch.lease_owner}
             )
         return batch
 
@@ -169,10 +215,17 @@ class Command(BaseCommand):
         rate = progress.seen / progress.seconds if progress.seconds else 0
         share = progress.bytes_read * 100 // progress.bytes_total if progress.bytes_total else 0
         phase = ImportBatch.Phase(progress.phase).label
-        line = (
-            f"\r{phase}: {progress.seen:,} rows, {min(share, 100)}% of the file, "
-            f"{rate:,.0f} rows/s, {progress.rejected:,} rejected, "
-            f"{progress.unknown_account:,} unknown account, {progress.seconds:,.0f}s"
-        )
+        line = "\r" + _(
+            "%(phase)s: %(seen)s rows, %(share)s%% of the file, %(rate)s rows/s, "
+            "%(rejected)s rejected, %(unknown)s unknown account, %(seconds)ss"
+        ) % {
+            "phase": phase,
+            "seen": number_text(progress.seen),
+            "share": min(share, 100),
+            "rate": number_text(round(rate)),
+            "rejected": number_text(progress.rejected),
+            "unknown": number_text(progress.unknown_account),
+            "seconds": number_text(round(progress.seconds)),
+        }
         # \r keeps it on one line on a terminal; a log file gets one line each.
         self.stderr.write(line, ending="\n" if not sys.stderr.isatty() else "")

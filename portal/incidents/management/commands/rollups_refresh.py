@@ -2,8 +2,10 @@
 the dashboard's rollups, after a change their writers do not see (an edit in the admin)."""
 
 from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
 
 from portal.incidents.exposures.services import rollups_refresh_all
+from portal.languages import command_language
 
 
 class Command(BaseCommand):
@@ -11,4 +13,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         pairs = rollups_refresh_all()
-        self.stdout.write(f"Rollups refreshed for {pairs} (account, incident) pairs.")
+        with command_language():
+            self.stdout.write(
+                _("Rollups refreshed for %(pairs)s (account, incident) pairs.") % {"pairs": pairs}
+            )
