@@ -9,10 +9,12 @@ cursor of one listing cannot be replayed on another and a tampered one is a 422.
 """
 
 import json
+from datetime import date, datetime, time
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from django.core import signing
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q, QuerySet
 from ninja import Schema
 from pydantic import Field
@@ -50,9 +52,21 @@ def cursor_read(listing: str, cursor: str) -> list[Any]:
     return values
 
 
+class _Encoder(json.JSONEncoder):
+    """Sort values as JSON. Not DjangoJSONEncoder: it cuts a time to milliseconds, and a
+    cursor so cut would skip the rows within the same millisecond as its last one."""
+
+    def default(self, o):
+        if isinstance(o, datetime | date | time):
+            return o.isoformat()
+        if isinstance(o, UUID | Decimal):
+            return str(o)
+        return super().default(o)
+
+
 class _Serializer:
     def dumps(self, obj):
-        return DjangoJSONEncoder(separators=(",", ":")).encode(obj).encode()
+        return _Encoder(separators=(",", ":")).encode(obj).encode()
 
     def loads(self, data):
         return json.loads(data.decode())
@@ -90,9 +104,11 @@ def keyset_page(
     order: list[str],
     cursor: str | None,
     limit: int,
+    fields: tuple[str, ...] | None = None,
 ) -> tuple[list, str | None]:
     """One page of `queryset` in `order` (non-null fields, all descending or all
-    ascending, the last one unique: the id). Returns the rows and the next cursor."""
+    ascending, the last one unique: the id). Returns the rows (model instances, or
+    dicts of `fields` when given: they must include the order's) and the next cursor."""
     if len({field.startswith("-") for field in order}) != 1:
         raise ValueError("keyset_page orders all fields the same way")
     model = queryset.model
@@ -109,9 +125,13 @@ def keyset_page(
         except Exception as error:  # a signed cursor is ours; this is a guard
             raise _bad_cursor() from error
         queryset = queryset.filter(_after(order, values))
-    rows = list(queryset.order_by(*order)[: limit + 1])
+    queryset = queryset.order_by(*order)
+    if fields is not None:
+        queryset = queryset.values(*fields)
+    rows = list(queryset[: limit + 1])
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]
     last = rows[-1]
-    return rows, cursor_make(listing, [getattr(last, name) for name in names])
+    values = [last[name] if fields is not None else getattr(last, name) for name in names]
+    return rows, cursor_make(listing, values)

@@ -124,3 +124,21 @@ def test_no_key_is_a_401_problem(acme, touched, api_client):
     assert response["Content-Type"] == "application/problem+json"
     assert response["WWW-Authenticate"].startswith("Bearer")
     assert set(response.json()) >= {"type", "title", "status", "detail", "instance"}
+
+
+def test_a_cursor_keeps_the_microseconds_of_its_last_row(acme, api_key, api_client):
+    # Two incidents a few microseconds apart: a cursor cut to milliseconds would skip one.
+    for micro in (300, 200, 100):
+        incident = factories.incident(
+            title=f"At {micro}",
+            window_start=f"2024-03-01T00:00:00.000{micro}Z",
+            window_end="2024-04-01T00:00:00Z",
+        )
+        factories.exposure(incident, acme)
+    client = api_client(api_key(acme, {Capability.VIEW_DASHBOARD}))
+
+    first = client.get(f"{API}/incidents", {"limit": 1}).json()
+    rest = client.get(f"{API}/incidents", {"cursor": first["next_cursor"]}).json()
+
+    titles = [item["title"] for item in first["items"] + rest["items"]]
+    assert titles == ["At 300", "At 200", "At 100"]
