@@ -17,7 +17,7 @@ from portal.accounts.models import ApiKey
 from portal.api.access import OPERATION_CAPABILITIES, capability_of
 from portal.api.auth import ApiKeyAuth, key_label
 from portal.api.errors import ProblemOut, problems_install
-from portal.api.routers import incidents
+from portal.api.routers import audit, exposures, incidents
 from portal.audit.services import audit_record
 
 # Answered by every operation (the schema says so, and schemathesis checks it).
@@ -47,7 +47,9 @@ class VigilAPI(NinjaAPI):
             for operation in methods.values():
                 capability = OPERATION_CAPABILITIES.get(operation.get("operationId", ""))
                 operation["x-capability"] = capability
-                responses = operation.setdefault("responses", {})
+                # Ninja keys them by int; one key per status once written as JSON.
+                responses = {str(status): r for status, r in operation.get("responses", {}).items()}
+                operation["responses"] = responses
                 for status, description in PROBLEM_STATUSES.items():
                     responses.setdefault(
                         status,
@@ -116,3 +118,5 @@ def _gated_and_audited(run):
 
 api.add_decorator(_gated_and_audited, mode="view")
 api.add_router("/incidents", incidents.router)
+api.add_router("/incidents", exposures.router)
+api.add_router("/audit", audit.router)
