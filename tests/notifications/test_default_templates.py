@@ -177,3 +177,53 @@ def test_it_reverses_without_touching_accounts_copies():
     migration.defaults_delete(apps, None)
 
     assert NoticeTemplate.objects.filter(organization=acme).count() == 1
+
+
+def test_it_gives_accounts_unedited_copies_the_window_in_utc_and_leaves_edited_ones(
+    defaults, values
+):
+    """Issue 15 point 8: copies an account made before migration 0006 (the words of 0003)
+    name the window as the defaults do now (migration 0008); edited copies are left."""
+    from tests import factories
+
+    acme = factories.organization("Acme Corp")
+    old = {language: migration.NOTICES[language] for language in LANGUAGES}
+    unedited = {
+        language: NoticeTemplate.objects.create(
+            organization=acme,
+            name="Vigilance notice",
+            language=language,
+            subject=defaults[language].subject,
+            body_text=migration.body_text(language, old[language]),
+            body_html=migration.body_html(language, old[language]),
+        )
+        for language in LANGUAGES
+    }
+    edited_text = migration.body_text("fr", old["fr"]) + "\nSigné : l'équipe sécurité."
+    edited = NoticeTemplate.objects.create(
+        organization=acme,
+        name="Our own notice",
+        language="fr",
+        subject="Avis",
+        body_text=edited_text,
+        body_html=migration.body_html("fr", old["fr"]),
+    )
+    assert "{{ exposure_start }}" in unedited["en"].body_text
+
+    importlib.import_module(
+        "notifications.migrations.0008_account_copies_exposure_window"
+    ).forwards(apps, None)
+
+    for language, copy in unedited.items():
+        copy.refresh_from_db()
+        assert copy.body_text == defaults[language].body_text
+        assert copy.body_html == defaults[language].body_html
+        assert "{{ exposure_window }}" in copy.body_text
+    edited.refresh_from_db()
+    assert edited.body_text == edited_text  # the account's own words
+    assert "{{ exposure_window }}" in edited.body_html  # the HTML was not edited
+    rendered = rendering.notice_render(
+        snapshot=rendering.template_snapshot(unedited["en"]), language="en", values=values
+    )
+    assert "during 1 March 2024 \N{EN DASH} 31 March 2024 (UTC)" in rendered.text
+    assert "(UTC)" in rendered.html
