@@ -91,6 +91,11 @@ def copy_list(request, member: Member):
     _require_log_copies(member)
     copies = member.scoped(LogCopyRequest).select_related("incident", "requested_by")
     page = Paginator(copies, PAGE_SIZE).get_page(request.GET.get("page"))
+    # The list asks again, as the copy's own page does, while a copy on it is not final
+    # (issue 15 point 4): every 2 s while one is made, every 5 s while one only waits
+    # for the operator; once all are final the list carries no hx-trigger and stops.
+    statuses = {copy.status for copy in page}
+    poll_every = "2s" if statuses & set(ACTIVE) else "5s" if statuses & set(WAITING) else ""
     return render(
         request,
         "logcopies/list.html",
@@ -100,6 +105,7 @@ def copy_list(request, member: Member):
             "page": page,
             "can_request": member.can(Capability.REQUEST_LOG_COPY),
             "zone": member.organization.zone,
+            "poll_every": poll_every,
         },
     )
 

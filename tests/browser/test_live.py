@@ -86,6 +86,36 @@ def test_a_log_copy_page_follows_the_operators_decision_and_the_worker(
     assert_not_reloaded(page)
 
 
+def test_the_log_copy_list_follows_the_operator_and_the_worker_then_stops(
+    page, live_server, acme, breach, media_root, screenshot
+):
+    sam = factories.member(acme, "sam@acme.example", Role.SECURITY)
+    copy = LogCopyRequest.objects.create(
+        organization=acme, incident=breach, requested_by=sam, reason="Our SOC"
+    )
+    signed_in_browser(page, live_server, sam)
+    page.goto(f"{live_server.url}/o/{acme.public_id}/log-copies/")
+    row = page.locator(f'[data-copy="{copy.public_id}"]')
+    expect(row).to_contain_text("Waiting for approval")
+    mark_the_window(page)
+
+    # The operator approves it in their browser; a worker makes it.
+    LogCopyRequest.objects.filter(pk=copy.pk).update(
+        status=LogCopyRequest.Status.GENERATING, decided_at=timezone.now()
+    )
+    expect(row).to_contain_text("Generating", timeout=SHOWS_WITHIN)
+
+    LogCopyRequest.objects.filter(pk=copy.pk).update(
+        status=LogCopyRequest.Status.READY, rows=1234, size=2048, sha256="ab" * 32
+    )
+    expect(row).to_contain_text("Ready", timeout=SHOWS_WITHIN)
+    expect(row).to_contain_text("1,234")
+    assert_not_reloaded(page)
+    screenshot(page, "log-copy-list-ready")
+    # Every copy is final: the list no longer asks.
+    assert page.locator("#copies-live").get_attribute("hx-trigger") is None
+
+
 def test_a_campaign_page_counts_as_notices_leave_and_says_when_the_rate_holds_it(
     page, live_server, acme, breach, screenshot
 ):

@@ -199,6 +199,40 @@ def test_it_lists_the_accounts_copies_in_few_queries(
     assert b"333333333333\xe2\x80\xa6" in response.content  # shortened
 
 
+@pytest.mark.parametrize(
+    ("statuses", "every"),
+    [
+        ([Status.READY, Status.GENERATING], "2s"),
+        ([Status.READY, Status.APPROVED, Status.REQUESTED], "2s"),
+        ([Status.REJECTED, Status.REQUESTED], "5s"),
+    ],
+)
+def test_the_list_polls_while_a_copy_on_it_is_not_final(client, acme, breach, sam, statuses, every):
+    """Issue 15 point 4: the list showed "Requested" until reloaded, while the copy's
+    own page followed the operator and the worker."""
+    for status in statuses:
+        a_copy(acme, breach, sam, status=status)
+    signed_in(client, sam)
+
+    html = client.get(url("list", acme)).content.decode()
+
+    assert (
+        f'<div id="copies-live" class="card" hx-get="{url("list", acme)}" '
+        f'hx-trigger="every {every}" hx-select="#copies-live" hx-swap="outerHTML">'
+    ) in html
+
+
+def test_the_list_stops_polling_once_every_copy_is_final(client, acme, breach, sam):
+    for status in (Status.READY, Status.REJECTED, Status.EXPIRED, Status.FAILED):
+        a_copy(acme, breach, sam, status=status)
+    signed_in(client, sam)
+
+    html = client.get(url("list", acme)).content.decode()
+
+    assert 'id="copies-live"' in html
+    assert "hx-trigger" not in html
+
+
 def test_it_links_log_copies_from_the_account_home_for_those_who_may(client, acme, sam, vera):
     signed_in(client, sam)
     assert url("list", acme).encode() in client.get(f"/o/{acme.public_id}/").content
