@@ -8,10 +8,11 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
-from portal.accounts.roles import ROLE_CAPABILITIES, Role
+from portal.accounts.roles import ROLE_CAPABILITIES, Capability, Role
 
 
 class VigilUserManager(UserManager):
@@ -276,6 +277,15 @@ class ApiKey(models.Model):
         return frozenset(self.capability_names) & ROLE_CAPABILITIES.get(
             self.creator_role or "", frozenset()
         )
+
+    @property
+    def capability_labels(self) -> list[str]:
+        labels = dict(Capability.choices)
+        return [str(labels.get(name, name)) for name in self.capability_names]
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
 
     @cached_property
     def creator_role(self) -> str | None:

@@ -2,13 +2,17 @@
 the daily reminder."""
 
 import zoneinfo
+from datetime import timedelta
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
+from portal.accounts.api_keys import networks_parse
 from portal.accounts.models import Organization
+from portal.accounts.roles import Capability
 
 # Bounds a person can mean: a year of log copies kept, and more notices a minute than
 # any mail server we know of takes from one sender.
@@ -108,3 +112,61 @@ class AccountSettingsForm(forms.ModelForm):
                     "their reports are emailed to this address.",
                 )
         return data
+
+
+class ApiKeyForm(forms.Form):
+    """A new API key: its name, what it may do (some of the owner's own capabilities),
+    its last day and, optionally, the addresses it may be used from."""
+
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=100,
+        help_text=_("Who or what uses it, e.g. “SIEM sync”: the audit log names each call by it."),
+    )
+    capabilities = forms.MultipleChoiceField(
+        label=_("What the key may do"),
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Only what you may do yourself; the key loses whatever your role loses."),
+    )
+    expires_on = forms.DateField(
+        label=_("Last day"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("90 days by default, a year at most. It stops working at the end of that day."),
+    )
+    networks = forms.CharField(
+        label=_("Allowed addresses"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "203.0.113.0/24"}),
+        help_text=_(
+            "IP addresses or networks, one per line. Calls from anywhere else are refused "
+            "and recorded in the audit log. Empty: any address."
+        ),
+    )
+
+    def __init__(self, *args, capabilities, today, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.today = today
+        self.fields["capabilities"].choices = [
+            (value, label) for value, label in Capability.choices if value in capabilities
+        ]
+        self.fields["expires_on"].initial = today + timedelta(days=90)
+        self.fields["expires_on"].widget.attrs.update(
+            {
+                "min": (today + timedelta(days=1)).isoformat(),
+                "max": (today + timedelta(days=365)).isoformat(),
+            }
+        )
+
+    def clean_expires_on(self):
+        day = self.cleaned_data["expires_on"]
+        if day < self.today:
+            raise forms.ValidationError(_("Choose today or a later day."))
+        if day > self.today + timedelta(days=365):
+            raise forms.ValidationError(_("A key lasts a year at most; choose an earlier day."))
+        return day
+
+    def clean_networks(self):
+        try:
+            return networks_parse(self.cleaned_data["networks"])
+        except ValidationError as error:
+            raise forms.ValidationError(error.messages) from error

@@ -1,21 +1,29 @@
-"""The account settings page, /o/<org>/settings/: owners only (MANAGE_SETTINGS).
+"""The account settings page, /o/<org>/settings/, and its API keys page,
+/o/<org>/settings/api-keys/: owners only (MANAGE_SETTINGS).
 
 Its one write is `organization_settings_update` (accounts services). Saving asks the owner to re-authenticate when their last
 sign-in is stale: the designated contact is where users' reports go, and the reply-to
 where their answers go, so changing them is as sensitive as changing a role.
 """
 
-from django.contrib import messages
-from django.shortcuts import redirect, render
-from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from datetime import datetime, time, timedelta
 
+from django.contrib import messages
+from django.db.models import F
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from portal.accounts.api_keys import ApiKeyRefusedError, api_key_create
+from portal.accounts.api_keys import api_key_revoke as revoke_api_key
 from portal.accounts.gate import Member, account_view
-from portal.accounts.models import Organization
+from portal.accounts.models import ApiKey, Organization
 from portal.accounts.reauth import reauthentication_if_stale
-from portal.accounts.roles import Capability
+from portal.accounts.roles import ROLE_CAPABILITIES, Capability
 from portal.accounts.services import organization_settings_update
-from portal.accounts.settings_forms import AccountSettingsForm
+from portal.accounts.settings_forms import AccountSettingsForm, ApiKeyForm
 
 # Page ---------------------------------------------------------------------------------
 
@@ -60,3 +68,88 @@ def _save(request, *, member: Member):
     else:
         messages.info(request, _("Nothing changed."))
     return redirect("accounts:settings", org=organization.public_id)
+
+
+# API keys ---------------------------------------------------------------------------
+
+
+def _keys_page(request, member: Member, form: ApiKeyForm, *, created=None, status: int = 200):
+    keys = list(
+        ApiKey.objects.filter(organization=member.organization)
+        .select_related("created_by", "revoked_by")
+        # The live keys first (no revocation), each group newest first.
+        .order_by(F("revoked_at").desc(nulls_first=True), "-created_at")
+    )
+    response = render(
+        request,
+        "accounts/api_keys.html",
+        {
+            "member": member,
+            "organization": member.organization,
+            "form": form,
+            "keys": keys,
+            "created": created,
+        },
+        status=status,
+    )
+    # The page that shows a new key once must not be kept by the browser or a proxy.
+    add_never_cache_headers(response)
+    return response
+
+
+def _key_form(member: Member, data=None) -> ApiKeyForm:
+    return ApiKeyForm(
+        data,
+        capabilities=ROLE_CAPABILITIES.get(member.role, frozenset()),
+        today=timezone.localdate(timezone=member.organization.zone),
+    )
+
+
+@account_view(Capability.MANAGE_SETTINGS)
+@require_http_methods(["GET", "HEAD", "POST"])
+def api_keys(request, member: Member):
+    if request.method == "POST":
+        return _key_create(request, member=member)
+    return _keys_page(request, member, _key_form(member))
+
+
+@reauthentication_if_stale
+def _key_create(request, *, member: Member):
+    form = _key_form(member, request.POST)
+    if not form.is_valid():
+        return _keys_page(request, member, form, status=400)
+    zone = member.organization.zone
+    last_day = form.cleaned_data["expires_on"]
+    # At the end of its last day in the account's time zone.
+    expires_at = datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=zone)
+    try:
+        key, presented = api_key_create(
+            organization=member.organization,
+            name=form.cleaned_data["name"],
+            capabilities=form.cleaned_data["capabilities"],
+            expires_at=expires_at,
+            networks=form.cleaned_data["networks"],
+            by=request.user,
+            request=request,
+        )
+    except ApiKeyRefusedError as error:
+        form.add_error(None, error)
+        return _keys_page(request, member, form, status=400)
+    return _keys_page(
+        request, member, _key_form(member), created={"key": key, "presented": presented}
+    )
+
+
+@account_view(Capability.MANAGE_SETTINGS)
+@require_POST
+def api_key_revoke(request, member: Member, key):
+    found = member.get(ApiKey, public_id=key)
+    if revoke_api_key(key=found, by=request.user, request=request):
+        messages.success(
+            request,
+            _("The key %(name)s is revoked: calls with it are refused from now on.")
+            % {"name": found.name},
+        )
+    else:
+        messages.info(request, _("That key was revoked already."))
+    return redirect("accounts:api_keys", org=member.organization.public_id)

@@ -20,4 +20,10 @@ urlpatterns = [
         name="invitation_revoke",
     ),
     path("settings/", settings_views.account_settings, name="settings"),
+    path("settings/api-keys/", settings_views.api_keys, name="api_keys"),
+    path(
+        "settings/api-keys/<uuid:key>/revoke/",
+        settings_views.api_key_revoke,
+        name="api_key_revoke",
+    ),
 ]

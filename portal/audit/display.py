@@ -66,6 +66,10 @@ ACTION_LABELS: dict[str, Any] = {
     "import.accept_problems": gettext_lazy("Published a held log import despite its rejected rows"),
     "import.discard": gettext_lazy("Discarded a held log import"),
     "exposure.export": gettext_lazy("Exported exposed users"),
+    "api_key.create": gettext_lazy("Made an API key"),
+    "api_key.revoke": gettext_lazy("Revoked an API key"),
+    "api.call": gettext_lazy("Called the API"),
+    "api.refused": gettext_lazy("An API call was refused"),
 }
 
 HIDDEN = "[hidden]"

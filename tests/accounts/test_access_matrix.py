@@ -20,7 +20,8 @@ from notifications.models import (
     NoticeTemplate,
     SuspicionReport,
 )
-from portal.accounts.models import Invitation, Membership, Organization
+from portal.accounts.api_keys import api_key_create
+from portal.accounts.models import ApiKey, Invitation, Membership, Organization
 from portal.accounts.roles import Role
 from portal.audit.models import AuditEvent
 from portal.incidents.models import DirectoryImport, DirectoryUser, Exposure, ImportBatch, Incident
@@ -145,6 +146,13 @@ MATRIX: dict[str, Row] = {
     "campaigns:resume": Row("account", ("campaign",), write=True),
     "campaigns:cancel": Row("account", ("campaign",), write=True),
     "campaigns:retry": Row("account", ("campaign",), write=True),
+    # API keys (issue 16).
+    "accounts:api_keys": Row(
+        "account",
+        write=True,
+        data={"name": "Mallory's", "capabilities": ["view_dashboard"], "expires_on": "2099-01-01"},
+    ),
+    "accounts:api_key_revoke": Row("account", ("key",), write=True),
 }
 
 
@@ -207,6 +215,7 @@ class World:
     default_template: NoticeTemplate
     campaign: NoticeCampaign
     report: SuspicionReport
+    api_key: ApiKey
 
 
 @pytest.fixture
@@ -282,7 +291,14 @@ def world(media_root):
         channel=SuspicionReport.Channel.CALL,
         occurred_at=factories.future(days=-1),
     )
+    api_key, _ = api_key_create(
+        organization=acme,
+        name="Acme's SIEM",
+        capabilities={"view_dashboard"},
+        by=acme_members[Role.OWNER],
+    )
     return World(
+        api_key=api_key,
         template=template,
         default_template=NoticeTemplate.objects.create(
             name="Matrix default", subject="Default", body_text="{{ report_link }}"
@@ -321,6 +337,7 @@ def _object_ids(world: World) -> dict:
         "default_template": world.default_template.public_id,
         "campaign": world.campaign.public_id,
         "report": world.report.public_id,
+        "key": world.api_key.public_id,
         # Made for Acme's owner: a valid link that is nobody else's.
         "token": download_token_make(copy=world.copy, user=world.acme_members[Role.OWNER]),
     }
@@ -359,6 +376,7 @@ def _state(world: World):
         # An export downloaded, or a new one made, would show here.
         sorted(ExposureExport.objects.values_list("public_id", "status")),
         AuditEvent.objects.filter(action__startswith="exposure.export").count(),
+        sorted(ApiKey.objects.values_list("public_id", "revoked_at")),
     )
 
 

@@ -28,8 +28,9 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from notifications.models import NoticeCampaign, NoticeTemplate, SuspicionReport
-from portal.accounts.models import Organization, User
-from portal.accounts.roles import Role
+from portal.accounts.api_keys import api_key_create, api_key_revoke
+from portal.accounts.models import ApiKey, Organization, User
+from portal.accounts.roles import Capability, Role
 from portal.incidents.demo import demo_breach_seed
 from portal.incidents.demo.people import DEMO_ACCOUNTS, OPERATOR_EMAIL
 from portal.incidents.models import DirectoryImport, Exposure, ImportBatch, Incident
@@ -46,9 +47,10 @@ WIDTHS = (390, 1280)
 HEIGHT = {390: 844, 1280: 800}
 
 # Links followed by no one: files (CSV exports, log-copy downloads), the frames of a
-# notice preview (checked with the page that holds them), Django's admin, and signing out.
+# notice preview (checked with the page that holds them), Django's admin, signing out,
+# and the API (JSON for machines; its docs are Swagger UI's own page).
 NOT_PAGES = re.compile(
-    r"(\.csv$|/download/|/frame/|preview\.html$|^/admin/|^/accounts/logout/|^/static/)"
+    r"(\.csv$|/download/|/frame/|preview\.html$|^/admin/|^/accounts/logout/|^/static/|^/api/)"
 )
 
 # The part of the page wider than the window: the elements whose right edge passes it,
@@ -301,6 +303,22 @@ def demo_portal(media_root) -> Portal:
     export = ExposureExport.objects.create(
         organization=acme, incident=incident, requested_by=people[Role.OWNER]
     )
+    # The API keys page with keys on it: one in use from a network, one revoked.
+    siem, _ = api_key_create(
+        organization=acme,
+        name="SIEM sync",
+        capabilities={Capability.VIEW_DASHBOARD, Capability.VIEW_AUDIT},
+        networks=["203.0.113.0/24"],
+        by=people[Role.OWNER],
+    )
+    ApiKey.objects.filter(pk=siem.pk).update(last_used_at=now, last_used_ip="203.0.113.7")
+    old_key, _ = api_key_create(
+        organization=acme,
+        name="Old playbook",
+        capabilities={Capability.VIEW_DASHBOARD},
+        by=people[Role.OWNER],
+    )
+    api_key_revoke(key=old_key, by=people[Role.OWNER])
     return Portal(acme, incident, people, delivery.report_token, str(export.public_id))
 
 
