@@ -183,7 +183,7 @@ def test_the_sweep_deletes_an_expired_export(
 
 
 def test_a_small_export_streams_in_chunks_of_at_least_64_kb():
-    rows = ([f"row {n}", "x" * 100] for n in range(5_000))
+    rows = ([f"row {n}", "x" * 100, *[""] * 13] for n in range(5_000))
 
     chunks = list(csv_chunks(rows))
 

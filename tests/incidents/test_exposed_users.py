@@ -453,7 +453,9 @@ def test_it_exports_the_filtered_list_masked_and_audited(client, sign_in, bob, a
     rows = exported(response)
     assert [row["phone_last_digits"] for row in rows] == ["0199", "0143"]
     jane = rows[1]
-    assert jane["phone"] == "'+1 ••• ••• 0143"  # masked, and quoted: "+" starts a formula
+    # Masked, and not quoted: the mask comes from a validated E.164 number, and a SIEM
+    # joins on it as written (issue 16).
+    assert jane["phone"] == "+1 ••• ••• 0143"
     assert jane["name"] == "Jane Doe"
     assert jane["email"] == "jane.doe@acme.example"
     assert (jane["sms"], jane["voice"], jane["messages"]) == ("5", "1", "6")
@@ -498,6 +500,10 @@ def test_the_export_is_safe_against_formula_injection(client, sign_in, bob, acme
     assert row["username"] == "'=cmd"
     assert row["email"] == "'@SUM(1+1)@acme.example"
     assert row["carrier"] == "'-2+3"
+    # Guarded: free text only. The phone, its last digits and the codes are as written.
+    assert row["phone"] == "+1 ••• ••• 0143"
+    assert row["phone_last_digits"] == "0143"
+    assert row["country"] == "US"
 
 
 def test_the_export_is_a_404_for_someone_outside_the_account(

@@ -22,23 +22,29 @@ CHUNK_BYTES = 64 * 1024
 # Rows fetched per round trip: memory stays flat however many phones the account has.
 FETCH_ROWS = 2_000
 
-EXPORT_HEADER = [
-    "phone",
-    "phone_last_digits",
-    "country",
-    "region",
-    "region_code",
-    "carrier",
-    "sms",
-    "voice",
-    "messages",
-    "first_message",
-    "last_message",
-    "username",
-    "name",
-    "email",
-    "last_notified",
-]
+# (column, free text that someone outside chose: formula-guarded). The masked phone
+# (`+1 ••• ••• 6743`, from a validated E.164 number), its last digits, the codes, the
+# counts and our own timestamps leave unaltered; region and carrier names (from the
+# provider's dump) and the directory's username, name and email are guarded.
+EXPORT_COLUMNS = (
+    ("phone", False),
+    ("phone_last_digits", False),
+    ("country", False),
+    ("region", True),
+    ("region_code", False),
+    ("carrier", True),
+    ("sms", False),
+    ("voice", False),
+    ("messages", False),
+    ("first_message", False),
+    ("last_message", False),
+    ("username", True),
+    ("name", True),
+    ("email", True),
+    ("last_notified", False),
+)
+EXPORT_HEADER = [name for name, _guarded in EXPORT_COLUMNS]
+EXPORT_GUARDED = tuple(guarded for _name, guarded in EXPORT_COLUMNS)
 
 _COLUMNS = (
     "phone",
@@ -103,15 +109,15 @@ def export_rows(exposures, zone) -> Iterator[list]:
 
 
 def csv_chunks(rows, *, chunk_bytes: int = CHUNK_BYTES, on_rows=None) -> Iterator[str]:
-    """The header and `rows` as CSV text (every cell formula-safe), in pieces of at
+    """The header and `rows` as CSV text (free-text cells formula-safe), in pieces of at
     least `chunk_bytes` (the last may be shorter). `on_rows(count)` hears how many
     rows are written at the end of each piece, for progress."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(safe_row(EXPORT_HEADER))
+    writer.writerow(EXPORT_HEADER)
     count = 0
     for row in rows:
-        writer.writerow(safe_row(row))
+        writer.writerow(safe_row(row, EXPORT_GUARDED))
         count += 1
         if buffer.tell() >= chunk_bytes:
             yield buffer.getvalue()
