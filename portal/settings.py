@@ -74,6 +74,16 @@ if SITE_URL is None:
     SITE_URL = f"http://127.0.0.1:{env_str('PORT', '8000')}"
 SITE_URL = SITE_URL.rstrip("/")
 
+# The operator's Ed25519 key that signs every log copy's manifest (docs/logcopy-formats.md):
+# PEM text (newlines may be written as \n, for env files) or the path of a PEM file.
+# Production must give one (`manage.py check --deploy` fails without it); in development
+# a key is made once under var/ when neither is set, as the SECRET_KEY is.
+LOGCOPY_SIGNING_KEY = (env_str("LOGCOPY_SIGNING_KEY") or "").replace("\\n", "\n")
+LOGCOPY_SIGNING_KEY_FILE = env_str("LOGCOPY_SIGNING_KEY_FILE") or ""
+LOGCOPY_SIGNING_KEY_GENERATE = DEBUG and not (LOGCOPY_SIGNING_KEY or LOGCOPY_SIGNING_KEY_FILE)
+if LOGCOPY_SIGNING_KEY_GENERATE:
+    LOGCOPY_SIGNING_KEY_FILE = str(VAR_DIR / "logcopy-signing-key.pem")
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

@@ -7,6 +7,8 @@ from portal.accounts import urls as account_urls
 from portal.api.main import api
 from portal.incidents.exposures import views as exposure_views
 from portal.languages import language_set
+from portal.logcopies import views as logcopy_views
+from portal.logcopies.keys import PUBLIC_KEY_PATH
 
 # The admin signs in through allauth like everyone else: one sign-in form, with the
 # second factor and the lockout, instead of a side door without either.
@@ -24,6 +26,8 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("language/", language_set, name="language_set"),
     path("favicon.ico", views.favicon, name="favicon"),
+    # Fixed for good: scripts and SIEMs fetch the key that signs log-copy manifests here.
+    path(PUBLIC_KEY_PATH.lstrip("/"), logcopy_views.signing_key_public, name="logcopy_key"),
     path("o/<uuid:org>/", include((account_pages, "accounts"))),
     path("o/<uuid:org>/audit/", include("portal.audit.urls")),
     path("o/<uuid:org>/incidents/", include("portal.incidents.exposures.urls")),

@@ -7,4 +7,5 @@ class LogCopiesConfig(AppConfig):
 
     def ready(self) -> None:
         # Its tasks, so that services can queue them by name (portal.jobs).
-        from portal.logcopies import receivers, tasks  # noqa: F401
+        # Its system checks: the manifest signing key (check --deploy).
+        from portal.logcopies import checks, receivers, tasks  # noqa: F401

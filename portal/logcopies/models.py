@@ -57,7 +57,15 @@ class LogCopyRequest(models.Model):
     file = models.FileField(upload_to="log-copies/%Y/%m/", blank=True, max_length=300)
     size = models.BigIntegerField(null=True, blank=True)
     rows = models.BigIntegerField(null=True, blank=True)
-    sha256 = models.CharField(max_length=64, blank=True)
+    # The zip's own SHA-256: what `sha256sum` of the downloaded file prints.
+    sha256 = models.CharField(
+        max_length=64, blank=True, help_text=_("SHA-256 of the downloaded .zip")
+    )
+    # The files the signed manifest lists, as it lists them: name, size, sha256.
+    files = models.JSONField(default=list, blank=True)
+    # Of the Ed25519 key that signed the manifest (portal/logcopies/keys.py); empty for a
+    # copy made before manifests were signed.
+    key_fingerprint = models.CharField(max_length=80, blank=True)
     generated_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     download_count = models.PositiveIntegerField(default=0)

@@ -12,7 +12,7 @@ from pathlib import PurePath
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from portal.accounts.gate import Member, account_view
 from portal.accounts.reauth import reauthentication_if_stale
 from portal.accounts.roles import Capability
-from portal.logcopies import services
+from portal.logcopies import keys, services
 from portal.logcopies.forms import LogCopyRequestForm
 from portal.logcopies.models import LogCopyRequest
 from portal.logcopies.signing import (
@@ -241,3 +241,17 @@ def copy_download(request, member: Member, copy, token):
     filename = f"vigil-log-copy-{member.organization.account_id}-{found.public_id}{suffix}"
     # FileResponse streams the file in chunks and sets Content-Length from it.
     return FileResponse(stream, as_attachment=True, filename=filename)
+
+
+# The public key ---------------------------------------------------------------------
+
+
+@require_GET
+def signing_key_public(request):
+    """The public half of the key that signs every manifest, for anyone to verify a
+    copy with (no sign-in: a public key is public). Its fingerprint in a header, so a
+    script can compare it with the one it pinned."""
+    response = HttpResponse(keys.public_key_pem(), content_type="application/x-pem-file")
+    response["X-Key-Fingerprint"] = keys.key_fingerprint()
+    response["Cache-Control"] = "public, max-age=3600"
+    return response

@@ -35,6 +35,7 @@ from portal.incidents.demo import demo_breach_seed
 from portal.incidents.demo.people import DEMO_ACCOUNTS, OPERATOR_EMAIL
 from portal.incidents.models import DirectoryImport, Exposure, ImportBatch, Incident
 from portal.logcopies.models import ExposureExport, LogCopyRequest
+from portal.logcopies.services import logcopy_generate
 from tests import factories
 from tests.browser.axe import axe_run
 from tests.browser.conftest import expect_http_error
@@ -221,6 +222,18 @@ def demo_portal(media_root) -> Portal:
         incident=incident,
         requested_by=people[Role.SECURITY],
         reason="Our SOC investigates case 4711",
+    )
+    # A ready copy, generated as a worker makes it: its page shows the zip's SHA-256
+    # and the signed manifest's files (issue 16).
+    logcopy_generate(
+        copy=LogCopyRequest.objects.create(
+            organization=acme,
+            incident=incident,
+            requested_by=people[Role.SECURITY],
+            reason="Case 4712: the whole account",
+            status=LogCopyRequest.Status.APPROVED,
+            format=LogCopyRequest.Format.DUO,
+        )
     )
     template = NoticeTemplate.objects.create(
         organization=acme,

@@ -1,7 +1,7 @@
 """A log copy end to end in a real browser, under the enforced Content Security Policy:
 security staff request it, the operator approves it in their own browser, the copy is
-generated (Celery runs eagerly in the live server's thread), and the download's data
-file has the SHA-256 the copy's page shows.
+generated (Celery runs eagerly in the live server's thread), and the downloaded zip has
+the SHA-256 the copy's page shows, its data file the one the manifest lists.
 
 `transaction=True`: the live server's thread has its own database connection.
 """
@@ -78,8 +78,11 @@ def test_a_copy_is_requested_approved_and_downloaded_with_its_checksum(
     copy.refresh_from_db()
     assert copy.status == LogCopyRequest.Status.READY
     page.reload()
-    shown = page.locator("[data-sha256]")
+    shown = page.locator("[data-zip-sha256]")
     expect(shown).to_have_text(copy.sha256)
+    expect(page.get_by_text("SHA-256 of the downloaded .zip")).to_be_visible()
+    listed = page.locator("[data-file-sha256]")
+    expect(listed).to_have_count(1)
     screenshot(page, "ready")
 
     with page.expect_download() as download_info:
@@ -88,11 +91,16 @@ def test_a_copy_is_requested_approved_and_downloaded_with_its_checksum(
     saved = tmp_path / "copy.zip"
     download.save_as(saved)
 
+    # The page's hash is the downloaded file's own (what sha256sum prints), and the
+    # manifest's hash of the data file is the one listed beside it.
+    assert hashlib.sha256(saved.read_bytes()).hexdigest() == shown.inner_text().strip()
     with zipfile.ZipFile(saved) as archive:
-        data_names = [name for name in archive.namelist() if name != "manifest.json"]
+        names = archive.namelist()
+        data_names = [name for name in names if not name.startswith("manifest.json")]
         assert len(data_names) == 1
+        assert "manifest.json.sig" in names
         data = archive.read(data_names[0])
-    assert hashlib.sha256(data).hexdigest() == shown.inner_text().strip()
+    assert hashlib.sha256(data).hexdigest() == listed.inner_text().strip()
     assert data.count(b"\n") == 3
     event = AuditEvent.objects.get(action="logcopy.download")
     assert event.actor == sam

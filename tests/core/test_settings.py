@@ -6,8 +6,22 @@ import subprocess
 import sys
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.conftest import BASE_DIR
+
+# As in an env file: the PEM on one line, its newlines written \n.
+SIGNING_KEY = (
+    Ed25519PrivateKey.generate()
+    .private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    .decode()
+    .replace("\n", "\\n")
+)
 
 PRODUCTION = {
     "DEBUG": "false",
@@ -17,6 +31,7 @@ PRODUCTION = {
     "DATABASE_URL": "postgres://vigil@db.example.com:5432/vigil",
     "REDIS_URL": "redis://redis.example.com:6379/0",
     "SITE_URL": "https://vigil.example.com",
+    "LOGCOPY_SIGNING_KEY": SIGNING_KEY,
 }
 
 
@@ -98,3 +113,12 @@ def test_it_passes_the_deployment_checklist_with_production_values(tmp_path):
     result = _manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_the_deployment_checklist_fails_without_a_log_copy_signing_key(tmp_path):
+    result = _manage(tmp_path, "check", "--deploy", **{**PRODUCTION, "LOGCOPY_SIGNING_KEY": ""})
+    assert result.returncode != 0
+    assert "logcopies.E001" in result.stderr
+    assert "No key signs log-copy manifests" in result.stderr
+    # Production never makes a key of its own.
+    assert not (tmp_path / "logcopy-signing-key.pem").exists()

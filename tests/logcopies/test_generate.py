@@ -62,7 +62,8 @@ def contents(copy: LogCopyRequest) -> tuple[bytes, dict, list[str]]:
     with copy.file.open("rb") as fh, zipfile.ZipFile(io.BytesIO(fh.read())) as zf:
         names = zf.namelist()
         manifest = json.loads(zf.read("manifest.json"))
-        data = zf.read(manifest["data_file"])
+        (listed,) = manifest["files"]
+        data = zf.read(listed["name"])
     return data, manifest, names
 
 
@@ -75,13 +76,24 @@ def test_it_generates_a_csv_copy_with_its_manifest(acme, breach, sam, rows, medi
 
     assert copy.status == LogCopyRequest.Status.READY
     data, manifest, names = contents(copy)
-    assert names == ["messages.csv", "manifest.json"]
-    assert manifest["incident"] == {"slug": "march-logs", "title": breach.title}
+    assert names == ["messages.csv", "manifest.json", "manifest.json.sig"]
+    assert manifest["schema_version"] == 1
+    assert manifest["request_id"] == str(copy.public_id)
+    assert manifest["incident"] == {
+        "id": str(breach.public_id),
+        "slug": "march-logs",
+        "title": breach.title,
+    }
     assert manifest["account"] == {"id": acme.account_id, "name": "Acme Corp"}
     assert manifest["scope"] == {"kind": "account"}
     assert manifest["format"] == "csv"
-    assert manifest["rows"] == 6 == copy.rows == copy.progress_rows == copy.total_rows
-    assert manifest["sha256"] == hashlib.sha256(data).hexdigest() == copy.sha256
+    assert manifest["row_count"] == 6 == copy.rows == copy.progress_rows == copy.total_rows
+    assert manifest["files"] == [
+        {"name": "messages.csv", "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    ]
+    assert copy.files == manifest["files"]
+    with copy.file.open("rb") as fh:  # the copy's own hash is the zip's, as downloaded
+        assert copy.sha256 == hashlib.sha256(fh.read()).hexdigest()
     assert datetime.fromisoformat(manifest["generated_at"]) == copy.generated_at
     assert copy.size == copy.file.size
     lines = csv_rows(data)
@@ -98,9 +110,9 @@ def test_it_neutralizes_formulas_in_csv_cells(acme, breach, sam, rows, media_roo
 
     lines = csv_rows(contents(copy)[0])
     assert [line["carrier"] for line in lines] == ["'" + carrier for carrier in NASTY_CARRIERS]
-    # Phones begin with "+" by design, and a spreadsheet would read one as a formula:
-    # they are neutralized too, like every cell that outsiders' data fills.
-    assert {line["phone"] for line in lines} == {"'+12125550143", "'+447700900123"}
+    # Only free text is guarded: the phone is E.164 as the import validated it, and a
+    # SIEM joins on it as written (issue 16), so its "+" stays first.
+    assert {line["phone"] for line in lines} == {"+12125550143", "+447700900123"}
     assert lines[0]["country"] == "US"
 
 
@@ -108,7 +120,7 @@ def test_it_writes_duo_items_with_the_v2_names_and_types(acme, breach, sam, rows
     copy = logcopy_generate(copy=approved(acme, breach, sam, format="duo"))
 
     data, manifest, names = contents(copy)
-    assert names == ["telephony.json", "manifest.json"]
+    assert names == ["telephony.json", "manifest.json", "manifest.json.sig"]
     document = json.loads(data)
     sample = json.loads(SAMPLE.read_text())["response"]["items"][0]
     assert document["stat"] == "OK"
@@ -130,7 +142,7 @@ def test_it_writes_duo_items_with_the_v2_names_and_types(acme, breach, sam, rows
     again_items = json.loads(contents(again)[0])["response"]["items"]
     assert [i["txid"] for i in again_items] == [i["txid"] for i in items]
     assert len({i["txid"] for i in items}) == 6
-    assert manifest["sha256"] == hashlib.sha256(data).hexdigest()
+    assert manifest["files"][0]["sha256"] == hashlib.sha256(data).hexdigest()
 
 
 def test_it_writes_json_lines(acme, breach, sam, rows, media_root):
@@ -138,7 +150,7 @@ def test_it_writes_json_lines(acme, breach, sam, rows, media_root):
 
     data, manifest, _ = contents(copy)
     objects = [json.loads(line) for line in data.decode().splitlines()]
-    assert len(objects) == 6 == manifest["rows"]
+    assert len(objects) == 6 == manifest["row_count"]
     assert objects[0]["message_id"] == "msg-0"
     assert objects[0]["phone"] == "+447700900123"
     assert objects[0]["credits"] == 0
