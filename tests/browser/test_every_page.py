@@ -47,11 +47,13 @@ SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 WIDTHS = (390, 1280)
 HEIGHT = {390: 844, 1280: 800}
 
-# Links followed by no one: files (CSV exports, log-copy downloads), the frames of a
-# notice preview (checked with the page that holds them), Django's admin, signing out,
-# and the API (JSON for machines; its docs are Swagger UI's own page).
+# Links followed by no one: files (CSV exports, log-copy downloads, the public key that
+# signs copies), the frames of a notice preview (checked with the page that holds them),
+# Django's admin, signing out, and the API (JSON for machines; its docs are Swagger
+# UI's own page).
 NOT_PAGES = re.compile(
-    r"(\.csv$|/download/|/frame/|preview\.html$|^/admin/|^/accounts/logout/|^/static/|^/api/)"
+    r"(\.csv$|\.pem$|/download/|/frame/|preview\.html$|^/admin/|^/accounts/logout/|^/static/"
+    r"|^/api/)"
 )
 
 # The part of the page wider than the window: the elements whose right edge passes it,
