@@ -17,7 +17,7 @@ from portal.accounts.models import ApiKey
 from portal.api.access import OPERATION_CAPABILITIES, capability_of
 from portal.api.auth import ApiKeyAuth, key_label
 from portal.api.errors import ProblemOut, problems_install
-from portal.api.routers import audit, exposures, incidents
+from portal.api.routers import audit, campaigns, exposures, incidents, logcopies, reports
 from portal.audit.services import audit_record
 
 # Answered by every operation (the schema says so, and schemathesis checks it).
@@ -28,6 +28,9 @@ PROBLEM_STATUSES = {
     "422": "Invalid input: `errors` says where and why.",
     "429": "Over the key's rate limit: see Retry-After.",
 }
+
+# Answered by every operation that reads a body, when it is not JSON (ninja's parser).
+BODY_NOT_JSON = "The body is not JSON."
 
 
 class VigilAPI(NinjaAPI):
@@ -50,7 +53,10 @@ class VigilAPI(NinjaAPI):
                 # Ninja keys them by int; one key per status once written as JSON.
                 responses = {str(status): r for status, r in operation.get("responses", {}).items()}
                 operation["responses"] = responses
-                for status, description in PROBLEM_STATUSES.items():
+                statuses = dict(PROBLEM_STATUSES)
+                if "requestBody" in operation:
+                    statuses["400"] = BODY_NOT_JSON
+                for status, description in statuses.items():
                     responses.setdefault(
                         status,
                         {
@@ -120,3 +126,6 @@ api.add_decorator(_gated_and_audited, mode="view")
 api.add_router("/incidents", incidents.router)
 api.add_router("/incidents", exposures.router)
 api.add_router("/audit", audit.router)
+api.add_router("/logcopies", logcopies.router)
+api.add_router("/campaigns", campaigns.router)
+api.add_router("/reports", reports.router)

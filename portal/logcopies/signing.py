@@ -65,3 +65,17 @@ def export_token_check(*, token: str, export, user) -> None:
     _token_check(
         salt=EXPORT_SALT, kind="export", token=token, public_id=export.public_id, user=user
     )
+
+
+# The API's links (portal/api/routers/logcopies.py) are for one copy and one API key,
+# under a salt of their own: a member's link never opens for a key, nor the reverse,
+# and the download checks the key again (not revoked, still holding the capability).
+API_SALT = "vigil.logcopy.api-download"
+
+
+def api_download_token_make(*, copy, key) -> str:
+    return _token_make(salt=API_SALT, kind="copy", public_id=copy.public_id, user=key)
+
+
+def api_download_token_check(*, token: str, copy, key) -> None:
+    _token_check(salt=API_SALT, kind="copy", token=token, public_id=copy.public_id, user=key)
