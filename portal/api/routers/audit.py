@@ -2,7 +2,7 @@
 shows (audit.selectors.audit_events_of_account), with its filters, details redacted as
 on the page and in its CSV export."""
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
@@ -11,6 +11,7 @@ from pydantic import Field
 
 from portal.accounts.roles import Capability
 from portal.api.access import api_key_of, requires
+from portal.api.fields import IsoDay
 from portal.api.pagination import CursorQuery, keyset_page
 from portal.audit.display import action_label, details_redacted
 from portal.audit.selectors import AuditFilters, audit_events_filtered, audit_events_of_account
@@ -22,8 +23,8 @@ class AuditQuery(CursorQuery):
     who: str = Field("", max_length=254, description="The actor's email, or part of it.")
     action: str = Field("", max_length=64, description="One action, e.g. phone.reveal.")
     action_prefix: str = Field("", max_length=64, description="e.g. `api.` or `logcopy.`.")
-    date_from: date | None = Field(None, description="From this day (account's time zone).")
-    date_to: date | None = Field(None, description="To this day, included.")
+    date_from: IsoDay | None = Field(None, description="From this day (account's time zone).")
+    date_to: IsoDay | None = Field(None, description="To this day, included.")
 
 
 class AuditEventOut(Schema):
