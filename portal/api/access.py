@@ -19,29 +19,38 @@ from portal.accounts.roles import Capability
 from portal.api.errors import Problem
 
 # Operation id (the view function's name, unique in the API) -> the capability it
-# needs, or None for any valid key of the account.
-OPERATION_CAPABILITIES: dict[str, str | None] = {}
+# needs, a list of capabilities any one of which will do, or None for any valid key
+# of the account.
+Needed = str | list[str] | None
+OPERATION_CAPABILITIES: dict[str, Needed] = {}
 
 
-def requires(capability: str | None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare the capability an operation needs. Put it under `@router.get(...)`."""
-    if capability is not None and capability not in Capability.values:
-        raise ImproperlyConfigured(f"{capability!r} is not a capability")
-    if capability is not None:
-        capability = Capability(capability).value  # the plain string, for the schema
+def requires(
+    capability: str | None, *alternatives: str
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare the capability an operation needs. Put it under `@router.get(...)`.
+    With alternatives, any one of them will do: the log-copy pages let a member who
+    requests copies and one who downloads them both read them."""
+    wanted = [] if capability is None else [capability, *alternatives]
+    for name in wanted:
+        if name not in Capability.values:
+            raise ImproperlyConfigured(f"{name!r} is not a capability")
+    # The plain strings, for the schema.
+    values = [Capability(name).value for name in wanted]
+    needed: Needed = None if not values else values[0] if len(values) == 1 else values
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         name = view.__name__
-        if name in OPERATION_CAPABILITIES and OPERATION_CAPABILITIES[name] != capability:
+        if name in OPERATION_CAPABILITIES and OPERATION_CAPABILITIES[name] != needed:
             raise ImproperlyConfigured(f"two API operations are named {name}")
-        OPERATION_CAPABILITIES[name] = capability
-        view.api_capability = capability  # type: ignore[attr-defined]
+        OPERATION_CAPABILITIES[name] = needed
+        view.api_capability = needed  # type: ignore[attr-defined]
         return view
 
     return decorator
 
 
-def capability_of(view: Callable[..., Any]) -> str | None:
+def capability_of(view: Callable[..., Any]) -> Needed:
     """The declared capability of an operation's view (through any wrappers); an
     operation that declares none is refused to every key, never open to all."""
     while view is not None:
@@ -59,8 +68,18 @@ def can(request: HttpRequest, capability: str) -> bool:
     return capability in api_key_of(request).capabilities
 
 
-def require(request: HttpRequest, capability: str) -> None:
-    """403 unless the request's key holds the capability."""
+def require(request: HttpRequest, capability: str | list[str]) -> None:
+    """403 unless the request's key holds the capability (one of them, for a list)."""
+    if isinstance(capability, list):
+        if not any(can(request, name) for name in capability):
+            raise Problem(
+                403,
+                "Forbidden",
+                detail="This API key holds none of the capabilities "
+                + " or ".join(repr(name) for name in capability)
+                + ".",
+            )
+        return
     if not can(request, capability):
         raise Problem(
             403,

@@ -75,7 +75,7 @@ api = VigilAPI(
         "notices, reports and audit log. Authenticate with an API key made by an owner "
         "on the account's settings page: `Authorization: Bearer vgl_...`. Errors are "
         "RFC 9457 problem details. Each operation's `x-capability` is the capability "
-        "its key must hold."
+        "its key must hold (a list: any one of them)."
     ),
     urls_namespace="api",
     auth=ApiKeyAuth(),

@@ -27,11 +27,14 @@ def _signer(salt: str = SALT) -> signing.TimestampSigner:
     return signing.TimestampSigner(salt=salt)
 
 
-def _token_make(*, salt: str, kind: str, public_id, user) -> str:
-    return _signer(salt).sign_object({kind: str(public_id), "user": user.pk}, compress=False)
+def _token_make(*, salt: str, kind: str, public_id, user=None) -> str:
+    payload = {kind: str(public_id)}
+    if user is not None:
+        payload["user"] = user.pk
+    return _signer(salt).sign_object(payload, compress=False)
 
 
-def _token_check(*, salt: str, kind: str, token: str, public_id, user) -> None:
+def _token_check(*, salt: str, kind: str, token: str, public_id, user=None) -> None:
     try:
         payload = _signer(salt).unsign_object(token, max_age=MAX_AGE)
     except signing.SignatureExpired as error:
@@ -40,7 +43,9 @@ def _token_check(*, salt: str, kind: str, token: str, public_id, user) -> None:
         raise DownloadLinkInvalid from error
     if not isinstance(payload, dict):
         raise DownloadLinkInvalid
-    if payload.get(kind) != str(public_id) or payload.get("user") != user.pk:
+    if payload.get(kind) != str(public_id):
+        raise DownloadLinkInvalid
+    if payload.get("user") != (user.pk if user is not None else None):
         raise DownloadLinkInvalid
 
 
@@ -67,15 +72,16 @@ def export_token_check(*, token: str, export, user) -> None:
     )
 
 
-# The API's links (portal/api/routers/logcopies.py) are for one copy and one API key,
-# under a salt of their own: a member's link never opens for a key, nor the reverse,
-# and the download checks the key again (not revoked, still holding the capability).
+# The API's links (portal/api/routers/logcopies.py) name one copy, under a salt of
+# their own: a member's link never opens through the API, nor the reverse. A link is
+# no credential: its GET needs a key of the copy's account holding the download
+# capability, checked again then (not revoked, not expired, the capability still held).
 API_SALT = "vigil.logcopy.api-download"
 
 
-def api_download_token_make(*, copy, key) -> str:
-    return _token_make(salt=API_SALT, kind="copy", public_id=copy.public_id, user=key)
+def api_download_token_make(*, copy) -> str:
+    return _token_make(salt=API_SALT, kind="copy", public_id=copy.public_id)
 
 
-def api_download_token_check(*, token: str, copy, key) -> None:
-    _token_check(salt=API_SALT, kind="copy", token=token, public_id=copy.public_id, user=key)
+def api_download_token_check(*, token: str, copy) -> None:
+    _token_check(salt=API_SALT, kind="copy", token=token, public_id=copy.public_id)

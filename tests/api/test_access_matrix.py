@@ -16,14 +16,21 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.files.base import ContentFile
 from django.urls import reverse
+from django.utils import timezone
 
+from notifications.models import Delivery, NoticeCampaign, NoticeTemplate, SuspicionReport
+from portal.accounts.models import Organization
 from portal.accounts.roles import ROLE_CAPABILITIES, Role
 from portal.api.access import OPERATION_CAPABILITIES
 from portal.api.main import api
+from portal.logcopies.models import LogCopyRequest
+from portal.logcopies.signing import api_download_token_make
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -56,18 +63,78 @@ def _incident_only_acme_has(acme, globex) -> dict[str, str]:
     return {"incident_id": str(incident.public_id), "exposure_id": str(exposure.public_id)}
 
 
+def _ready_copy(acme, globex) -> dict[str, str]:
+    """A ready log copy of Acme's (with its file) and a download link's token for it."""
+    incident = factories.incident(title="Acme's copy")
+    factories.exposure(incident, acme)
+    copy = LogCopyRequest.objects.create(
+        organization=acme,
+        incident=incident,
+        reason="Our SOC needs the rows",
+        status=LogCopyRequest.Status.READY,
+        expires_at=timezone.now() + timedelta(days=7),
+    )
+    copy.file.save("copy.zip", ContentFile(b"PK zip"), save=True)
+    return {"copy_id": str(copy.public_id), "token": api_download_token_make(copy=copy)}
+
+
+def _campaign_and_report(acme, globex) -> dict[str, str]:
+    """A draft campaign Acme can launch, and a report filed through its notice."""
+    Organization.objects.filter(pk=acme.pk).update(
+        contact_name="Acme Security Desk", contact_email="security@acme.example"
+    )
+    incident = factories.incident(title="Acme's notice")
+    person = factories.directory_user(acme, "jdoe")
+    factories.exposure(incident, acme, directory_user=person)
+    template = NoticeTemplate.objects.create(
+        organization=acme, name="Our notice", language="en", subject="About", body_text="Hi"
+    )
+    campaign = NoticeCampaign.objects.create(
+        organization=acme, incident=incident, template=template, audience="all_matched"
+    )
+    delivery = Delivery.objects.create(
+        campaign=campaign, organization=acme, directory_user=person, email=person.email
+    )
+    report = SuspicionReport.objects.create(
+        organization=acme,
+        delivery=delivery,
+        incident=incident,
+        channel=SuspicionReport.Channel.CALL,
+        occurred_at=timezone.now(),
+    )
+    return {"campaign_id": str(campaign.public_id), "report_id": str(report.public_id)}
+
+
 # Path parameter -> what makes it (called once per world, returning every parameter it
 # sets). Add a maker for a new resource's parameters.
 OBJECTS: dict[str, Callable[[Any, Any], dict[str, str]]] = {
     "incident_id": _incident_only_acme_has,
     "exposure_id": _incident_only_acme_has,
+    "copy_id": _ready_copy,
+    "token": _ready_copy,
+    "campaign_id": _campaign_and_report,
+    "report_id": _campaign_and_report,
 }
-# Operation id -> a valid body, for operations that take one.
-BODIES: dict[str, dict] = {}
+
+
+def _copy_request(world) -> dict:
+    """A request for an incident both accounts have exposures in: each account's key
+    may ask for its own rows of it."""
+    incident = factories.incident(title="Both accounts'")
+    factories.exposure(incident, world.acme)
+    factories.exposure(incident, world.globex, "+14155550100")
+    return {"incident": str(incident.public_id), "reason": "Our SOC needs the rows"}
+
+
+# Operation id -> a valid body, for operations that take one (a callable gets the world).
+BODIES: dict[str, dict | Callable[[Any], dict]] = {
+    "logcopy_request": _copy_request,
+    "report_triage": {"status": "triaged", "note": "Called back"},
+}
 
 
 @pytest.fixture
-def world(acme, globex, alice, charlie) -> World:
+def world(acme, globex, alice, charlie, media_root) -> World:
     objects: dict[str, str] = {}
     for maker in dict.fromkeys(OBJECTS.values()):
         objects.update(maker(acme, globex))
@@ -85,7 +152,8 @@ def _call(client, method: str, path: str, operation: dict, world: World):
         assert operation["operationId"] in BODIES, (
             f"tests/api/test_access_matrix.py: add a body for {operation['operationId']}"
         )
-        body = json.dumps(BODIES[operation["operationId"]])
+        body = BODIES[operation["operationId"]]
+        body = json.dumps(body(world) if callable(body) else body)
         return client.generic(method, url, body, content_type="application/json")
     return client.generic(method, url)
 
@@ -131,23 +199,30 @@ def test_another_accounts_key_sees_nothing_of_this_one(
             assert public_id.encode() not in content
 
 
+def _needed(operation) -> list[str]:
+    """The operation's capability, or its alternatives (any one of them will do)."""
+    needed = operation["x-capability"]
+    return needed if isinstance(needed, list) else [needed]
+
+
 @pytest.mark.parametrize(("method", "path", "operation"), GATED, ids=_ids(GATED))
 def test_a_key_without_the_capability_is_403(world, api_key, api_client, method, path, operation):
-    capability = operation["x-capability"]
-    lacking = ROLE_CAPABILITIES[Role.OWNER] - {capability}
+    needed = _needed(operation)
+    lacking = ROLE_CAPABILITIES[Role.OWNER] - set(needed)
     client = api_client(api_key(world.acme, lacking))
 
     response = _call(client, method, path, operation, world)
 
     assert response.status_code == 403, response.content[:300]
-    assert capability in response.json()["detail"]
+    assert all(capability in response.json()["detail"] for capability in needed)
 
 
 @pytest.mark.parametrize(("method", "path", "operation"), OPERATIONS, ids=_ids(OPERATIONS))
 def test_a_key_holding_the_capability_succeeds(world, api_key, api_client, method, path, operation):
-    capability = operation["x-capability"]
-    client = api_client(api_key(world.acme, {capability} if capability else Role.VIEWER))
+    needed = _needed(operation) if operation["x-capability"] else [None]
+    for capability in needed:
+        client = api_client(api_key(world.acme, {capability} if capability else Role.VIEWER))
 
-    response = _call(client, method, path, operation, world)
+        response = _call(client, method, path, operation, world)
 
-    assert 200 <= response.status_code < 300, response.content[:300]
+        assert 200 <= response.status_code < 300, (capability, response.content[:300])

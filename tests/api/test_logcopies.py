@@ -313,15 +313,31 @@ def test_a_link_is_dead_after_five_minutes(acme, ready, api_key, api_client):
     assert ready.download_count == 0
 
 
-def test_a_link_opens_for_the_key_it_was_made_for_only(acme, ready, api_key, api_client):
+def test_a_link_opens_only_with_a_key_that_may_download_the_copy(
+    acme, globex, ready, api_key, api_client
+):
     maker = api_client(api_key(acme, Role.SECURITY, name="one"))
-    other = api_client(api_key(acme, Role.SECURITY, name="two"))
     path = urlsplit(maker.post(f"{API}/logcopies/{ready.public_id}/link").json()["url"]).path
 
-    assert other.get(path).status_code == 403
     assert api_client().get(path).status_code == 401
+    assert api_client(api_key(acme, Role.ADMIN)).get(path).status_code == 403
+    assert api_client(api_key(globex)).get(path).status_code == 404
     ready.refresh_from_db()
     assert ready.download_count == 0
+    # Another key of the account that may download: the link is no credential, the key is.
+    assert api_client(api_key(acme, Role.OWNER, name="two")).get(path).status_code == 200
+
+
+def test_a_link_names_one_copy(acme, breach, ready, api_key, api_client, media_root):
+    other = a_copy(acme, breach, status=Status.READY, expires_at=ready.expires_at)
+    other.file.save("other.zip", ContentFile(b"PK other"), save=True)
+    client = api_client(api_key(acme, Role.SECURITY))
+    path = urlsplit(client.post(f"{API}/logcopies/{ready.public_id}/link").json()["url"]).path
+
+    response = client.get(path.replace(str(ready.public_id), str(other.public_id)))
+
+    assert response.status_code == 403
+    assert not AuditEvent.objects.filter(action="logcopy.download").exists()
 
 
 def test_a_members_page_link_does_not_open_through_the_api(acme, ready, sam, api_key, api_client):

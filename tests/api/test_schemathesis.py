@@ -7,7 +7,8 @@ The calls go through the Django WSGI application in this process, on the test's 
 database transaction (PostgreSQL in CI). Acme has one of everything, so that a
 generated call reaches real objects as well as made-up ids: about half the positive
 cases of an operation with an id in its path get the id of Acme's object of that kind
-(a ready log copy, a draft campaign, a new report, an incident and an exposure).
+(a ready log copy and a download link for it, a draft campaign, a new report, an
+incident and an exposure).
 
 Bounded: a few examples per operation and role (derandomized under CI=true by the
 Hypothesis profile in tests/conftest.py), about a minute for the whole API.
@@ -28,6 +29,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from notifications.models import Delivery, NoticeCampaign, NoticeTemplate, SuspicionReport
 from portal.accounts.roles import Role
 from portal.logcopies.models import LogCopyRequest
+from portal.logcopies.signing import api_download_token_make
 from portal.wsgi import application
 from tests import factories
 from tests.api.conftest import API
@@ -105,6 +107,7 @@ def world(acme, media_root, settings):
     )
     return {
         "copy_id": str(copy.public_id),
+        "token": api_download_token_make(copy=copy),
         "campaign_id": str(campaign.public_id),
         "report_id": str(report.public_id),
         "incident_id": str(incident.public_id),

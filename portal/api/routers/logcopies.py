@@ -8,9 +8,10 @@ by the page's own form (LogCopyRequestForm: a published incident of the account,
 scope's dates or phones, a reason) and recorded by the page's service, which audits it.
 
 The download takes two steps, as the page's does: POST .../link answers a URL signed
-for this copy and this key, good for five minutes (portal.logcopies.signing); the GET of
-that URL, with the same key, checks it and the key's capability again, counts and
-audits the download, and streams the zip.
+for this copy, good for five minutes (portal.logcopies.signing); the GET of that URL
+needs a key of the account holding the download capability again, so a link copied
+into a ticket is dead in minutes and opens nothing without a key. The GET counts and
+audits the download and streams the zip.
 """
 
 from datetime import datetime
@@ -24,11 +25,11 @@ from django.urls import reverse
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from ninja import Status as Answer
-from pydantic import AwareDatetime
 
 from portal.accounts.roles import Capability
-from portal.api.access import api_key_of, can, requires
+from portal.api.access import api_key_of, requires
 from portal.api.errors import Problem
+from portal.api.fields import IsoMoment
 from portal.api.pagination import CursorQuery, keyset_page
 from portal.api.routers.shared import (
     IncidentRef,
@@ -54,8 +55,6 @@ CopyStatus = Literal[
     "requested", "approved", "rejected", "generating", "ready", "expired", "failed"
 ]
 Scope = Literal["account", "date_range", "chosen"]
-
-EITHER = "Needs the capability request_log_copy or download_log_copy."
 
 
 class LogCopyOut(Schema):
@@ -92,10 +91,10 @@ class LogCopyPage(Schema):
 class LogCopyIn(Schema):
     incident: UUID = Field(description="A published incident of the account (its id).")
     scope: Scope = "account"
-    scope_start: AwareDatetime | None = Field(
+    scope_start: IsoMoment | None = Field(
         None, description="For `date_range`: the start, with its offset (RFC 3339)."
     )
-    scope_end: AwareDatetime | None = Field(
+    scope_end: IsoMoment | None = Field(
         None, description="For `date_range`: the end, after the start, within the incident."
     )
     chosen: list[str] = Field(
@@ -110,7 +109,9 @@ class LogCopyIn(Schema):
 
 
 class DownloadLinkOut(Schema):
-    url: str = Field(description="GET it with the same API key, before `expires_at`.")
+    url: str = Field(
+        description="GET it, with a key that may download copies, before `expires_at`."
+    )
     expires_at: datetime
 
 
@@ -150,19 +151,6 @@ def logcopy_out(copy: LogCopyRequest) -> dict:
     }
 
 
-def _require_log_copies(request: HttpRequest) -> None:
-    # The pages' rule (views._require_log_copies), before any lookup: a key with
-    # neither gets the same 403 for every id, real or made up.
-    if not (
-        can(request, Capability.REQUEST_LOG_COPY) or can(request, Capability.DOWNLOAD_LOG_COPY)
-    ):
-        raise Problem(
-            403,
-            "Forbidden",
-            detail="This API key holds neither request_log_copy nor download_log_copy.",
-        )
-
-
 def _copies(request: HttpRequest):
     return LogCopyRequest.objects.filter(
         organization=api_key_of(request).organization
@@ -176,12 +164,9 @@ def _copy(request: HttpRequest, copy_id: UUID) -> LogCopyRequest:
     return found
 
 
-@router.get(
-    "", response=LogCopyPage, summary="The account's log copies, newest first", description=EITHER
-)
-@requires(None)
+@router.get("", response=LogCopyPage, summary="The account's log copies, newest first")
+@requires(Capability.REQUEST_LOG_COPY, Capability.DOWNLOAD_LOG_COPY)
 def logcopies_list(request: HttpRequest, query: Query[CursorQuery]):
-    _require_log_copies(request)
     rows, next_cursor = keyset_page(
         _copies(request),
         listing="logcopies",
@@ -260,12 +245,9 @@ def _invalid(errors: dict) -> Problem:
     return Problem(422, "Invalid input", detail=detail, errors=listed)
 
 
-@router.get(
-    "/{copy_id}", response=LogCopyOut, summary="One log copy and its progress", description=EITHER
-)
-@requires(None)
+@router.get("/{copy_id}", response=LogCopyOut, summary="One log copy and its progress")
+@requires(Capability.REQUEST_LOG_COPY, Capability.DOWNLOAD_LOG_COPY)
 def logcopy_get(request: HttpRequest, copy_id: UUID):
-    _require_log_copies(request)
     return logcopy_out(_copy(request, copy_id))
 
 
@@ -289,7 +271,7 @@ def logcopy_link(request: HttpRequest, copy_id: UUID):
     # Taken before signing: the token's own time is this or later, so the link lives
     # at least until the expiry it is given with.
     expires_at = timezone.now() + MAX_AGE
-    token = api_download_token_make(copy=found, key=api_key_of(request))
+    token = api_download_token_make(copy=found)
     path = reverse("api:logcopy_download", kwargs={"copy_id": found.public_id, "token": token})
     return {"url": request.build_absolute_uri(path), "expires_at": expires_at}
 
@@ -319,14 +301,14 @@ def logcopy_download(request: HttpRequest, copy_id: UUID, token: str):
     found = _copy(request, copy_id)
     key = api_key_of(request)
     try:
-        api_download_token_check(token=token, copy=found, key=key)
+        api_download_token_check(token=token, copy=found)
     except DownloadLinkExpired as error:
         raise Problem(
             410, "Link expired", detail="This link is older than five minutes: ask for another."
         ) from error
     except DownloadLinkInvalid as error:
         raise Problem(
-            403, "Invalid link", detail="This link is not one made for this copy and this key."
+            403, "Invalid link", detail="This link is not one the API made for this copy."
         ) from error
     if found.status == Status.EXPIRED:
         raise Problem(410, "Copy expired", detail="This copy expired: its file is deleted.")
