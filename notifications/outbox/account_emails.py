@@ -56,7 +56,13 @@ def _invitation(row: ScheduledEmail, now: datetime) -> Email:
         "valid_days": INVITATION_VALID_FOR.days,
         "zone": invitation.organization.zone,
     }
-    return email_render("invitation", context, [invitation.email] if invitation.email else [])
+    return email_render(
+        "invitation",
+        context,
+        [invitation.email] if invitation.email else [],
+        # Someone who is not a member yet has no language of their own: the invitation's.
+        fallback_language=invitation.language,
+    )
 
 
 # --- Log copies ------------------------------------------------------------------------

@@ -285,7 +285,9 @@ def _message_id(row: ScheduledEmail, language: str = "") -> str:
 # --- Writing ---------------------------------------------------------------------------
 
 
-def email_render(name: str, context: dict, recipients: list[str]) -> Email:
+def email_render(
+    name: str, context: dict, recipients: list[str], *, fallback_language: str = ""
+) -> Email:
     """templates/emails/<name>-subject.txt and -body.txt, once per language among the
     recipients (`recipient_languages`), each in that language, with times of day in the
     context's `zone` (the account's; UTC where there is none): |date shows an aware
@@ -293,8 +295,11 @@ def email_render(name: str, context: dict, recipients: list[str]) -> Email:
     queued it: a reporter's German is not the designated contact's.
 
     A context value that depends on the language (the exposure window in words) is
-    given as a callable: the template calls it while that language is active."""
-    languages = recipient_languages(recipients)
+    given as a callable: the template calls it while that language is active.
+
+    `fallback_language` is for an address that is no member's, or a member who never
+    chose: an invitation goes out in the language the inviter chose for it."""
+    languages = recipient_languages(recipients, fallback=fallback_language)
     messages = []
     for language in sorted(set(languages.values()), key=_default_first):
         with timezone.override(context.get("zone") or UTC), translation.override(language):
@@ -316,12 +321,13 @@ def _default_first(language: str) -> tuple[bool, str]:
     return language != settings.LANGUAGE_CODE, language
 
 
-def recipient_languages(recipients: list[str]) -> dict[str, str]:
+def recipient_languages(recipients: list[str], *, fallback: str = "") -> dict[str, str]:
     """Each address's language: that of the member who has it (User.language, their
-    choice in the portal), else the portal's (settings.LANGUAGE_CODE), for an address
-    that is no member's (an account's designated contact) or a member who never
-    chose."""
+    choice in the portal), else `fallback` when it is one of the portal's, else the
+    portal's (settings.LANGUAGE_CODE), for an address that is no member's (an account's
+    designated contact) or a member who never chose."""
     known = {code for code, _name in settings.LANGUAGES}
+    default = fallback if fallback in known else settings.LANGUAGE_CODE
     chosen = {
         email.casefold(): language
         for email, language in User.objects.annotate(address=Lower("email"))
@@ -330,9 +336,7 @@ def recipient_languages(recipients: list[str]) -> dict[str, str]:
         .values_list("email", "language")
     }
     return {
-        address: language
-        if (language := chosen.get(address.casefold(), "")) in known
-        else settings.LANGUAGE_CODE
+        address: language if (language := chosen.get(address.casefold(), "")) in known else default
         for address in recipients
     }
 

@@ -163,6 +163,12 @@ class InvitationForm(forms.Form):
             "viewers only read."
         ),
     )
+    language = forms.ChoiceField(
+        label=_("Language of the invitation"),
+        choices=settings.LANGUAGES,
+        required=False,
+        help_text=_("The email and the page its link opens are in this language."),
+    )
 
 
 class MembershipRoleForm(forms.Form):
@@ -193,7 +199,7 @@ class InvitationSignupForm(forms.Form):
         cleaned = super().clean()
         password1, password2 = cleaned.get("password1"), cleaned.get("password2")
         if password1 and password2 and password1 != password2:
-            self.add_error("password2", "The two passwords differ.")
+            self.add_error("password2", _("The two passwords differ."))
         elif password1:
             # An unsaved user, so the similarity check compares with their email and name.
             candidate = User(email=self.email, name=cleaned.get("name", ""))

@@ -14,6 +14,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from portal.accounts.models import Membership, Organization
 from portal.accounts.roles import can
@@ -100,7 +101,7 @@ def account_view(capability: str | None = None):
             request.memberships = memberships_of(request.user)
             member = member_of(request.user, org, memberships=request.memberships)
             if capability is not None and not member.can(capability):
-                raise PermissionDenied("Your role in this account does not allow this.")
+                raise PermissionDenied(_("Your role in this account does not allow this."))
             request.member = member
             _remember_account(request, member)
             return view(request, member, *args, **kwargs)

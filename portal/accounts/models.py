@@ -170,6 +170,10 @@ class Invitation(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     expires_at = models.DateTimeField()
+    # The language of the email and of the page its link opens (settings.LANGUAGES):
+    # chosen on the invite form, the inviter's own by default. Blank on invitations
+    # made before it was asked: the portal's default.
+    language = models.CharField(max_length=8, blank=True, default="")
     accepted_at = models.DateTimeField(null=True, blank=True)
     accepted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

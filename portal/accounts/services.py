@@ -21,6 +21,7 @@ from portal.accounts.models import Invitation, Membership, Organization, User
 from portal.accounts.roles import Role
 from portal.accounts.signals import invitation_created
 from portal.audit.services import audit_record
+from portal.languages import language_supported
 
 # Long enough to span a weekend, short enough that a forwarded link goes stale soon.
 # A constant rather than a setting: no operator has asked to change it.
@@ -61,8 +62,11 @@ def invitation_create(
     role: str,
     by: User,
     request: HttpRequest | None = None,
+    language: str = "",
 ) -> Invitation:
-    """Invite `email` into `organization` with `role`, and email them the link.
+    """Invite `email` into `organization` with `role`, and email them the link in
+    `language` (one of settings.LANGUAGES; by default the inviter's own, else the
+    portal's).
 
     A pending invitation to the same address is revoked first: the newest email is the
     one that works, so a resend never leaves two live links around. The email leaves
@@ -79,6 +83,11 @@ def invitation_create(
             )
             % {"email": email, "name": organization.name}
         )
+    language = (
+        language_supported(language)
+        or language_supported(getattr(by, "language", ""))
+        or settings.LANGUAGE_CODE
+    )
     now = timezone.now()
     with transaction.atomic():
         replaced = list(
@@ -108,6 +117,7 @@ def invitation_create(
             role=role,
             invited_by=by,
             expires_at=now + INVITATION_VALID_FOR,
+            language=language,
         )
         audit_record(
             action="invitation.create",
@@ -118,6 +128,7 @@ def invitation_create(
             details={
                 "email": email,
                 "role": role,
+                "language": language,
                 "expires_at": invitation.expires_at.isoformat(),
                 "replaces": len(replaced),
             },
@@ -193,18 +204,27 @@ def invitation_accept(
 
 
 def invitation_accept_as_new_user(
-    *, invitation: Invitation, name: str, password: str, request: HttpRequest | None = None
+    *,
+    invitation: Invitation,
+    name: str,
+    password: str,
+    request: HttpRequest | None = None,
+    language: str = "",
 ) -> User:
     """Create the invited person's user and their membership, in one transaction.
 
     The caller has validated the password. Signing in is the caller's: it needs the
-    request, and the user exists only once this returns.
+    request, and the user exists only once this returns. `language` (the one the
+    person read the invitation's page in) becomes theirs.
     """
     with transaction.atomic():
         try:
             with transaction.atomic():
                 user = User.objects.create_user(
-                    email=invitation.email, password=password, name=name.strip()
+                    email=invitation.email,
+                    password=password,
+                    name=name.strip(),
+                    language=language_supported(language) or "",
                 )
         except IntegrityError as error:  # someone created this address meanwhile
             raise TeamChangeRefusedError(

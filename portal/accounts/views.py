@@ -10,13 +10,14 @@ import logging
 import smtplib
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -27,6 +28,7 @@ from portal.accounts.gate import CURRENT_ACCOUNT_SESSION_KEY, Member, account_vi
 from portal.accounts.models import Invitation, Membership, User
 from portal.accounts.reauth import reauthentication_if_stale
 from portal.accounts.roles import Capability, Role
+from portal.languages import language_supported
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +79,14 @@ def team(request, member: Member):
             "invitations": invitations,
             "now": now,
             "can_manage_team": can_manage,
-            "invite_form": InvitationForm() if can_manage else None,
+            "invite_form": InvitationForm(
+                # The inviter's language, else the one this page is in.
+                initial={
+                    "language": language_supported(request.user.language) or request.LANGUAGE_CODE
+                }
+            )
+            if can_manage
+            else None,
             "roles": Role.choices,
         },
     )
@@ -103,6 +112,7 @@ def invitation_create(request, member: Member):
             role=form.cleaned_data["role"],
             by=request.user,
             request=request,
+            language=form.cleaned_data.get("language", ""),
         )
     except ValidationError as error:
         _refusal(request, error)
@@ -178,7 +188,7 @@ def membership_remove(request, member: Member, membership):
     leaving = target.pk == member.membership.pk
     # Anyone may leave; only those who manage the team may remove someone else.
     if not leaving and not member.can(Capability.MANAGE_TEAM):
-        raise PermissionDenied("Your role in this account does not allow this.")
+        raise PermissionDenied(_("Your role in this account does not allow this."))
     try:
         services.membership_remove(membership=target, by=request.user, request=request)
     except ValidationError as error:
@@ -215,6 +225,7 @@ def invitation_accept(request, token: str):
     )
     if invitation is None:
         raise Http404("No such invitation.")
+    _invitation_language(request, invitation)
     problem = services.invitation_problem(invitation)
     if problem:
         return _invalid(request, invitation, problem)
@@ -240,6 +251,22 @@ def invitation_accept(request, token: str):
         # at all (a link to sign in and come back).
         return render(request, "accounts/invitation_accept.html", context)
     return _join_as_new_user(request, invitation, context)
+
+
+def _invitation_language(request, invitation: Invitation) -> None:
+    """The page opens in the invitation's language, the one its email was in, rather
+    than the browser's; a language this browser chose with the switcher (the cookie),
+    or a signed-in member's own, still wins."""
+    language = language_supported(invitation.language)
+    if not language:
+        return
+    user = request.user
+    if user.is_authenticated and language_supported(user.language):
+        return
+    if language_supported(request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)):
+        return
+    translation.activate(language)
+    request.LANGUAGE_CODE = language
 
 
 def _joined(request, invitation: Invitation, message: str):
@@ -278,6 +305,11 @@ def _join_as_new_user(request, invitation: Invitation, context: dict):
                 name=form.cleaned_data["name"],
                 password=form.cleaned_data["password1"],
                 request=request,
+                # The invitation's language, when the page was in it, becomes theirs
+                # (a language chosen with the switcher does, as at any sign-in).
+                language=invitation.language
+                if invitation.language == request.LANGUAGE_CODE
+                else "",
             )
         except services.InvitationUnusableError as error:
             return _invalid(request, invitation, error.code)

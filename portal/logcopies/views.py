@@ -43,7 +43,7 @@ WAITING = (LogCopyRequest.Status.REQUESTED,)
 def _require_log_copies(member: Member) -> None:
     # Before any lookup, so a viewer gets the same 403 for every id, real or made up.
     if not (member.can(Capability.REQUEST_LOG_COPY) or member.can(Capability.DOWNLOAD_LOG_COPY)):
-        raise PermissionDenied("Your role in this account does not include log copies.")
+        raise PermissionDenied(_("Your role in this account does not include log copies."))
 
 
 def _copy(member: Member, public_id) -> LogCopyRequest:

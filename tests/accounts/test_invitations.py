@@ -77,6 +77,67 @@ def test_it_invites_by_email_with_a_link(
     assert invitation.token not in str(event.details) + event.target_label + event.target_id
 
 
+def test_it_invites_in_the_inviters_language_by_default(
+    client, django_capture_on_commit_callbacks, acme, alice
+):
+    """Issue 15 point 7: someone who is no member yet has no language of their own; the
+    invitation went out in English whatever the inviter's."""
+    alice.language = "fr"
+    alice.save(update_fields=["language"])
+    client.force_login(alice)
+    team = client.get(f"/o/{acme.public_id}/team/").content.decode()
+    assert '<option value="fr" selected>Français</option>' in team
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            f"/o/{acme.public_id}/team/invite/", {"email": "dana@acme.example", "role": "viewer"}
+        )
+
+    assert Invitation.objects.get().language == "fr"
+    [message] = mail.outbox
+    assert message.subject == "Alice Adams vous invite à rejoindre Acme Corp sur Vigil"
+    assert "invited you" not in message.body
+
+
+def test_it_invites_in_the_language_chosen_on_the_form_and_opens_the_page_in_it(
+    client, django_capture_on_commit_callbacks, acme, alice
+):
+    client.force_login(alice)  # English
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            f"/o/{acme.public_id}/team/invite/",
+            {"email": "dana@acme.example", "role": "viewer", "language": "de"},
+        )
+    invitation = Invitation.objects.get()
+    assert invitation.language == "de"
+    [message] = mail.outbox
+    assert message.subject == "Alice Adams hat Sie zu Acme Corp in Vigil eingeladen"
+    client.logout()
+
+    # Dana's browser asks for English; the page opens in the invitation's German.
+    page = client.get(accept_url(invitation), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert '<html lang="de">' in page
+    assert "Acme Corp auf Vigil beitreten" in page
+
+    response = client.post(
+        accept_url(invitation),
+        {"name": "Dana Diaz", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+    )
+    assert response.status_code == 302
+    assert User.objects.get(email="dana@acme.example").language == "de"
+
+
+def test_a_language_chosen_with_the_switcher_wins_on_the_invitation_page(client, acme, alice):
+    invitation = services.invitation_create(
+        organization=acme, email="dana@acme.example", role=Role.VIEWER, by=alice, language="es"
+    )
+    client.cookies["django_language"] = "fr"
+
+    page = client.get(accept_url(invitation)).content.decode()
+
+    assert '<html lang="fr">' in page
+
+
 def test_it_refuses_invitations_from_members_who_are_not_owners(client, acme, bob):
     client.force_login(bob)
 

@@ -121,3 +121,14 @@ def test_it_redirects_favicon_ico_to_the_icon_among_the_static_files(client):
     icon = client.get(response["Location"])
     assert icon.status_code == 200
     assert b"".join(icon.streaming_content)[:4] == b"\x00\x00\x01\x00"  # an ICO header
+
+
+def test_it_tells_a_french_viewer_in_french_why_their_role_stops_them(client, sign_in, vera, acme):
+    vera.language = "fr"
+    vera.save(update_fields=["language"])
+    sign_in(vera)
+
+    response = client.get(f"/o/{acme.public_id}/settings/")
+
+    assert response.status_code == 403
+    assert "Your role in this account" not in text_of(response)
