@@ -459,6 +459,32 @@ def test_it_shows_why_a_batch_failed_in_the_operators_language(staff_client, oli
     assert "The import was interrupted" not in html
 
 
+def test_it_names_a_duo_item_in_the_operators_language(staff_client, olivia, draft):
+    from portal.incidents.imports.parsers import duo_check_item
+    from portal.incidents.reasons import reason_data
+
+    reason = duo_check_item({"telephony_id": "t-3"})
+    batch = batch_of(
+        draft,
+        status=ImportBatch.Status.COMPLETED,
+        format=ImportBatch.Format.DUO,
+        rejected=1,
+        error_groups=[{"reason": str(reason), "count": 1, "line": "item 3", **reason_data(reason)}],
+        first_errors=[
+            {"line": "item 3", "message_id": "t-3", "account_id": "", "reason": str(reason)}
+            | reason_data(reason)
+        ],
+    )
+    olivia.language = "fr"
+    olivia.save(update_fields=["language"])
+
+    html = staff_client.get(batch_url(batch)).content.decode()
+
+    assert html.count("élément 3") == 2
+    assert html.count("il manque ts, phone, type") == 2
+    assert "item 3" not in html
+
+
 def test_it_requires_a_file(staff_client, draft):
     response = staff_client.post(f"{detail_url(draft)}upload/", {"format": "csv"})
 

@@ -1,6 +1,7 @@
 """Filters for the incident pages: phones as a role may see them, and chart widths."""
 
 from django import template
+from django.utils.translation import gettext
 
 from portal.incidents import phones_display, windows
 from portal.incidents.numbers import number_text
@@ -75,3 +76,12 @@ def import_reason(stored) -> str:
     """A stored import reason (a row or a group of the batch page) in the viewer's
     language; one stored before reasons kept their msgid, in the English it has."""
     return reason_text(stored)
+
+
+@register.filter
+def import_line(where) -> str:
+    """Where a rejected row was: its line, or for a Duo log "item 12" (stored so, in
+    English, as the error report writes it), in the viewer's language."""
+    if isinstance(where, str) and where.startswith("item "):
+        return gettext("item %(number)s") % {"number": where.removeprefix("item ")}
+    return str(where)
