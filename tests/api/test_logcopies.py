@@ -53,6 +53,8 @@ def ready(acme, breach, sam, media_root):
         rows=3,
         size=len(CONTENT),
         sha256=hashlib.sha256(CONTENT).hexdigest(),
+        files=[{"name": "messages.csv", "size": 120, "sha256": "ab" * 32}],
+        key_fingerprint="SHA256:6Zr0y2mVt0kq",
         generated_at=timezone.now(),
         expires_at=timezone.now() + timedelta(days=7),
     )
@@ -208,7 +210,47 @@ def test_it_approves_at_once_when_the_accounts_policy_says_so(acme, breach, api_
     assert AuditEvent.objects.filter(action="logcopy.approve").exists()
 
 
+@pytest.mark.parametrize("format", ["csv", "jsonl", "duo"])
+def test_it_records_the_format_asked_for(acme, breach, api_key, api_client, format):
+    response = ask(
+        api_client,
+        api_key(acme, Role.SECURITY),
+        incident=str(breach.public_id),
+        format=format,
+        reason="For our SIEM",
+    )
+
+    assert response.status_code == 201
+    assert LogCopyRequest.objects.get().format == format
+    assert response.json()["format"] == format
+    assert AuditEvent.objects.get(action="logcopy.request").details["format"] == format
+
+
+def test_it_refuses_a_format_it_does_not_make(acme, breach, api_key, api_client):
+    response = ask(
+        api_client,
+        api_key(acme, Role.SECURITY),
+        incident=str(breach.public_id),
+        format="xlsx",
+        reason="For our SIEM",
+    )
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"][-1] == "format"
+    assert not LogCopyRequest.objects.exists()
+
+
 # Reading ------------------------------------------------------------------------------
+
+
+def test_a_ready_copy_says_what_to_check_the_download_against(acme, ready, api_key, api_client):
+    body = api_client(api_key(acme, Role.SECURITY)).get(f"{API}/logcopies/{ready.public_id}").json()
+
+    assert body["status"] == "ready"
+    assert body["sha256"] == hashlib.sha256(CONTENT).hexdigest()
+    assert body["size"] == len(CONTENT)
+    assert body["files"] == [{"name": "messages.csv", "size": 120, "sha256": "ab" * 32}]
+    assert body["key_fingerprint"] == "SHA256:6Zr0y2mVt0kq"
 
 
 def test_it_lists_the_accounts_copies_newest_first_a_page_at_a_time(

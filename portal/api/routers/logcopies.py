@@ -55,6 +55,13 @@ CopyStatus = Literal[
     "requested", "approved", "rejected", "generating", "ready", "expired", "failed"
 ]
 Scope = Literal["account", "date_range", "chosen"]
+Format = Literal["csv", "jsonl", "duo"]
+
+
+class ManifestFile(Schema):
+    name: str
+    size: int
+    sha256: str
 
 
 class LogCopyOut(Schema):
@@ -65,7 +72,7 @@ class LogCopyOut(Schema):
     scope_start: datetime | None
     scope_end: datetime | None
     phones: int = Field(description="How many phones a `chosen` scope names.")
-    format: Literal["csv", "jsonl", "duo"]
+    format: Format
     reason: str
     requested_by: str | None = Field(description="The requester's email, if still a person.")
     created_at: datetime
@@ -76,7 +83,16 @@ class LogCopyOut(Schema):
     total_rows: int | None
     rows: int | None
     size: int | None = Field(description="The zip's size in bytes, once ready.")
-    sha256: str = Field(description="The SHA-256 the copy's page shows, once ready.")
+    sha256: str = Field(
+        description="The SHA-256 of the downloaded zip (what `sha256sum` prints), once ready."
+    )
+    files: list[ManifestFile] = Field(
+        description="The files the signed manifest lists, each with its size and SHA-256."
+    )
+    key_fingerprint: str = Field(
+        description="Of the operator's Ed25519 key that signed the manifest (empty for a "
+        "copy made before manifests were signed); docs/logcopy-formats.md says how to verify."
+    )
     generated_at: datetime | None
     expires_at: datetime | None = Field(description="When a ready copy's file is deleted.")
     download_count: int
@@ -102,6 +118,11 @@ class LogCopyIn(Schema):
         max_length=MAX_CHOSEN,
         description="For `chosen`: phones in international form (+12125550143) or "
         "usernames of your directory, whose phones are included.",
+    )
+    format: Format = Field(
+        "csv",
+        description="`csv`, `jsonl` (JSON Lines) or `duo` (Duo telephony log v2); "
+        "docs/logcopy-formats.md describes each.",
     )
     reason: str = Field(
         max_length=2000, description="Why you need the rows: the operator reads it."
@@ -144,6 +165,8 @@ def logcopy_out(copy: LogCopyRequest) -> dict:
         "rows": copy.rows,
         "size": copy.size,
         "sha256": copy.sha256,
+        "files": copy.files or [],
+        "key_fingerprint": copy.key_fingerprint,
         "generated_at": copy.generated_at,
         "expires_at": copy.expires_at,
         "download_count": copy.download_count,
@@ -197,7 +220,7 @@ def logcopy_request(request: HttpRequest, copy_request: LogCopyIn):
             # One entry an item: the form reads a line at a time and splits at spaces,
             # which would cut "+1 212 555 0143" in four.
             "chosen": "\n".join("".join(entry.split()) for entry in copy_request.chosen),
-            "format": LogCopyRequest.Format.CSV,
+            "format": copy_request.format,
             "reason": copy_request.reason,
         },
         organization=organization,
