@@ -43,7 +43,7 @@ class VigilLoginForm(LoginForm):
         return super().clean()
 
 
-UNREADABLE_FACTOR_MESSAGE = (
+UNREADABLE_FACTOR_MESSAGE = _(
     "Vigil cannot check codes from your authenticator app at the moment: the key that "
     "protects it has changed on the server. Sign in with one of your recovery codes, or "
     "with a passkey if you have one, and then set up your authenticator app again. If you "

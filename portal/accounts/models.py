@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from portal.accounts.roles import ROLE_CAPABILITIES, Capability, Role
@@ -69,7 +70,9 @@ class User(AbstractUser):
 
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
-        raise ValidationError(f"{value!r} is not a known time zone.")
+        raise ValidationError(
+            gettext("%(value)s is not a known time zone.") % {"value": repr(value)}
+        )
 
 
 account_id_validator = RegexValidator(

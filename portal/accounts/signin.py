@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from portal.accounts.models import SecondFactorThrottle, SignInThrottle
 from portal.audit.services import audit_record
@@ -149,8 +150,10 @@ def signin_success_clear(*, user, request) -> None:
 def lockout_message(locked_until: datetime) -> str:
     """One message for every lockout, of a password or of a second factor."""
     minutes = max(1, round((locked_until - timezone.now()).total_seconds() / 60))
-    return (
-        "Too many failed sign-ins for this email address. "
-        f"Try again after {locked_until:%H:%M} UTC (in about {minutes} minute"
-        f"{'s' if minutes != 1 else ''})."
-    )
+    return ngettext(
+        "Too many failed sign-ins for this email address. Try again after %(time)s UTC "
+        "(in about %(minutes)s minute).",
+        "Too many failed sign-ins for this email address. Try again after %(time)s UTC "
+        "(in about %(minutes)s minutes).",
+        minutes,
+    ) % {"time": f"{locked_until:%H:%M}", "minutes": minutes}

@@ -60,6 +60,23 @@ def test_it_gives_a_new_session_key_at_sign_in(client, alice):
     assert client.session.session_key != before
 
 
+def test_it_says_when_to_try_again_in_the_language_chosen_on_the_sign_in_page(client, alice):
+    client.cookies["django_language"] = "de"
+    for _ in range(5):
+        _wrong_password(client, alice.email)
+
+    response = client.post(
+        "/accounts/login/",
+        {"login": alice.email, "password": factories.PASSWORD},
+        REMOTE_ADDR="10.0.0.1",
+    )
+
+    page = response.content.decode()
+    throttle = SignInThrottle.objects.get()
+    assert "Zu viele fehlgeschlagene Anmeldungen" in page
+    assert f"nach {throttle.locked_until:%H:%M} UTC erneut (in etwa 15 Minuten)" in page
+
+
 def test_it_locks_out_the_login_name_and_address_after_five_failures(client, alice):
     for _ in range(5):
         assert _wrong_password(client, alice.email).status_code == 200
