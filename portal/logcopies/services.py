@@ -7,6 +7,7 @@ import select
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 import zipfile
 from datetime import UTC, datetime, timedelta
@@ -403,7 +404,11 @@ def _write_zip(
             )
         ) from problem
     with zipfile.ZipFile(zip_path, "w", ZIP_COMPRESSION) as zf:
-        with zf.open(data_name, "w", force_zip64=True) as raw:
+        # Dated now (a bare name would be dated 1980 by unzip); owner-only, like the
+        # entries writestr() makes.
+        entry = zipfile.ZipInfo(data_name, date_time=time.gmtime()[:6])
+        entry.compress_type, entry.external_attr = ZIP_COMPRESSION, 0o600 << 16
+        with zf.open(entry, "w", force_zip64=True) as raw:
             sink = _HashingSink(raw)
             try:
                 if copy.format == "csv" and connection.vendor == "postgresql":

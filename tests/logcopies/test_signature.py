@@ -6,6 +6,7 @@ a copy whose data file or manifest was changed; production without a key fails
 `check --deploy`; development makes one key once under var/."""
 
 import hashlib
+import importlib
 import io
 import json
 import re
@@ -18,7 +19,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.apps import apps
 from django.core import checks
+from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.urls import reverse
@@ -321,3 +324,39 @@ def test_check_deploy_passes_with_a_key_and_names_a_bad_one(settings, tmp_path, 
     assert len(errors) == 1
     assert "not-ed25519.pem" in errors[0].msg
     assert "not an unencrypted PEM private key" in errors[0].msg
+
+
+def test_the_migration_gives_copies_made_before_their_zips_hash(acme, sam, media_root):
+    """A copy made before signing held its data file's hash in `sha256`; migration 0004
+    reads its zip once: `sha256` becomes the zip's, the data file's moves to `files`."""
+    data = b"message_id,phone\nm-1,+12125550143\n"
+    old_manifest = {
+        "data_file": "messages.csv",
+        "rows": 1,
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("messages.csv", data)
+        archive.writestr("manifest.json", json.dumps(old_manifest))
+    old = LogCopyRequest.objects.create(
+        organization=acme, incident=factories.incident(), requested_by=sam, reason="SOC",
+        status=LogCopyRequest.Status.READY, sha256=old_manifest["sha256"], rows=1,
+    )  # fmt: skip
+    old.file.save("old.zip", ContentFile(buffer.getvalue()), save=True)
+    lost = LogCopyRequest.objects.create(
+        organization=acme, incident=old.incident, requested_by=sam, reason="SOC",
+        status=LogCopyRequest.Status.READY, sha256="ab" * 32, file="log-copies/gone.zip",
+    )  # fmt: skip
+
+    migration = importlib.import_module("portal.logcopies.migrations.0004_signed_manifest")
+    migration.zip_hashes(apps, None)
+
+    old.refresh_from_db()
+    assert old.sha256 == hashlib.sha256(buffer.getvalue()).hexdigest()
+    assert old.files == [
+        {"name": "messages.csv", "size": len(data), "sha256": old_manifest["sha256"]}
+    ]
+    assert old.key_fingerprint == ""
+    lost.refresh_from_db()
+    assert (lost.sha256, lost.files) == ("", [])  # no hash rather than the wrong file's
