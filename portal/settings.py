@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "portal.logcopies",
     "portal.audit",
     "notifications",
+    "portal.webhooks",
 ]
 
 MIDDLEWARE = [
@@ -371,6 +372,19 @@ NOTICE_RETRY_SECONDS = env_int("NOTICE_RETRY_SECONDS", 60, minimum=1)
 # A sender task hands over to a fresh task after this long, so one campaign never holds
 # a worker from the others for good.
 NOTICE_TASK_SECONDS = env_int("NOTICE_TASK_SECONDS", 60, minimum=1)
+
+# --- Webhooks (portal.webhooks) ------------------------------------------------------
+# Endpoints must be https; plain http is for a development machine and the tests.
+WEBHOOKS_ALLOW_HTTP = env_bool("WEBHOOKS_ALLOW_HTTP", DEBUG)
+# Loopback addresses are refused like every private range (SSRF); only the tests that run
+# a receiver on this machine turn this on. Never in production.
+WEBHOOKS_ALLOW_LOOPBACK = env_bool("WEBHOOKS_ALLOW_LOOPBACK", False)
+# Each socket operation of a delivery (connect, TLS, send, each read) gives up after this.
+WEBHOOKS_TIMEOUT_SECONDS = env_int("WEBHOOKS_TIMEOUT_SECONDS", 10, minimum=1)
+if WEBHOOKS_TIMEOUT_SECONDS > 30:
+    raise ImproperlyConfigured(
+        f"WEBHOOKS_TIMEOUT_SECONDS must be at most 30, not {WEBHOOKS_TIMEOUT_SECONDS}."
+    )
 
 # --- Cache --------------------------------------------------------------------------
 # Shared by every process: allauth keeps used TOTP codes and rate limits here, and a

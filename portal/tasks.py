@@ -16,6 +16,7 @@ from portal.incidents.imports.tasks import import_batches_resume_stale
 from portal.logcopies.exposure_exports import exposure_exports_expire_due
 from portal.logcopies.services import logcopy_expire_due
 from portal.logcopies.tasks import logcopies_resume_stale
+from portal.webhooks.services import webhook_deliveries_send_due, webhook_deliveries_take_over
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ SWEEP_STEPS = {
     "import_batches_requeued": import_batches_resume_stale,
     "log_copies_requeued": logcopies_resume_stale,
     **NOTICE_STEPS,
+    "webhook_deliveries_queued": webhook_deliveries_send_due,
 }
 
 
@@ -45,6 +47,7 @@ def work_take_over_on_start() -> dict:
         "deliveries_taken_over": deliveries_requeue_stale(silent_for=timedelta(0), gone=True),
         "log_copies_requeued": logcopies_resume_stale(gone=True),
         "import_batches_requeued": import_batches_resume_stale(gone=True),
+        "webhook_deliveries_taken_over": webhook_deliveries_take_over(gone=True),
     }
     logger.info("worker start: %s", done)
     return done

@@ -36,6 +36,7 @@ urlpatterns = [
     path("o/<uuid:org>/notices/templates/", include("notifications.notice_templates.urls")),
     path("o/<uuid:org>/notices/", include("notifications.campaigns.urls")),
     path("o/<uuid:org>/reports/", include("notifications.reports.urls")),
+    path("o/<uuid:org>/settings/webhooks/", include("portal.webhooks.urls")),
     path("report/", include("notifications.reports.public_urls")),
     path("invitations/", include("portal.accounts.invitation_urls")),
     path("operator/incidents/", include("portal.incidents.operator.urls")),

@@ -61,6 +61,7 @@ from kombu.exceptions import OperationalError
 from notifications.delivery.wire import notice_bytes
 from notifications.models import Delivery, NoticeCampaign
 from notifications.notice_templates import rendering
+from notifications.signals import campaign_finished
 from portal.accounts.models import Organization
 from portal.incidents.exposures.services import exposure_rollup_refresh
 from portal.incidents.models import Exposure
@@ -899,6 +900,7 @@ def campaign_finish_if_done(*, campaign_id: int) -> bool:
                 "skipped_count",
             ]
         )
+        campaign_finished.send(sender=NoticeCampaign, campaign=campaign)
     logger.info("notices: campaign %s completed", campaign_id)
     return True
 

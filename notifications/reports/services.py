@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from notifications.models import Delivery, ScheduledEmail, SuspicionReport
 from notifications.outbox.services import Email, NothingToSay, composer, email_render, outbox_add
+from notifications.signals import report_filed
 from portal.audit.services import audit_record
 
 logger = logging.getLogger(__name__)
@@ -107,6 +108,7 @@ def suspicion_report_file(
             organization_id=report.organization_id,
             incident_id=report.incident_id,
         )
+        report_filed.send(sender=SuspicionReport, report=report)
     return report
 
 

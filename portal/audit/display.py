@@ -70,6 +70,12 @@ ACTION_LABELS: dict[str, Any] = {
     "api_key.revoke": gettext_lazy("Revoked an API key"),
     "api.call": gettext_lazy("Called the API"),
     "api.refused": gettext_lazy("An API call was refused"),
+    "webhook.create": gettext_lazy("Added a webhook endpoint"),
+    "webhook.update": gettext_lazy("Changed a webhook endpoint"),
+    "webhook.rotate": gettext_lazy("Replaced a webhook endpoint's secret"),
+    "webhook.delete": gettext_lazy("Deleted a webhook endpoint"),
+    "webhook.test": gettext_lazy("Sent a test webhook event"),
+    "webhook.replay": gettext_lazy("Replayed a webhook delivery"),
 }
 
 HIDDEN = "[hidden]"

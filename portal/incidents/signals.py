@@ -1,5 +1,5 @@
 """What incidents tell the apps above them, without importing them: notifications
-makes the customer notices.
+makes the customer notices, webhooks the events of the accounts' endpoints.
 
 Sent inside the transaction that published the rows, so what receivers write (the
 outbox rows) commits or rolls back with them.
@@ -25,3 +25,8 @@ exposure_export_requested = Signal()
 # list of PlanPart (the expressions its step needs, then the step from their values): the
 # plan reads every app's values in one query.
 response_plan_steps = Signal()
+
+# An import of a provider dump completed and published its rows, inside the transaction
+# that published them. Arguments: batch, rows_by_account ({organization id: rows the
+# import added for it, or None where not counted}).
+import_completed = Signal()

@@ -32,7 +32,7 @@ from portal.jobs import LOGCOPY_GENERATE, job
 from portal.leases import LeaseKeeper, lease_owner, lease_until
 from portal.logcopies import keys
 from portal.logcopies.models import LogCopyRequest
-from portal.logcopies.signals import logcopy_changed
+from portal.logcopies.signals import logcopy_changed, logcopy_expired
 from portal.logcopies.verify import MANIFEST_NAME, SIGNATURE_NAME
 
 logger = logging.getLogger(__name__)
@@ -66,6 +66,7 @@ def logcopy_expire_due(*, now=None) -> int:
                 target=copy,
                 details={"rows": copy.rows, "sha256": copy.sha256},
             )
+            logcopy_expired.send(sender=LogCopyRequest, copy=copy)
         # Delete the file only once the row says it is gone: a crash in between leaves
         # an orphan file, never a "ready" copy without its file.
         if name:

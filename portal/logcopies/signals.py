@@ -1,5 +1,6 @@
 """What log copies tell the apps above them, without importing them: notifications
-turns each into an email to the requester through its outbox.
+turns each change into an email to the requester through its outbox, and webhooks
+turns a copy made ready or expired into an event for the account's endpoints.
 
 Sent inside the transaction that recorded the change, so the outbox row commits or
 rolls back with it.
@@ -11,3 +12,6 @@ from django.dispatch import Signal
 # "ready" or "failed").
 logcopy_changed = Signal()
 LOGCOPY_EVENTS = ("approved", "rejected", "ready", "failed")
+
+# A ready copy passed its expiry and its file is being deleted. Arguments: copy.
+logcopy_expired = Signal()

@@ -70,6 +70,7 @@ from portal.incidents.imports.parsers import (
 )
 from portal.incidents.models import Exposure, ImportBatch, Incident
 from portal.incidents.reasons import Reason, reason_data
+from portal.incidents.signals import import_completed
 from portal.jobs import IMPORT_BATCH_RUN, job
 from portal.leases import LeaseKeeper, lease_owner, lease_until
 
@@ -566,6 +567,7 @@ class _Run:
                     if new_accounts:
                         incident_customer_notices(batch.incident, organization_ids=new_accounts)
             counts = self._finish(Status.COMPLETED, inserted=inserted)
+            import_completed.send(sender=ImportBatch, batch=batch, rows_by_account=by_account)
             audit_record(
                 action="import.completed",
                 actor=batch.created_by,
