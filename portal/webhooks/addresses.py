@@ -52,7 +52,9 @@ def target_of(url: str) -> Target:
         parts = urlsplit(url.strip())
         port = parts.port
     except ValueError as error:
-        raise AddressRefusedError(_("The URL is not valid: %(error)s.") % {"error": error}) from None
+        raise AddressRefusedError(
+            _("The URL is not valid: %(error)s.") % {"error": error}
+        ) from None
     scheme = parts.scheme.lower()
     if scheme not in ("https", "http"):
         raise AddressRefusedError(_("The URL must start with https://."))
@@ -156,7 +158,9 @@ def checked_addresses(target: Target) -> list[IPAddress]:
             )
         if why:
             raise AddressRefusedError(
-                _("%(host)s resolves to %(address)s, %(why)s: webhooks go to public addresses only.")
+                _(
+                    "%(host)s resolves to %(address)s, %(why)s: webhooks go to public addresses only."
+                )
                 % {"host": target.host, "address": address, "why": why}
             )
     return addresses

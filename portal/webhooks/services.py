@@ -27,7 +27,6 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from celery import shared_task
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -122,9 +121,7 @@ def endpoint_create(
     return endpoint
 
 
-def endpoint_update(
-    *, endpoint: WebhookEndpoint, changes: dict, by, request=None
-) -> list[str]:
+def endpoint_update(*, endpoint: WebhookEndpoint, changes: dict, by, request=None) -> list[str]:
     """Apply `changes` (url, events, description, enabled); returns the fields changed."""
     changed = []
     if "url" in changes and changes["url"].strip() != endpoint.url:
@@ -375,9 +372,7 @@ def delivery_send(*, delivery_id: int) -> bool:
         except AddressRefusedError as refused:
             answer = wire.Answer(None, None, str(refused), "", 0)
         else:
-            answer = wire.post(
-                target, body, signature_headers(endpoint, event.message_id, body)
-            )
+            answer = wire.post(target, body, signature_headers(endpoint, event.message_id, body))
     _record(delivery, answer, started=started)
     return answer.succeeded
 
@@ -395,7 +390,7 @@ def _record(delivery: WebhookDelivery, answer: wire.Answer, *, started: datetime
             error=answer.error[:500],
             response_excerpt=answer.excerpt[:200],
         )
-        fields = {
+        fields: dict[str, object] = {
             "attempts": attempts,
             "last_status_code": answer.status_code,
             "last_error": (answer.error or ("" if answer.succeeded else answer.excerpt))[:500],
@@ -413,9 +408,7 @@ def _record(delivery: WebhookDelivery, answer: wire.Answer, *, started: datetime
                 deliveries_send_soon([delivery.pk], countdown=wait)
         # Only if the lease is still ours: a delivery replayed meanwhile is left as
         # the replay set it.
-        WebhookDelivery.objects.filter(pk=delivery.pk, lease_owner=lease_owner()).update(
-            **fields
-        )
+        WebhookDelivery.objects.filter(pk=delivery.pk, lease_owner=lease_owner()).update(**fields)
     logger.info(
         "webhook delivery %s (%s): attempt %d: %s",
         delivery.pk,

@@ -50,7 +50,12 @@ def endpoint_list(request, member: Member):
     return render(
         request,
         "webhooks/endpoints.html",
-        {"member": member, "organization": member.organization, "endpoints": endpoints, "form": form},
+        {
+            "member": member,
+            "organization": member.organization,
+            "endpoints": endpoints,
+            "form": form,
+        },
         status=status,
     )
 

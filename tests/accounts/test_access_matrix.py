@@ -27,6 +27,7 @@ from portal.audit.models import AuditEvent
 from portal.incidents.models import DirectoryImport, DirectoryUser, Exposure, ImportBatch, Incident
 from portal.logcopies.models import ExposureExport, LogCopyRequest
 from portal.logcopies.signing import download_token_make, export_token_make
+from portal.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from tests import factories
 from tests.accounts.auth import signed_in
 
@@ -153,6 +154,20 @@ MATRIX: dict[str, Row] = {
         data={"name": "Mallory's", "capabilities": ["view_dashboard"], "expires_on": "2099-01-01"},
     ),
     "accounts:api_key_revoke": Row("account", ("key",), write=True),
+    # Webhooks (issue 16 point 3): owners only. Objects: "endpoint", "delivery".
+    "webhooks:list": Row(
+        "account", write=True, data={"url": "https://93.184.216.34/", "events": ["report.filed"]}
+    ),
+    "webhooks:detail": Row(
+        "account",
+        ("endpoint",),
+        write=True,
+        data={"url": "https://93.184.216.35/", "events": ["report.filed"]},
+    ),
+    "webhooks:test": Row("account", ("endpoint",), write=True),
+    "webhooks:rotate": Row("account", ("endpoint",), write=True),
+    "webhooks:delete": Row("account", ("endpoint",), write=True),
+    "webhooks:replay": Row("account", ("endpoint", "delivery"), write=True),
 }
 
 
@@ -216,6 +231,8 @@ class World:
     campaign: NoticeCampaign
     report: SuspicionReport
     api_key: ApiKey
+    endpoint: WebhookEndpoint
+    webhook_delivery: WebhookDelivery
 
 
 @pytest.fixture
@@ -297,8 +314,25 @@ def world(media_root):
         capabilities={"view_dashboard"},
         by=acme_members[Role.OWNER],
     )
+    endpoint = WebhookEndpoint.objects.create(
+        organization=acme,
+        url="https://93.184.216.34/hooks",
+        events=["report.filed"],
+        secret="whsec_" + "QUJD" * 8,
+    )
+    webhook_event = WebhookEvent.objects.create(
+        organization=acme, message_id="msg_matrix", type="report.filed", key="k", payload={}
+    )
+    webhook_delivery = WebhookDelivery.objects.create(
+        organization=acme,
+        event=webhook_event,
+        endpoint=endpoint,
+        status=WebhookDelivery.Status.FAILED,
+    )
     return World(
         api_key=api_key,
+        endpoint=endpoint,
+        webhook_delivery=webhook_delivery,
         template=template,
         default_template=NoticeTemplate.objects.create(
             name="Matrix default", subject="Default", body_text="{{ report_link }}"
@@ -338,6 +372,8 @@ def _object_ids(world: World) -> dict:
         "campaign": world.campaign.public_id,
         "report": world.report.public_id,
         "key": world.api_key.public_id,
+        "endpoint": world.endpoint.public_id,
+        "delivery": world.webhook_delivery.public_id,
         # Made for Acme's owner: a valid link that is nobody else's.
         "token": download_token_make(copy=world.copy, user=world.acme_members[Role.OWNER]),
     }
@@ -377,6 +413,9 @@ def _state(world: World):
         sorted(ExposureExport.objects.values_list("public_id", "status")),
         AuditEvent.objects.filter(action__startswith="exposure.export").count(),
         sorted(ApiKey.objects.values_list("public_id", "revoked_at")),
+        sorted(WebhookEndpoint.objects.values_list("public_id", "url", "secret", "enabled")),
+        sorted(WebhookDelivery.objects.values_list("public_id", "status", "attempts")),
+        WebhookEvent.objects.count(),
     )
 
 

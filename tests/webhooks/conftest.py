@@ -25,8 +25,6 @@ def receiver(local_receiver_allowed):
 
 @pytest.fixture
 def endpoint(receiver, acme, alice):
-    made = endpoint_create(
-        organization=acme, url=receiver.url, events=EventType.values, by=alice
-    )
+    made = endpoint_create(organization=acme, url=receiver.url, events=EventType.values, by=alice)
     receiver.secret = made.secret
     return made
