@@ -439,8 +439,10 @@ def webhook_deliveries_send_due(*, now: datetime | None = None) -> int:
 
 def webhook_deliveries_take_over(*, gone: bool = True) -> int:
     """A worker starting up: the deliveries held by processes of this machine that are
-    gone (its killed predecessor, whose leases have not lapsed yet) are freed and
-    queued again at once. Returns how many."""
+    gone (its killed predecessor, whose leases have not lapsed yet) are freed, and
+    every due delivery nobody holds is queued at once, rather than at the next sweep:
+    the killed worker's unacknowledged task messages come back from Redis only after
+    its visibility timeout. Returns how many it queued."""
     held = (
         WebhookDelivery.objects.filter(status=Status.PENDING)
         .exclude(lease_owner="")
@@ -449,15 +451,8 @@ def webhook_deliveries_take_over(*, gone: bool = True) -> int:
         .distinct()
     )
     dead = owners_gone(list(held)) if gone else set()
-    if not dead:
-        return 0
-    ids = list(
-        WebhookDelivery.objects.filter(status=Status.PENDING, lease_owner__in=dead).values_list(
-            "pk", flat=True
+    if dead:
+        WebhookDelivery.objects.filter(status=Status.PENDING, lease_owner__in=dead).update(
+            lease_owner="", leased_until=None
         )
-    )
-    WebhookDelivery.objects.filter(pk__in=ids, lease_owner__in=dead).update(
-        lease_owner="", leased_until=None
-    )
-    deliveries_send_soon(ids)
-    return len(ids)
+    return webhook_deliveries_send_due()

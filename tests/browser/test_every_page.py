@@ -36,6 +36,13 @@ from portal.incidents.demo.people import DEMO_ACCOUNTS, OPERATOR_EMAIL
 from portal.incidents.models import DirectoryImport, Exposure, ImportBatch, Incident
 from portal.logcopies.models import ExposureExport, LogCopyRequest
 from portal.logcopies.services import logcopy_generate
+from portal.webhooks.models import (
+    EventType,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 from tests import factories
 from tests.browser.axe import axe_run
 from tests.browser.conftest import expect_http_error
@@ -334,7 +341,48 @@ def demo_portal(media_root) -> Portal:
         by=people[Role.OWNER],
     )
     api_key_revoke(key=old_key, by=people[Role.OWNER])
+    _webhook_log(acme, now)
     return Portal(acme, incident, people, delivery.report_token, str(export.public_id))
+
+
+def _webhook_log(acme, now) -> None:
+    """A webhook endpoint whose delivery log holds one delivered event, one waiting for
+    its next try after a 500 and one failed for good: every state the log shows."""
+    endpoint = WebhookEndpoint.objects.create(
+        organization=acme,
+        url="https://siem.example.com/hooks/vigil-events-from-the-portal",
+        description="SIEM",
+        events=[EventType.LOG_COPY_READY, EventType.REPORT_FILED],
+        secret="whsec_" + "QUJDREVGR0g=" * 4,
+    )
+    for n, (status, code) in enumerate(
+        [("delivered", 200), ("pending", 500), ("failed", None)], start=1
+    ):
+        event = WebhookEvent.objects.create(
+            organization=acme,
+            message_id=f"msg_crawl{n}",
+            type=EventType.REPORT_FILED,
+            key=f"crawl-{n}",
+            payload={"type": "report.filed", "timestamp": now.isoformat(), "data": {}},
+        )
+        delivery = WebhookDelivery.objects.create(
+            organization=acme,
+            event=event,
+            endpoint=endpoint,
+            status=status,
+            attempts=1,
+            last_status_code=code,
+            next_attempt_at=now + timedelta(seconds=30) if status == "pending" else None,
+        )
+        WebhookAttempt.objects.create(
+            delivery=delivery,
+            started_at=now,
+            duration_ms=120,
+            address="93.184.216.34",
+            status_code=code,
+            error="" if code else "Timed out after 10 s",
+            response_excerpt="<html><title>Server error</title>" if code == 500 else "",
+        )
 
 
 # The tests: one per role ---------------------------------------------------------------
