@@ -17,7 +17,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import (
+    require_GET,
+    require_http_methods,
+    require_POST,
+    require_safe,
+)
 
 from portal.accounts.gate import Member, account_view
 from portal.accounts.reauth import reauthentication_if_stale
@@ -246,7 +251,7 @@ def copy_download(request, member: Member, copy, token):
 # The public key ---------------------------------------------------------------------
 
 
-@require_GET
+@require_safe
 def signing_key_public(request):
     """The public half of the key that signs every manifest, for anyone to verify a
     copy with (no sign-in: a public key is public). Its fingerprint in a header, so a

@@ -266,6 +266,8 @@ def test_the_public_key_is_published_at_a_fixed_address(client, ready_copy, publ
     )
     assert ready_copy.key_fingerprint == "SHA256:" + hashlib.sha256(der).hexdigest()
     assert "BEGIN PRIVATE KEY" not in response.content.decode()
+    assert client.head("/.well-known/vigil-logcopy-signing-key.pem").status_code == 200
+    assert client.post("/.well-known/vigil-logcopy-signing-key.pem").status_code == 405
 
 
 # --- Where the key comes from ---------------------------------------------------------
