@@ -16,7 +16,11 @@ from portal.incidents.imports.tasks import import_batches_resume_stale
 from portal.logcopies.exposure_exports import exposure_exports_expire_due
 from portal.logcopies.services import logcopy_expire_due
 from portal.logcopies.tasks import logcopies_resume_stale
-from portal.webhooks.services import webhook_deliveries_send_due, webhook_deliveries_take_over
+from portal.webhooks.services import (
+    webhook_deliveries_send_due,
+    webhook_deliveries_take_over,
+    webhook_events_prune,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +38,7 @@ SWEEP_STEPS = {
     "log_copies_requeued": logcopies_resume_stale,
     **NOTICE_STEPS,
     "webhook_deliveries_queued": webhook_deliveries_send_due,
+    "webhook_events_pruned": webhook_events_prune,
 }
 
 

@@ -16,7 +16,8 @@ again, with the same webhook-id. At least once, never zero times.
 A POST answered 2xx delivers it; anything else (an error status, a timeout, a refused
 address) schedules the next attempt after RETRY_DELAYS, doubling from 30 seconds up to
 4 hours: 15 attempts over 24 hours 15 minutes, after which the delivery is failed, for
-a person to replay.
+a person to replay. Events are kept 30 days (KEEP_FOR), then pruned by the sweep with
+their deliveries and attempt logs.
 """
 
 import base64
@@ -62,6 +63,9 @@ COUNTDOWN_UP_TO = 300
 # lease never lapses under it.
 LEASE = timedelta(minutes=2)
 SWEEP_BATCH = 500
+# Events, their deliveries and attempt logs are kept this long, then dropped by the
+# sweep (those still pending stay until they end).
+KEEP_FOR = timedelta(days=30)
 SECRET_BYTES = 32
 PREVIOUS_SECRET_VALID_FOR = timedelta(hours=24)
 
@@ -456,3 +460,16 @@ def webhook_deliveries_take_over(*, gone: bool = True) -> int:
             lease_owner="", leased_until=None
         )
     return webhook_deliveries_send_due()
+
+
+def webhook_events_prune(*, now: datetime | None = None) -> int:
+    """The sweep's step: drop the events older than KEEP_FOR that nothing still waits
+    to deliver, with their deliveries and attempt logs. Returns how many events."""
+    now = now or timezone.now()
+    old = (
+        WebhookEvent.objects.filter(created_at__lt=now - KEEP_FOR)
+        .exclude(deliveries__status=Status.PENDING)
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    _, by_model = WebhookEvent.objects.filter(pk__in=list(old)).delete()
+    return by_model.get(WebhookEvent._meta.label, 0)

@@ -245,3 +245,23 @@ def test_the_sweep_sends_what_no_task_was_queued_for(on_commit, receiver, endpoi
     assert WebhookDelivery.objects.get().status == Status.DELIVERED
     assert json.loads(receiver.got[0].body)["type"] == "campaign.finished"
     assert WebhookEvent.objects.get().message_id == receiver.got[0].webhook_id
+
+
+def test_the_minute_sweep_queues_due_deliveries_and_prunes_old_events(
+    on_commit, receiver, endpoint, acme
+):
+    from portal.tasks import sweep_due_work
+
+    event_record(organization_id=acme.pk, event_type=EventType.REPORT_FILED, key="new", data={})
+    event_record(organization_id=acme.pk, event_type=EventType.REPORT_FILED, key="old", data={})
+    old = WebhookEvent.objects.get(key="old")
+    WebhookDelivery.objects.filter(event=old).update(status=Status.DELIVERED, next_attempt_at=None)
+    WebhookEvent.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=31))
+
+    done = on_commit(lambda: sweep_due_work.apply(kwargs={}).get())
+
+    assert done["webhook_deliveries_queued"] == 1
+    assert done["webhook_events_pruned"] == 1
+    assert list(WebhookEvent.objects.values_list("key", flat=True)) == ["new"]
+    assert WebhookDelivery.objects.get().status == Status.DELIVERED
+    assert len(receiver.got) == 1

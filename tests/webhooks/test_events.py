@@ -196,3 +196,14 @@ def test_an_event_rolls_back_with_its_transaction(committed, receiver, endpoint,
 
     assert not WebhookEvent.objects.exists()
     assert receiver.got == []
+
+
+def test_an_account_without_endpoints_gets_no_event(committed, receiver, acme, olivia):
+    incident = factories.incident(status=Incident.Status.DRAFT)
+    factories.exposure(incident, acme, phone=PHONE)
+
+    with committed():
+        incident_publish(incident=incident, by=olivia)
+
+    assert not WebhookEvent.objects.exists()
+    assert not WebhookDelivery.objects.exists()
