@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from portal.accounts.gate import Member, account_view
@@ -92,6 +93,7 @@ def _create(request, *, member: Member):
 
 @account_view(Capability.MANAGE_SETTINGS)
 @require_http_methods(["GET", "HEAD", "POST"])
+@never_cache  # it shows the signing secret: no copy in a browser's or a proxy's cache
 def endpoint_detail(request, member: Member, endpoint):
     found = member.get(WebhookEndpoint, public_id=endpoint)
     status = 200

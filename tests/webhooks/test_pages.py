@@ -46,8 +46,9 @@ def test_an_owner_adds_an_endpoint_and_sees_its_secret(client, acme, alice):
     endpoint = WebhookEndpoint.objects.get()
     assert response.status_code == 302
     assert response["Location"] == _detail(endpoint)
-    page = client.get(_detail(endpoint)).content.decode()
-    assert endpoint.secret in page
+    response = client.get(_detail(endpoint))
+    assert endpoint.secret in response.content.decode()
+    assert "no-store" in response["Cache-Control"]
     assert endpoint.events == ["log_copy.ready", "report.filed"]
     event = AuditEvent.objects.get(action="webhook.create")
     assert (event.actor, event.organization_id) == (alice, acme.pk)
@@ -145,3 +146,25 @@ def test_the_pages_speak_the_members_language(client, acme, alice, endpoint, lan
 
     assert words in client.get(_list(acme)).content.decode()
     assert client.get(_detail(endpoint)).status_code == 200
+
+
+def test_the_delivery_log_costs_the_same_queries_for_one_or_many(client, acme, alice, endpoint):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from portal.webhooks.services import event_record
+
+    signed_in(client, alice)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(_detail(endpoint)).status_code == 200
+        return len(captured)
+
+    event_record(organization_id=acme.pk, event_type="report.filed", key="0", data={})
+    queries()  # the first request of a session asks a few things once
+    one = queries()
+    for n in range(1, 10):
+        event_record(organization_id=acme.pk, event_type="report.filed", key=str(n), data={})
+
+    assert queries() == one
