@@ -10,8 +10,10 @@ cases of an operation with an id in its path get the id of Acme's object of that
 (a ready log copy and a download link for it, a draft campaign, a new report, an
 incident and an exposure).
 
-Bounded: a few examples per operation and role (derandomized under CI=true by the
-Hypothesis profile in tests/conftest.py), about a minute for the whole API.
+Bounded: ten generated examples per operation and role, besides schemathesis' own
+examples and coverage cases (derandomized under CI=true by the Hypothesis profile in
+tests/conftest.py): 72 tests (18 operations, 4 roles), some 4,000 calls, in one to
+two minutes on a shared two-core machine.
 """
 
 import zlib
