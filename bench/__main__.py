@@ -15,6 +15,7 @@ BENCHMARKS = {
     "export": "bench.export",
     "notices": "bench.notices",
     "load": "bench.load",
+    "api": "bench.api",
 }
 
 

@@ -15,7 +15,9 @@ from typing import Any
 from uuid import UUID
 
 from django.core import signing
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q, QuerySet
+from django.http import HttpResponse
 from ninja import Schema
 from pydantic import Field
 
@@ -105,10 +107,12 @@ def keyset_page(
     cursor: str | None,
     limit: int,
     fields: tuple[str, ...] | None = None,
+    tuples: bool = False,
 ) -> tuple[list, str | None]:
     """One page of `queryset` in `order` (non-null fields, all descending or all
     ascending, the last one unique: the id). Returns the rows (model instances, or
-    dicts of `fields` when given: they must include the order's) and the next cursor."""
+    dicts of `fields` when given, tuples with `tuples`: the fields must include the
+    order's) and the next cursor."""
     if len({field.startswith("-") for field in order}) != 1:
         raise ValueError("keyset_page orders all fields the same way")
     model = queryset.model
@@ -127,11 +131,42 @@ def keyset_page(
         queryset = queryset.filter(_after(order, values))
     queryset = queryset.order_by(*order)
     if fields is not None:
-        queryset = queryset.values(*fields)
+        queryset = queryset.values_list(*fields) if tuples else queryset.values(*fields)
     rows = list(queryset[: limit + 1])
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]
     last = rows[-1]
-    values = [last[name] if fields is not None else getattr(last, name) for name in names]
+    if fields is None:
+        values = [getattr(last, name) for name in names]
+    elif tuples:
+        values = [last[fields.index(name)] for name in names]
+    else:
+        values = [last[name] for name in names]
     return rows, cursor_make(listing, values)
+
+
+_WRITE = DjangoJSONEncoder()
+
+
+def json_value(value: Any) -> Any:
+    """A time or id as the API writes it everywhere (ninja's encoder is Django's):
+    ISO 8601 to the millisecond, UTC as Z."""
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    if type(value) is datetime:
+        # DjangoJSONEncoder.default's datetime branch, inline: a page has 3,000 of them.
+        text = value.isoformat()
+        if value.microsecond:
+            text = text[:23] + text[26:]
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+    return _WRITE.default(value)
+
+
+def page_response(items: list[dict[str, Any]], next_cursor: str | None) -> HttpResponse:
+    """A page written straight to JSON, for the long lists (1,000 rows): the items are
+    built of plain values already (json_value), so ninja's per-row validation and
+    encoding, two thirds of a 1,000-row page's time, are skipped. The operation still
+    declares its response schema, which the tests check the answers against."""
+    body = json.dumps({"items": items, "next_cursor": next_cursor}, separators=(",", ":"))
+    return HttpResponse(body, content_type="application/json; charset=utf-8")

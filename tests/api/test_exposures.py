@@ -241,3 +241,19 @@ def test_a_revealed_stream_is_audited_once_with_its_count(acme, incident, api_ke
     event = AuditEvent.objects.get(action="phone.reveal")
     assert event.details["rows"] == 2
     assert event.details["via"] == "api-stream"
+
+
+def test_the_pages_written_straight_to_json_match_their_schema(acme, incident, api_key, api_client):
+    from portal.api.routers.exposures import ExposureOut, ExposurePage
+
+    for role in (Role.VIEWER, Role.OWNER):
+        client = api_client(api_key(acme, role))
+        page = client.get(url(incident), {"limit": 2})
+        lines = b"".join(client.get(url(incident, ".jsonl")).streaming_content).splitlines()
+
+        parsed = ExposurePage.model_validate_json(page.content)
+        assert len(parsed.items) == 2
+        assert page.json()["items"][0]["last_seen_at"] == "2024-03-05T00:00:00Z"
+        assert [ExposureOut.model_validate_json(line).phone_revealed for line in lines] == [
+            False
+        ] * 3

@@ -142,3 +142,18 @@ def test_a_cursor_keeps_the_microseconds_of_its_last_row(acme, api_key, api_clie
 
     titles = [item["title"] for item in first["items"] + rest["items"]]
     assert titles == ["At 300", "At 200", "At 100"]
+
+
+def test_times_are_written_alike_by_both_writers():
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from django.core.serializers.json import DjangoJSONEncoder
+
+    from portal.api.pagination import json_value
+
+    for moment in (
+        datetime(2024, 3, 1, 8, 0, tzinfo=UTC),
+        datetime(2024, 3, 1, 8, 0, 5, 123456, tzinfo=UTC),
+        datetime(2024, 3, 1, 8, 0, 5, 120000, tzinfo=timezone(timedelta(hours=2))),
+    ):
+        assert json_value(moment) == DjangoJSONEncoder().default(moment)

@@ -1,0 +1,268 @@
+"""`api`: a cursor page of 1,000 exposures through the API, against raw SQL of the same rows.
+
+One account with `rows` exposures (100,000 by default) in one incident, nine in ten
+matched to a directory user, generated in SQL in a dedicated PostgreSQL database. An
+API key of the account's owner (every capability: people unmasked, numbers masked as
+the list shows them unless asked to reveal) calls, through Django's test client (in
+process: the whole middleware stack and the API's authentication, rate limit, per-call
+audit and JSON rendering, no socket), interleaved after a few warm-ups:
+
+- `first`: `GET /api/v1/incidents/<id>/exposures?limit=1000`, the first page;
+- `deep`: the same with the cursor of the row at the middle of the list (a keyset
+  read: no OFFSET);
+- the baselines: the same two pages as one raw SQL statement each (the same columns,
+  the directory user joined, the same keyset condition and order), executed and
+  fetched on the same connection: what any API over this table must at least do.
+
+`ratio` = baseline median / API median of the slower of the two pages (goal >= 0.5,
+and the API's median under 150 ms). Then the whole list as JSON Lines
+(`.../exposures.jsonl`, keyset chunks of 2,000): its time and the peak of memory the
+stream allocated (tracemalloc), which stays that of a chunk, not of the list.
+
+Needs DATABASE_URL on PostgreSQL (a role that may create databases); uses (and drops)
+`vigil_bench_api_<rows>` (BENCH_DATABASE_PREFIX replaces `vigil_bench`).
+"""
+
+import os
+import statistics
+import time
+import tracemalloc
+from datetime import UTC, datetime
+
+from bench.common import Stopwatch, drop_database, fresh_database, peak_rss_mb, result
+
+DEFAULT_ROWS = 100_000
+PAGE = 1000
+WARMUPS = 3
+TIMED = 25
+ACCOUNT_ID = "DABENCHAPI01"
+OWNER_EMAIL = "owner@bench-api.example"
+WINDOW_START = datetime(2024, 3, 1, tzinfo=UTC)
+WINDOW_END = datetime(2024, 4, 1, tzinfo=UTC)
+
+_COUNTRIES = "ARRAY['US','US','US','US','US','US','US','US','US','US','US','US','US','US','GB','GB','DE','FR','CA','IN']"
+_PREFIX = "ARRAY['+1212','+1213','+1312','+1415','+1617','+1702','+1206','+1305','+1404','+1503','+1512','+1615','+1720','+1919','+4477','+4478','+4915','+336','+1416','+9198']"
+_CARRIERS = "ARRAY['Verizon Wireless','AT&T Mobility','T-Mobile USA','US Cellular','Vodafone UK','EE','Telekom Deutschland','Orange','Rogers','Jio']"
+_FIRST = "ARRAY['James','Mary','Robert','Patricia','John','Jennifer','Michael','Linda','David','Elizabeth']"
+_LAST = "ARRAY['Smith','Johnson','Williams','Brown','Jones','Garcia','Miller','Davis','Thompson','Wilson']"
+
+
+def _database_name(rows: int) -> str:
+    return f"{os.environ.get('BENCH_DATABASE_PREFIX', 'vigil_bench')}_api_{rows}"
+
+
+def _seed(rows: int):
+    from django.db import connection, transaction
+
+    from portal.accounts.models import Membership, Organization, User
+    from portal.accounts.roles import Role
+    from portal.incidents.models import Incident
+
+    with transaction.atomic():
+        organization = Organization.objects.create(name="Bench API", account_id=ACCOUNT_ID)
+        owner = User.objects.create_user(email=OWNER_EMAIL, password=None, name="Bench Owner")
+        Membership.objects.create(user=owner, organization=organization, role=Role.OWNER)
+        incident = Incident.objects.create(
+            slug="bench-api",
+            title="Benchmark breach",
+            provider="the telephony provider",
+            window_start=WINDOW_START,
+            window_end=WINDOW_END,
+            status=Incident.Status.PUBLISHED,
+            published_at=WINDOW_END,
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT setseed(0.2024)")
+            cursor.execute(
+                f"""
+                INSERT INTO incidents_directoryuser
+                    (public_id, organization_id, username, name, email, phones, language,
+                     created_at, updated_at)
+                SELECT gen_random_uuid(), %s, 'user' || n, first || ' ' || last,
+                    lower(first || '.' || last || n) || '@bench.example',
+                    jsonb_build_array(({_PREFIX})[1 + n %% 20] || lpad(n::text, 9, '0')),
+                    'en', now(), now()
+                FROM (
+                    SELECT n, ({_FIRST})[1 + n %% 10] AS first, ({_LAST})[1 + (n / 10) %% 10] AS last
+                    FROM generate_series(1, %s) AS n WHERE n %% 10 <> 0
+                ) AS people
+                """,
+                [organization.pk, rows],
+            )
+            # Counts skewed as in the dumps; times spread over the window, many phones
+            # sharing a second (the id breaks the tie).
+            cursor.execute(
+                f"""
+                INSERT INTO incidents_exposure
+                    (public_id, organization_id, incident_id, phone, sms_count, voice_count,
+                     message_count, first_seen_at, last_seen_at, carrier, country, region,
+                     region_code, directory_user_id, last_notified_at)
+                SELECT gen_random_uuid(), %s, %s, ({_PREFIX})[1 + n %% 20] || lpad(n::text, 9, '0'),
+                    sms, voice, sms + voice, last_seen - interval '3 days', last_seen,
+                    ({_CARRIERS})[1 + (n %% 20) / 2], ({_COUNTRIES})[1 + n %% 20], '', '',
+                    NULL, NULL
+                FROM (
+                    SELECT n, 1 + floor(20 * power(random(), 4))::int AS sms,
+                        floor(3 * random())::int AS voice,
+                        %s + date_trunc('second', random() * (%s - %s)) AS last_seen
+                    FROM generate_series(1, %s) AS n
+                ) AS drawn
+                """,
+                [
+                    organization.pk,
+                    incident.pk,
+                    WINDOW_START,
+                    WINDOW_END,
+                    WINDOW_START,
+                    rows,
+                ],
+            )
+            cursor.execute(
+                """
+                UPDATE incidents_exposure AS e SET directory_user_id = d.id
+                FROM incidents_directoryuser AS d
+                WHERE d.organization_id = e.organization_id AND d.phones ->> 0 = e.phone
+                """
+            )
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    return organization, incident, owner
+
+
+_RAW = """
+    SELECT e.id, e.public_id, e.phone, e.country, e.region, e.carrier, e.sms_count,
+        e.voice_count, e.message_count, e.first_seen_at, e.last_seen_at,
+        e.last_notified_at, e.directory_user_id, d.name, d.username, d.email
+    FROM incidents_exposure AS e
+    LEFT JOIN incidents_directoryuser AS d ON d.id = e.directory_user_id
+    WHERE e.organization_id = %s AND e.incident_id = %s {after}
+    ORDER BY e.last_seen_at DESC, e.id DESC
+    LIMIT %s
+"""
+
+
+def _raw_page(cursor, organization_id: int, incident_id: int, after) -> int:
+    if after is None:
+        cursor.execute(_RAW.format(after=""), [organization_id, incident_id, PAGE])
+    else:
+        cursor.execute(
+            _RAW.format(after="AND (e.last_seen_at, e.id) < (%s, %s)"),
+            [organization_id, incident_id, *after, PAGE],
+        )
+    return len(cursor.fetchall())
+
+
+def run(rows: int = DEFAULT_ROWS) -> dict:
+    name = _database_name(rows)
+    with Stopwatch() as seeding:
+        fresh_database(name)
+        seeded = _seed(rows)
+    try:
+        return _measure(rows, *seeded, seeding=round(seeding.seconds, 1))
+    finally:
+        drop_database(name)
+
+
+def _measure(rows: int, organization, incident, owner, *, seeding) -> dict:
+    from django.db import connection
+    from django.test import Client, override_settings
+
+    from portal.accounts.api_keys import api_key_create
+    from portal.accounts.roles import ROLE_CAPABILITIES, Role
+    from portal.incidents.models import Exposure
+
+    _key, presented = api_key_create(
+        organization=organization,
+        name="bench",
+        capabilities=ROLE_CAPABILITIES[Role.OWNER],
+        by=owner,
+    )
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {presented}")
+    url = f"/api/v1/incidents/{incident.public_id}/exposures"
+    middle = (
+        Exposure.objects.filter(organization=organization, incident=incident)
+        .order_by("-last_seen_at", "-id")
+        .values_list("last_seen_at", "id")[rows // 2]
+    )
+    with override_settings(API_RATE_LIMIT_PER_MINUTE=1_000_000):
+        # The deep page's cursor as the API makes it: one page before the middle row.
+        from portal.api.pagination import cursor_make
+
+        deep_cursor = cursor_make(f"exposures:{incident.public_id}:-last_seen", list(middle))
+        pages = {
+            "first": (url, {"limit": PAGE}, None),
+            "deep": (url, {"limit": PAGE, "cursor": deep_cursor}, middle),
+        }
+        timings: dict[str, list[float]] = {
+            key: [] for name in pages for key in (name, f"{name}_baseline")
+        }
+        sizes = {}
+        for round_number in range(WARMUPS + TIMED):
+            for page_name, (path, query, after) in pages.items():
+                started = time.perf_counter()
+                response = client.get(path, query)
+                api_ms = (time.perf_counter() - started) * 1000
+                if response.status_code != 200:
+                    raise RuntimeError(f"{page_name}: HTTP {response.status_code}")
+                items = len(response.json()["items"])
+                with connection.cursor() as cursor:
+                    started = time.perf_counter()
+                    raw_rows = _raw_page(cursor, organization.pk, incident.pk, after)
+                    raw_ms = (time.perf_counter() - started) * 1000
+                if items != raw_rows or items != PAGE:
+                    raise RuntimeError(f"{page_name}: {items} items, {raw_rows} raw rows")
+                sizes[page_name] = len(response.content)
+                if round_number >= WARMUPS:
+                    timings[page_name].append(api_ms)
+                    timings[f"{page_name}_baseline"].append(raw_ms)
+
+        # The whole list as JSON Lines: its time, then (again, traced: tracemalloc
+        # slows everything down) the most the stream held allocated at once.
+        with Stopwatch() as streaming:
+            response = client.get(f"{url}.jsonl")
+            lines, stream_bytes = 0, 0
+            for chunk in response.streaming_content:
+                lines += chunk.count(b"\n")
+                stream_bytes += len(chunk)
+        if lines != rows:
+            raise RuntimeError(f"the stream gave {lines} lines for {rows} exposures")
+        tracemalloc.start()
+        for _chunk in client.get(f"{url}.jsonl").streaming_content:
+            pass
+        _current, stream_peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+
+    medians = {name: statistics.median(values) for name, values in timings.items()}
+    ratios = {name: medians[f"{name}_baseline"] / medians[name] for name in pages}
+    worst = min(ratios, key=ratios.__getitem__)
+    return result(
+        "api",
+        medians[worst],
+        medians[f"{worst}_baseline"],
+        "ms",
+        lower_is_better=True,
+        goal_ratio=0.5,
+        goal_ms=150,
+        worst_page=worst,
+        pages={
+            name: {
+                "ratio": round(ratios[name], 3),
+                "median_ms": round(medians[name], 2),
+                "baseline_median_ms": round(medians[f"{name}_baseline"], 2),
+                "p95_ms": round(sorted(timings[name])[int(0.95 * (len(timings[name]) - 1))], 2),
+                "bytes": sizes[name],
+            }
+            for name in pages
+        },
+        client="django.test.Client (in process, full middleware, no socket)",
+        page_rows=PAGE,
+        rows=rows,
+        requests=TIMED,
+        stream_rows=lines,
+        stream_seconds=round(streaming.seconds, 2),
+        stream_rows_per_second=round(lines / streaming.seconds),
+        stream_mb=round(stream_bytes / (1 << 20), 1),
+        stream_peak_traced_mb=round(stream_peak / (1 << 20), 1),
+        seeding_seconds=seeding,
+        **peak_rss_mb(),
+    )
