@@ -157,3 +157,11 @@ def test_times_are_written_alike_by_both_writers():
         datetime(2024, 3, 1, 8, 0, 5, 120000, tzinfo=timezone(timedelta(hours=2))),
     ):
         assert json_value(moment) == DjangoJSONEncoder().default(moment)
+
+
+def test_a_key_without_the_capability_gets_403_whatever_the_input(acme, api_key, api_client):
+    client = api_client(api_key(acme, {Capability.VIEW_AUDIT}))
+
+    response = client.get(f"{API}/incidents", {"limit": "many"})
+
+    assert response.status_code == 403

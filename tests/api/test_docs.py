@@ -1,0 +1,24 @@
+"""docs/api.md names every operation of the schema with its capability."""
+
+import re
+from pathlib import Path
+
+from django.conf import settings
+
+from portal.api.main import api
+
+DOCS = Path(settings.BASE_DIR) / "docs" / "api.md"
+
+
+def test_docs_list_every_operation_with_its_capability():
+    schema = api.get_openapi_schema(path_prefix="/api/v1/")
+    rows = {
+        match.group(1): match.group(2)
+        for match in re.finditer(r"^\| `(\w+)` \| [^|]+ \| `(\w+)`", DOCS.read_text(), re.M)
+    }
+
+    for methods in schema["paths"].values():
+        for operation in methods.values():
+            name = operation["operationId"]
+            assert name in rows, f"docs/api.md: add a row for {name}"
+            assert rows[name] == operation["x-capability"], name
