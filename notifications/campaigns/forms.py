@@ -172,7 +172,7 @@ class CampaignForm(forms.Form):
                 self.add_error("scheduled_at", _("Give the date and time it should go."))
             elif moment is not None and moment <= timezone.now():
                 self.add_error(
-                    "scheduled_at", "That time has passed: choose a later one, or send it now."
+                    "scheduled_at", _("That time has passed: choose a later one, or send it now.")
                 )
         else:
             data["scheduled_at"] = None
@@ -182,7 +182,7 @@ class CampaignForm(forms.Form):
         ):
             self.add_error(
                 None,
-                "Choose at least one filter, or “All matched exposed users” for everyone.",
+                _("Choose at least one filter, or “All matched exposed users” for everyone."),
             )
         if audience == Audience.CHOSEN:
             self.chosen_users = self._chosen_users(data.get("chosen", ""))
@@ -219,6 +219,6 @@ class CampaignForm(forms.Form):
         unknown = [entry for entry in entries if entry not in known and entry.lower() not in known]
         if unknown:
             shown = ", ".join(unknown[:20]) + (" …" if len(unknown) > 20 else "")
-            self.add_error("chosen", f"Not in your directory: {shown}")
+            self.add_error("chosen", _("Not in your directory: %(names)s") % {"names": shown})
             return []
         return found

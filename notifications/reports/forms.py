@@ -180,5 +180,5 @@ class TriageForm(forms.Form):
     def clean(self):
         data = super().clean()
         if data.get("status") == SuspicionReport.Status.CLOSED and not data.get("note", "").strip():
-            self.add_error("note", "Say what was done before closing the report.")
+            self.add_error("note", _("Say what was done before closing the report."))
         return data

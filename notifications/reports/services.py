@@ -74,7 +74,7 @@ def suspicion_report_file(
     was cancelled still reached someone who may be called tomorrow.
     """
     if channel not in SuspicionReport.Channel.values:
-        raise ReportRefusedError(f"Unknown channel {channel!r}.")
+        raise ReportRefusedError(_("Unknown channel %(channel)r.") % {"channel": channel})
     if occurred_at is None or timezone.is_naive(occurred_at):
         raise ReportRefusedError(_("Say when it happened, with a time zone."))
     if occurred_at > timezone.now() + FUTURE_SLACK:

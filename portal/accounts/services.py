@@ -74,7 +74,7 @@ def invitation_create(
     """
     email = BaseUserManager.normalize_email(email.strip())
     if role not in Role.values:
-        raise TeamChangeRefusedError(f"{role!r} is not a role.")
+        raise TeamChangeRefusedError(_("%(role)r is not a role.") % {"role": role})
     if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
         raise TeamChangeRefusedError(
             _(
@@ -283,7 +283,7 @@ def membership_change_role(
     *, membership: Membership, role: str, by: User, request: HttpRequest | None = None
 ) -> Membership:
     if role not in Role.values:
-        raise TeamChangeRefusedError(f"{role!r} is not a role.")
+        raise TeamChangeRefusedError(_("%(role)r is not a role.") % {"role": role})
     with transaction.atomic():
         membership, owners = _lock_owners_and(membership)
         previous = membership.role

@@ -104,12 +104,26 @@ class AccountSettingsForm(forms.ModelForm):
         data = super().clean()
         # The same rule campaigns apply (notifications.campaigns.services.contact_missing): a
         # notice names the contact, and reports and replies go to the email.
-        for name, words in (("contact_name", "a name"), ("contact_email", "an email address")):
+        for name, message in (
+            (
+                "contact_name",
+                _(
+                    "Give a name: every notice tells your users whom to contact, and their "
+                    "reports are emailed to this address."
+                ),
+            ),
+            (
+                "contact_email",
+                _(
+                    "Give an email address: every notice tells your users whom to contact, "
+                    "and their reports are emailed to this address."
+                ),
+            ),
+        ):
             if not (data.get(name) or "").strip() and name not in self.errors:
                 self.add_error(
                     name,
-                    f"Give {words}: every notice tells your users whom to contact, and "
-                    "their reports are emailed to this address.",
+                    message,
                 )
         return data
 

@@ -107,9 +107,9 @@ def logcopy_request(
     if not reason:
         raise LogCopyRefusedError(_("Say why the copy is needed: the operator reads it."))
     if scope not in LogCopyRequest.Scope.values:
-        raise LogCopyRefusedError(f"Unknown scope {scope!r}.")
+        raise LogCopyRefusedError(_("Unknown scope %(scope)r.") % {"scope": scope})
     if format not in LogCopyRequest.Format.values:
-        raise LogCopyRefusedError(f"Unknown format {format!r}.")
+        raise LogCopyRefusedError(_("Unknown format %(format)r.") % {"format": format})
     phones: list[str] = []
     if scope == LogCopyRequest.Scope.DATE_RANGE:
         _check_range(incident, scope_start, scope_end)

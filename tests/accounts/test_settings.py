@@ -162,6 +162,18 @@ def test_it_wants_the_contact_a_campaign_needs(client, acme_with_contact, alice,
     assert f"Give {words}: every notice tells your users" in response.content.decode()
 
 
+def test_it_wants_the_contact_in_the_owners_language(client, acme_with_contact, alice):
+    alice.language = "de"
+    alice.save(update_fields=["language"])
+    signed_in(client, alice)
+
+    response = client.post(settings_url(acme_with_contact), form_data(contact_name=""))
+
+    assert response.status_code == 400
+    assert "Geben Sie einen Namen an: jede Benachrichtigung" in response.content.decode()
+    assert "Give a name" not in response.content.decode()
+
+
 def test_it_asks_to_reauthenticate_before_saving_when_sign_in_is_stale(
     client, acme_with_contact, alice
 ):

@@ -282,6 +282,25 @@ def test_it_reads_the_schedule_in_the_accounts_time_zone(client, acme, breach, t
     assert NoticeCampaign.objects.get().scheduled_at == datetime(2031, 6, 1, 7, 0, tzinfo=UTC)
 
 
+def test_it_refuses_a_past_time_and_an_empty_filter_in_the_members_language(
+    client, acme, breach, template, alice
+):
+    alice.language = "fr"
+    alice.save(update_fields=["language"])
+    signed_in(client, alice)
+
+    response = client.post(
+        url("new", acme),
+        form(breach, template, audience="filter", when="later", scheduled_at="2020-01-01T09:00"),
+    )
+
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "Ce moment est passé : choisissez-en un plus tard" in page
+    assert "Choisissez au moins un filtre" in page
+    assert "That time has passed" not in page
+
+
 def test_it_refuses_a_time_that_has_passed(client, acme, breach, template, alice):
     signed_in(client, alice)
 
