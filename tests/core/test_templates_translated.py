@@ -45,8 +45,18 @@ _ENTITY = re.compile(r"&#?\w+;")
 _WORD = re.compile(r"[^\W\d_]{2,}")
 
 
+# Text given as a literal inside a tag, which the page then shows: a filter's default
+# ({{ copy.failure|default:"No reason was recorded." }}) and an included block's label.
+# Marked, they are _("...").
+_SHOWN_LITERAL = re.compile(
+    r"""\|default(?:_if_none)?:(["'])(.*?)\1|\{%\s*include\b[^%]*?\blabel=(["'])(.*?)\3""", re.S
+)
+
+
 def unmarked_words(source: str) -> list[str]:
     """The words of `source` shown to a person but not marked for translation."""
+    literals = [default or label for _q, default, _q2, label in _SHOWN_LITERAL.findall(source)]
+    source += " ".join(f"<p>{literal}</p>" for literal in literals)
     for pattern in _REMOVED:
         source = pattern.sub(" ", source)
     attributes = [value for _name, _quote, value in _READ_ATTRIBUTE.findall(source)]
@@ -93,3 +103,14 @@ def test_it_finds_words_left_unmarked_in_an_email():
     )
 
     assert unmarked_words(source) == ["was", "exposed"]
+
+
+def test_it_finds_words_left_unmarked_in_a_default_or_a_label():
+    source = (
+        '{% load i18n %}<p>{{ copy.failure|default:"No reason was recorded." }}</p>'
+        '<p>{{ copy.failure|default:_("Marked reason") }}{{ size|default:"—" }}</p>'
+        '{% include "_count.html" with label="imported" tone="text-success" %}'
+        '{% include "_count.html" with label=_("rows seen") %}'
+    )
+
+    assert unmarked_words(source) == ["No", "reason", "was", "recorded", "imported"]

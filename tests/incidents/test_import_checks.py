@@ -347,6 +347,7 @@ def test_it_shows_a_french_operator_the_reasons_in_french_grouped_the_same(
     html = client.get(f"/operator/incidents/batches/{batch.public_id}/").content.decode()
 
     assert '<html lang="fr">' in html
+    assert "rejetées</dt>" in html  # the outcome's counts, named in French too
     groups = html.split("data-error-groups", 1)[1].split("</table>", 1)[0]
     assert groups.count("<tr>") == 2  # the header and one group of 12
     assert "le téléphone “…” est trop court pour US" in groups
