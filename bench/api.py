@@ -20,7 +20,9 @@ and the API's median under 150 ms). Then the whole list as JSON Lines
 stream allocated (tracemalloc), which stays that of a chunk, not of the list.
 
 Needs DATABASE_URL on PostgreSQL (a role that may create databases); uses (and drops)
-`vigil_bench_api_<rows>` (BENCH_DATABASE_PREFIX replaces `vigil_bench`).
+`vigil_bench_api_<rows>` (BENCH_DATABASE_PREFIX replaces `vigil_bench`). With
+BENCH_API_KEEP=1 the database stays, and a later run with the same --rows measures it
+again without seeding (as bench/pages.py's BENCH_PAGES_KEEP).
 """
 
 import os
@@ -29,7 +31,14 @@ import time
 import tracemalloc
 from datetime import UTC, datetime
 
-from bench.common import Stopwatch, drop_database, fresh_database, peak_rss_mb, result
+from bench.common import (
+    Stopwatch,
+    drop_database,
+    fresh_database,
+    peak_rss_mb,
+    postgres_server_url,
+    result,
+)
 
 DEFAULT_ROWS = 100_000
 PAGE = 1000
@@ -152,15 +161,53 @@ def _raw_page(cursor, organization_id: int, incident_id: int, after) -> int:
     return len(cursor.fetchall())
 
 
+def _kept(rows: int):
+    """With BENCH_API_KEEP, the account of an earlier run on this database if it was
+    seeded to the end with this many rows (Django set up on it); else None."""
+    if not os.environ.get("BENCH_API_KEEP"):
+        return None
+    import psycopg
+
+    name = _database_name(rows)
+    server = postgres_server_url()
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+    if not exists:
+        return None
+    os.environ["DATABASE_URL"] = f"{server}/{name}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    os.environ.setdefault("LOG_LEVEL", "warning")
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", interactive=False, verbosity=0)
+    from portal.accounts.models import Organization, User
+    from portal.incidents.models import Exposure, Incident
+
+    organization = Organization.objects.filter(account_id=ACCOUNT_ID).first()
+    incident = Incident.objects.filter(slug="bench-api").first()
+    owner = User.objects.filter(email=OWNER_EMAIL).first()
+    if organization is None or incident is None or owner is None:
+        return None
+    if Exposure.objects.filter(organization=organization, incident=incident).count() != rows:
+        return None
+    return organization, incident, owner
+
+
 def run(rows: int = DEFAULT_ROWS) -> dict:
     name = _database_name(rows)
     with Stopwatch() as seeding:
-        fresh_database(name)
-        seeded = _seed(rows)
+        seeded = _kept(rows)
+        reused = seeded is not None
+        if seeded is None:
+            fresh_database(name)
+            seeded = _seed(rows)
     try:
-        return _measure(rows, *seeded, seeding=round(seeding.seconds, 1))
+        return _measure(rows, *seeded, seeding="reused" if reused else round(seeding.seconds, 1))
     finally:
-        drop_database(name)
+        if not os.environ.get("BENCH_API_KEEP"):
+            drop_database(name)
 
 
 def _measure(rows: int, organization, incident, owner, *, seeding) -> dict:

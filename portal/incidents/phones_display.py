@@ -34,6 +34,17 @@ def _region_prefix(country: str) -> str:
     return f"+{code}" if code else ""
 
 
+@functools.cache
+def region_calling_codes() -> dict[str, str]:
+    """Every region's calling code, as `_region_prefix` reads it ("US" -> "1"): for a
+    query that masks numbers in SQL as `phone_masked` does (portal/api)."""
+    codes = {
+        region: phonenumbers.country_code_for_region(region)
+        for region in phonenumbers.SUPPORTED_REGIONS
+    }
+    return {region: str(code) for region, code in codes.items() if code}
+
+
 def _calling_code(e164: str, country: str) -> str:
     # The exposure's country names the calling code in a (cached) look-up; parsing the
     # number costs twenty times more, and an API page masks a thousand of them.

@@ -257,3 +257,116 @@ def test_the_pages_written_straight_to_json_match_their_schema(acme, incident, a
         assert [ExposureOut.model_validate_json(line).phone_revealed for line in lines] == [
             False
         ] * 3
+
+
+@pytest.fixture
+def awkward_incident(acme):
+    """Rows that test every branch of the page the database writes: a name to escape,
+    no name, no email, times with a fraction, a short number, a lowercase country, a
+    row without a person, a carrier outside ASCII."""
+    made = factories.incident()
+    quoted = factories.directory_user(
+        acme, "zoe", name='Zoë "Z" O\'Brien\\\n\tthe 2nd', email="zoe@acme.example"
+    )
+    nameless = factories.directory_user(acme, "nameless", name="", email="")
+    moment = datetime(2024, 3, 9, 10, 11, 12, tzinfo=UTC)
+    factories.exposure(
+        made,
+        acme,
+        "+12125550143",
+        directory_user=quoted,
+        first_seen_at=moment.replace(microsecond=123456),
+        last_seen_at=moment,
+        last_notified_at=moment.replace(microsecond=999999),
+    )
+    factories.exposure(
+        made,
+        acme,
+        "+33612345678",
+        country="fr",
+        directory_user=nameless,
+        carrier="Télé2 «mobile»",
+        first_seen_at=moment.replace(microsecond=500),
+        last_seen_at=moment - timedelta(seconds=1),
+    )
+    factories.exposure(
+        made, acme, "+1212555", region='Back\\slash "Q"', last_seen_at=moment - timedelta(days=1)
+    )
+    return made
+
+
+def _written_by_python(incident, *, reveal: bool, mask_people: bool) -> list[dict]:
+    from portal.api.routers.exposures import ROW_FIELDS, SORTS, _row
+    from portal.incidents.models import Exposure
+
+    rows = (
+        Exposure.objects.filter(incident=incident)
+        .order_by(*SORTS["-last_seen"])
+        .values_list(*ROW_FIELDS)
+    )
+    return json.loads(
+        json.dumps([_row(row, reveal=reveal, mask_people=mask_people) for row in rows])
+    )
+
+
+@pytest.mark.parametrize("reveal", [False, True])
+def test_a_page_the_database_writes_is_what_python_writes(
+    acme, awkward_incident, api_key, api_client, reveal
+):
+    from portal.api.pagination import keyset_after
+    from portal.api.routers.exposures import SORTS, exposures_page_json
+    from portal.incidents.models import Exposure
+
+    client = api_client(api_key(acme, Role.OWNER))
+    body = client.get(url(awkward_incident), {"reveal": str(reveal).lower(), "limit": 2}).json()
+    rest = client.get(
+        url(awkward_incident), {"reveal": str(reveal).lower(), "cursor": body["next_cursor"]}
+    ).json()
+
+    expected = _written_by_python(awkward_incident, reveal=reveal, mask_people=False)
+    assert body["items"] + rest["items"] == expected
+    assert rest["next_cursor"] is None
+    assert expected[0]["first_seen_at"] == "2024-03-09T10:11:12.123Z"
+    assert expected[0]["last_notified_at"] == "2024-03-09T10:11:12.999Z"
+    assert expected[1]["first_seen_at"] == "2024-03-09T10:11:12.000Z"
+    assert expected[1]["person"] == {"name": "nameless", "email": "", "username": "nameless"}
+    # The database wrote these pages: none of their numbers needed Python's mask.
+    ordered = keyset_after(
+        Exposure.objects.filter(incident=awkward_incident),
+        listing="test",
+        order=SORTS["-last_seen"],
+        cursor=None,
+    )
+    written = exposures_page_json(
+        ordered, order=SORTS["-last_seen"], limit=10, reveal=reveal, ids=True
+    )
+    assert written is not None
+    assert json.loads(written[0]) == expected
+    assert written[1:3] == (3, None)
+    assert [str(public_id) for public_id in written[3]] == [item["id"] for item in expected]
+
+
+def test_a_number_the_sql_mask_cannot_read_is_masked_by_python(acme, api_key, api_client):
+    made = factories.incident()
+    # A British number given as American: phone_masked parses it for its code.
+    factories.exposure(made, acme, "+447700900123", country="US")
+    factories.exposure(made, acme, "+12125550143", last_seen_at=datetime(2024, 1, 1, tzinfo=UTC))
+    client = api_client(api_key(acme, Role.OWNER))
+
+    body = client.get(url(made)).json()
+
+    assert [item["phone"] for item in body["items"]] == ["+44 ••• ••• 0123", "+1 ••• ••• 0143"]
+    assert body["items"] == _written_by_python(made, reveal=False, mask_people=False)
+
+
+def test_an_empty_page_of_a_known_incident_is_empty_and_of_another_404(
+    acme, incident, api_key, api_client
+):
+    client = api_client(api_key(acme, Role.OWNER))
+
+    empty = client.get(url(incident), {"country": "DE"})
+    unknown = client.get(f"{API}/incidents/{factories.incident().public_id}/exposures")
+
+    assert empty.status_code == 200
+    assert empty.json() == {"items": [], "next_cursor": None}
+    assert unknown.status_code == 404

@@ -9,12 +9,16 @@ Mounted under /incidents (main.py): /incidents/{id}/exposures, .../exposures.jso
 whole list, streamed in constant memory), .../exposures/{id} and its timeline.
 """
 
+import functools
 import json
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
+from django.db import connection
+from django.db.models import Subquery
 from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Query, Router, Schema
 from pydantic import Field
@@ -23,7 +27,14 @@ from portal.accounts.roles import Capability
 from portal.api.access import api_key_of, can, require, requires
 from portal.api.auth import key_label
 from portal.api.errors import Problem
-from portal.api.pagination import CursorQuery, json_value, keyset_page, page_response
+from portal.api.pagination import (
+    CursorQuery,
+    cursor_make,
+    json_value,
+    keyset_after,
+    keyset_page,
+    page_json_response,
+)
 from portal.audit.services import audit_record
 from portal.incidents.exposures.selectors import (
     ExposureFilters,
@@ -33,7 +44,15 @@ from portal.incidents.exposures.selectors import (
     incident_of_account,
 )
 from portal.incidents.models import Exposure, Incident
-from portal.incidents.phones_display import email_masked, name_masked, phone_masked
+from portal.incidents.phones_display import (
+    BULLETS,
+    LAST_DIGITS,
+    SHOWS_LAST_DIGITS_ABOVE,
+    email_masked,
+    name_masked,
+    phone_masked,
+    region_calling_codes,
+)
 
 router = Router(tags=["exposures"])
 
@@ -226,6 +245,150 @@ def _row(row: tuple, *, reveal: bool, mask_people: bool) -> dict[str, Any]:
     }
 
 
+# The SQL of a page's JSON: ROW_FIELDS under these names.
+_SQL_COLUMNS = [name.replace("directory_user__", "person_") for name in ROW_FIELDS]
+
+
+def _sql_time(column: str) -> str:
+    """SQL writing a timestamptz as json_value does, as a JSON value: ISO 8601 in UTC
+    with Z, the fraction cut to milliseconds and left out when there is none; null
+    for NULL."""
+    utc = f"({column} AT TIME ZONE 'UTC')"
+    return (
+        f"""COALESCE('"' || to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS') || CASE WHEN """
+        f"date_trunc('second', {utc}) = {utc} THEN '' ELSE to_char({utc}, '.MS') END"
+        f""" || 'Z"', 'null')"""
+    )
+
+
+def _sql_text(expression: str) -> str:
+    """SQL writing a text as a JSON string (null for NULL)."""
+    return f"COALESCE(to_json({expression})::text, 'null')"
+
+
+# What to_json escapes in a text (PostgreSQL holds no NUL in one).
+_NEEDS_ESCAPE = r'["\\\x01-\x1f]'
+
+
+@functools.cache
+def _calling_codes_sql() -> str:
+    """Every region's calling code as a VALUES list of (region, "+code")
+    (region_calling_codes), to join the exposures' countries against. Written into
+    the SQL: each is capitals or digits, checked here."""
+    codes = region_calling_codes()
+    if not all(re.fullmatch(r"[A-Z0-9]{2,3}", r) and c.isdigit() for r, c in codes.items()):
+        raise ValueError("unexpected region or calling code")
+    return "VALUES " + ", ".join(
+        f"('{region}', '+{code}')" for region, code in sorted(codes.items())
+    )
+
+
+def _item_sql(reveal: bool, *, escape: bool) -> str:
+    """SQL writing one ExposureOut of the page's row `w` as JSON text."""
+
+    def text(expression: str) -> str:
+        return _sql_text(expression) if escape else f"""'"' || {expression} || '"'"""
+
+    phone = text("w.shown_phone") if reveal else """'"' || w.shown_phone || '"'"""
+    person = (
+        f"""concat('{{"name":', {text("COALESCE(NULLIF(w.person_name, ''), w.person_username)")},"""
+        f""" ',"email":', {text("COALESCE(w.person_email, '')")},"""
+        f""" ',"username":', {text("w.person_username")}, '}}')"""
+    )
+    return f"""concat('{{"id":"', w.public_id,
+        '","phone":', {phone},
+        ',"phone_revealed":{"true" if reveal else "false"},"country":', {text("w.country")},
+        ',"region":', {text("w.region")},
+        ',"carrier":', {text("w.carrier")},
+        ',"sms_count":', w.sms_count,
+        ',"voice_count":', w.voice_count,
+        ',"message_count":', w.message_count,
+        ',"first_seen_at":', {_sql_time("w.first_seen_at")},
+        ',"last_seen_at":', {_sql_time("w.last_seen_at")},
+        ',"last_notified_at":', {_sql_time("w.last_notified_at")},
+        ',"person":', CASE WHEN w.directory_user_id IS NULL THEN 'null' ELSE {person} END,
+        '}}')"""
+
+
+def exposures_page_json(
+    ordered, *, order: list[str], limit: int, reveal: bool, ids: bool
+) -> tuple[str, int, list | None, list] | None:
+    """A page of `ordered` (keyset_after's query) with its items written as JSON by
+    PostgreSQL in one round trip: the ExposureOut of each row (as _row writes it),
+    numbers masked as phone_masked masks them, people shown (for a key with
+    EXPORT_EXPOSED). Returns the items' JSON, how many, the last row's sort values
+    when a next page follows, and the rows' public ids when `ids`; None when a row's
+    number is one the SQL mask does not read as phone_masked would (not "+digits",
+    or not starting with its country's code), or on a database other than
+    PostgreSQL: the caller writes that page itself.
+
+    No Python object per row: reading 1,000 rows' 16 columns into Python and writing
+    them out again took three times as long as the query. The JSON is written by
+    concatenation (json_build_object took twice as long), each text through to_json,
+    which escapes it."""
+    if connection.vendor != "postgresql":
+        return None
+    inner, inner_params = ordered.values_list(*ROW_FIELDS)[: limit + 1].query.sql_with_params()
+    names = [name.lstrip("-") for name in order]
+    direction = "DESC" if order[0].startswith("-") else "ASC"
+    ordering = ", ".join(f"p.{name} {direction}" for name in names)
+    if reveal:
+        phone, fast, phone_params = "p.phone", "TRUE", []
+    else:
+        # phone_masked: "+1 ••• ••• 0143": the code of the exposure's country when the
+        # number starts with it, the last four digits when it has more than eight.
+        phone = (
+            f"c.prefix || %s || CASE WHEN length(p.phone) > {SHOWS_LAST_DIGITS_ABOVE + 1} "
+            f"THEN right(p.phone, {LAST_DIGITS}) ELSE %s END"
+        )
+        fast = "COALESCE(p.phone ~ %s AND starts_with(p.phone, c.prefix), FALSE)"
+        phone_params = [f" {BULLETS} ", "•" * LAST_DIGITS, r"^\+[0-9]+$"]
+    # The texts of a row that may need escaping (a masked number never does); when
+    # none holds a quote, a backslash or a control character, to_json would only add
+    # the quotes, and the row is written without it.
+    texts = [
+        "w.country",
+        "w.region",
+        "w.carrier",
+        "w.person_name",
+        "w.person_email",
+        "w.person_username",
+    ]
+    if reveal:
+        texts.append("w.shown_phone")
+    item = (
+        f"CASE WHEN concat({', '.join(texts)}) ~ %s "
+        f"THEN {_item_sql(reveal, escape=True)} ELSE {_item_sql(reveal, escape=False)} END"
+    )
+    within = f"FILTER (WHERE w.rn <= {int(limit)})"
+    last = f"FILTER (WHERE w.rn = {int(limit)})"
+    sql = f"""
+        SELECT string_agg({item}, ',' ORDER BY w.rn) {within}, count(*),
+            COALESCE(bool_and(w.fast) {within}, TRUE),
+            {", ".join(f"max(w.{name}) {last}" for name in names)},
+            {f"array_agg(w.public_id ORDER BY w.rn) {within}" if ids else "NULL"}
+        FROM (
+            SELECT p.*, {phone} AS shown_phone, {fast} AS fast,
+                row_number() OVER (ORDER BY {ordering}) AS rn
+            FROM ({inner}) AS p ({", ".join(_SQL_COLUMNS)})
+            LEFT JOIN ({_calling_codes_sql()}) AS c (region, prefix) ON c.region = upper(p.country)
+        ) AS w
+    """  # noqa: S608 (names from this module; every value is a parameter or an int)
+    params = [_NEEDS_ESCAPE, *phone_params, *inner_params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        items, count, fast_all, *rest = cursor.fetchone()
+    if not fast_all:
+        return None
+    values, public_ids = rest[:-1], rest[-1]
+    return (
+        f"[{items or ''}]",
+        min(count, limit),
+        list(values) if count > limit else None,
+        list(public_ids or []),
+    )
+
+
 def _audit_reveal(
     request: HttpRequest,
     *,
@@ -270,30 +433,76 @@ def _audit_reveal(
 )
 @requires(Capability.VIEW_DASHBOARD)
 def exposures_list(request: HttpRequest, incident_id: UUID, query: Query[ExposureQuery]):
-    incident = _incident(request, incident_id)
+    if query.reveal and not can(request, Capability.REVEAL_PHONE):
+        _incident(request, incident_id)  # another account's incident: 404 before 403
     reveal = _reveal_wanted(request, query.reveal)
     filters = _filters(query)
-    rows, next_cursor = keyset_page(
-        _filtered(request, incident, filters).order_by(),
-        listing=f"exposures:{incident.public_id}:{query.sort}",
-        order=SORTS[query.sort],
-        cursor=query.cursor,
-        limit=query.limit,
-        fields=ROW_FIELDS,
-        tuples=True,
-    )
-    _audit_reveal(
-        request,
-        target=incident,
-        filters=filters,
-        revealed=reveal,
-        exposure_ids=[row[1] for row in rows],
-        via="api",
-    )
+    listing = f"exposures:{incident_id}:{query.sort}"
     mask_people = not can(request, Capability.EXPORT_EXPOSED)
-    return page_response(
-        [_row(row, reveal=reveal, mask_people=mask_people) for row in rows], next_cursor
-    )
+    organization = api_key_of(request).organization
+    # The incident is checked by the page query itself (a row of this account in a
+    # published incident proves both); only an empty page, or an audit naming the
+    # incident, reads it on its own.
+    exposures = exposures_filtered(
+        Exposure.objects.filter(
+            organization=organization,
+            # A subquery, not a join: the planner then walks the (account, incident,
+            # order) index from the incident's id it reads first.
+            incident_id=Subquery(
+                Incident.objects.filter(public_id=incident_id, status=Incident.Status.PUBLISHED)
+                .order_by()
+                .values("id")[:1]
+            ),
+        ),
+        filters,
+        reveal=can(request, Capability.REVEAL_PHONE),
+        people=not mask_people,
+        organization_id=organization.pk,
+    ).order_by()
+    try:
+        ordered = keyset_after(
+            exposures, listing=listing, order=SORTS[query.sort], cursor=query.cursor
+        )
+    except Problem:
+        _incident(request, incident_id)  # a 404 comes before a bad cursor's 422
+        raise
+    audited = reveal or (can(request, Capability.REVEAL_PHONE) and filters.searches_past_the_mask())
+    page = None
+    if not mask_people:
+        page = exposures_page_json(
+            ordered, order=SORTS[query.sort], limit=query.limit, reveal=reveal, ids=audited
+        )
+    if page is None:
+        # Names masked in Python (name_masked), or a number the SQL mask does not read
+        # as phone_masked would: the rows as tuples, written here.
+        rows, next_cursor = keyset_page(
+            ordered,
+            listing=listing,
+            order=SORTS[query.sort],
+            cursor=None,
+            limit=query.limit,
+            fields=ROW_FIELDS,
+            tuples=True,
+        )
+        items_json = json.dumps(
+            [_row(row, reveal=reveal, mask_people=mask_people) for row in rows],
+            separators=(",", ":"),
+        )
+        count, exposure_ids = len(rows), [row[1] for row in rows]
+    else:
+        items_json, count, next_values, exposure_ids = page
+        next_cursor = None if next_values is None else cursor_make(listing, next_values)
+    if count == 0 or audited:
+        incident = _incident(request, incident_id)
+        _audit_reveal(
+            request,
+            target=incident,
+            filters=filters,
+            revealed=reveal,
+            exposure_ids=exposure_ids,
+            via="api",
+        )
+    return page_json_response(items_json, next_cursor)
 
 
 @router.get(
