@@ -195,8 +195,8 @@ def _key_lookup_sql() -> tuple[str, list, list]:
     q = connection.ops.quote_name
     key_fields = list(ApiKey._meta.concrete_fields)
     organization_fields = list(Organization._meta.concrete_fields)
-    columns = [f"k.{q(field.get_attname_column()[1])}" for field in key_fields] + [
-        f"o.{q(field.get_attname_column()[1])}" for field in organization_fields
+    columns = [f"k.{q(str(field.column))}" for field in key_fields] + [
+        f"o.{q(str(field.column))}" for field in organization_fields
     ]
     sql = f"""
         SELECT {", ".join(columns)}, (
