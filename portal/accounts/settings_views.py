@@ -105,12 +105,29 @@ def _key_form(member: Member, data=None) -> ApiKeyForm:
     )
 
 
+# The session's key for a key just made, until the page shows it (once).
+_CREATED_KEY = "api_key_created"
+
+
+def _created_key(request, member: Member) -> dict | None:
+    """The key made just before this page's view, popped from the session: shown
+    once, on this account's page only."""
+    created = request.session.pop(_CREATED_KEY, None)
+    if not created or created.get("organization") != str(member.organization.public_id):
+        return None
+    key = ApiKey.objects.filter(organization=member.organization, public_id=created["key"]).first()
+    if key is None:
+        return None
+    return {"key": key, "presented": created["presented"]}
+
+
 @account_view(Capability.MANAGE_SETTINGS)
 @require_http_methods(["GET", "HEAD", "POST"])
 def api_keys(request, member: Member):
     if request.method == "POST":
         return _key_create(request, member=member)
-    return _keys_page(request, member, _key_form(member))
+    created = _created_key(request, member) if request.method == "GET" else None
+    return _keys_page(request, member, _key_form(member), created=created)
 
 
 @reauthentication_if_stale
@@ -135,9 +152,14 @@ def _key_create(request, *, member: Member):
     except ApiKeyRefusedError as error:
         form.add_error(None, error)
         return _keys_page(request, member, form, status=400)
-    return _keys_page(
-        request, member, _key_form(member), created={"key": key, "presented": presented}
-    )
+    # POST/redirect/GET: reloading the page the key is shown on must not make a
+    # second key. The key waits in the session (server-side) for that one page.
+    request.session[_CREATED_KEY] = {
+        "organization": str(member.organization.public_id),
+        "key": str(key.public_id),
+        "presented": presented,
+    }
+    return redirect("accounts:api_keys", org=member.organization.public_id)
 
 
 @account_view(Capability.MANAGE_SETTINGS)

@@ -37,9 +37,13 @@ def test_an_owner_makes_a_key_that_is_shown_once_and_works(client, acme, alice):
 
     made = client.post(page_url(acme), form_data(networks="203.0.113.0/24\n2001:db8::1"))
 
-    assert made.status_code == 200
-    assert "no-store" in made["Cache-Control"]
-    html = made.content.decode()
+    # POST/redirect/GET: the key is shown on the page the redirect leads to.
+    assert made.status_code == 302
+    assert made["Location"] == page_url(acme)
+    shown = client.get(made["Location"])
+    assert shown.status_code == 200
+    assert "no-store" in shown["Cache-Control"]
+    html = shown.content.decode()
     key = ApiKey.objects.get()
     presented = next(
         word.split('"')[0] for word in html.split('value="')[1:] if word.startswith("vgl_")
@@ -56,6 +60,36 @@ def test_an_owner_makes_a_key_that_is_shown_once_and_works(client, acme, alice):
     api = ApiClient(presented)
     assert api.get(f"{API}/audit/events", REMOTE_ADDR="203.0.113.5").status_code == 200
     assert AuditEvent.objects.filter(action="api_key.create", actor=alice).count() == 1
+
+
+def test_reloading_the_page_after_making_a_key_makes_no_second_key(client, acme, alice):
+    signed_in(client, alice)
+
+    shown = client.post(page_url(acme), form_data(), follow=True)
+    reloaded = client.get(page_url(acme))
+
+    # A reload is a GET of the page the redirect led to: no second key, and the key,
+    # shown once, is gone from the page and from the session.
+    assert shown.redirect_chain == [(page_url(acme), 302)]
+    assert ApiKey.objects.count() == 1
+    assert "data-new-key" in shown.content.decode()
+    assert "data-new-key" not in reloaded.content.decode()
+    assert "api_key_created" not in client.session
+    assert AuditEvent.objects.filter(action="api_key.create").count() == 1
+
+
+def test_a_key_just_made_is_not_shown_on_another_accounts_page(client, acme, globex, alice):
+    from portal.accounts.models import Membership
+    from portal.accounts.roles import Role
+
+    Membership.objects.get_or_create(user=alice, organization=globex, defaults={"role": Role.OWNER})
+    signed_in(client, alice)
+    client.post(page_url(acme), form_data())
+
+    elsewhere = client.get(page_url(globex)).content.decode()
+
+    assert "data-new-key" not in elsewhere
+    assert "vgl_" not in elsewhere.replace("vgl_…", "")
 
 
 def test_the_page_shows_the_last_use(client, acme, alice):
@@ -96,7 +130,7 @@ def test_a_capability_the_form_does_not_offer_is_refused(client, acme, alice):
 
 def test_an_owner_revokes_a_key_and_it_stops_working(client, acme, alice):
     signed_in(client, alice)
-    html = client.post(page_url(acme), form_data()).content.decode()
+    html = client.post(page_url(acme), form_data(), follow=True).content.decode()
     presented = next(
         word.split('"')[0] for word in html.split('value="')[1:] if word.startswith("vgl_")
     )
