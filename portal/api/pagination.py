@@ -172,8 +172,10 @@ def json_value(value: Any) -> Any:
     return _WRITE.default(value)
 
 
-def page_json_response(items_json: str, next_cursor: str | None) -> HttpResponse:
-    """A page whose items are JSON already (written by the database): only the
-    envelope is added here."""
-    body = f'{{"items":{items_json},"next_cursor":{json.dumps(next_cursor)}}}'
+def page_json_response(items_json: bytes, next_cursor: str | None) -> HttpResponse:
+    """A page whose items are JSON already (UTF-8, written by the database or by
+    json.dumps): only the envelope is added here."""
+    body = b"".join(
+        (b'{"items":', items_json, b',"next_cursor":', json.dumps(next_cursor).encode(), b"}")
+    )
     return HttpResponse(body, content_type="application/json; charset=utf-8")
