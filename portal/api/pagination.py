@@ -99,26 +99,34 @@ def _after(order: list[str], values: list[Any]) -> Q:
     return Q(**{f"{names[0]}__{leading}": values[0]}) & condition
 
 
+def keyset_values(model, *, listing: str, order: list[str], cursor: str | None) -> list | None:
+    """The sort values of the cursor's row (the order's fields of `model`, read as the
+    fields read them), or None without a cursor; a cursor of another listing, or not
+    ours, is a 422."""
+    if len({field.startswith("-") for field in order}) != 1:
+        raise ValueError("keyset_page orders all fields the same way")
+    if not cursor:
+        return None
+    names = [field.lstrip("-") for field in order]
+    raw = cursor_read(listing, cursor)
+    if len(raw) != len(names):
+        raise _bad_cursor()
+    try:
+        return [
+            model._meta.get_field(name).to_python(value)
+            for name, value in zip(names, raw, strict=True)
+        ]
+    except Exception as error:  # a signed cursor is ours; this is a guard
+        raise _bad_cursor() from error
+
+
 def keyset_after(
     queryset: QuerySet, *, listing: str, order: list[str], cursor: str | None
 ) -> QuerySet:
     """`queryset` in `order` (see keyset_page), from after the cursor's row when there
     is a cursor: the query a page reads, before its limit."""
-    if len({field.startswith("-") for field in order}) != 1:
-        raise ValueError("keyset_page orders all fields the same way")
-    if cursor:
-        model = queryset.model
-        names = [field.lstrip("-") for field in order]
-        raw = cursor_read(listing, cursor)
-        if len(raw) != len(names):
-            raise _bad_cursor()
-        try:
-            values = [
-                model._meta.get_field(name).to_python(value)
-                for name, value in zip(names, raw, strict=True)
-            ]
-        except Exception as error:  # a signed cursor is ours; this is a guard
-            raise _bad_cursor() from error
+    values = keyset_values(queryset.model, listing=listing, order=order, cursor=cursor)
+    if values is not None:
         queryset = queryset.filter(_after(order, values))
     return queryset.order_by(*order)
 
