@@ -8,7 +8,7 @@ from portal.api.main import api
 from portal.incidents.exposures import views as exposure_views
 from portal.languages import language_set
 from portal.logcopies import views as logcopy_views
-from portal.logcopies.keys import PUBLIC_KEY_PATH
+from portal.logcopies.keys import CHECKER_PATH, PUBLIC_KEY_PATH
 
 # The admin signs in through allauth like everyone else: one sign-in form, with the
 # second factor and the lockout, instead of a side door without either.
@@ -28,6 +28,7 @@ urlpatterns = [
     path("favicon.ico", views.favicon, name="favicon"),
     # Fixed for good: scripts and SIEMs fetch the key that signs log-copy manifests here.
     path(PUBLIC_KEY_PATH.lstrip("/"), logcopy_views.signing_key_public, name="logcopy_key"),
+    path(CHECKER_PATH.lstrip("/"), logcopy_views.checker_download, name="logcopy_checker"),
     path("o/<uuid:org>/", include((account_pages, "accounts"))),
     path("o/<uuid:org>/audit/", include("portal.audit.urls")),
     path("o/<uuid:org>/incidents/", include("portal.incidents.exposures.urls")),

@@ -87,7 +87,9 @@ def _csv_response(events, *, zone, filename: str) -> StreamingHttpResponse:
     rows = (
         audit_event_csv_row(event, zone=zone) for event in events.iterator(chunk_size=EXPORT_CHUNK)
     )
-    response = StreamingHttpResponse(stream_csv(CSV_HEADER, rows), content_type="text/csv")
+    response = StreamingHttpResponse(
+        stream_csv(CSV_HEADER, rows), content_type="text/csv; charset=utf-8"
+    )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 

@@ -86,7 +86,9 @@ def export_download(request, member: Member, export, export_token):
         return _problem(request, member, found, "The file is gone: export the list again.", 410)
     exposure_export_download_record(export=found, by=request.user, request=request)
     filename = f"vigil-exposed-{member.organization.account_id}-{found.incident.slug}-{found.created_at:%Y-%m-%d}.csv"
-    return FileResponse(stream, as_attachment=True, filename=filename, content_type="text/csv")
+    return FileResponse(
+        stream, as_attachment=True, filename=filename, content_type="text/csv; charset=utf-8"
+    )
 
 
 def _problem(request, member: Member, export: ExposureExport, problem: str, status: int):

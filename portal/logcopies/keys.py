@@ -22,6 +22,9 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 PUBLIC_KEY_PATH = "/.well-known/vigil-logcopy-signing-key.pem"
+# The checker (portal/logcopies/verify.py) as one file, for a SOC without this repository:
+# it needs Python and `cryptography` only.
+CHECKER_PATH = "/.well-known/vigil-logcopy-verify.py"
 
 _loaded: dict[tuple, Ed25519PrivateKey] = {}
 

@@ -7,7 +7,7 @@ few minutes (portal.logcopies.signing); the GET of that link checks it, and the 
 and the capability check the membership again, so a link outlives neither.
 """
 
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -27,7 +27,7 @@ from django.views.decorators.http import (
 from portal.accounts.gate import Member, account_view
 from portal.accounts.reauth import reauthentication_if_stale
 from portal.accounts.roles import Capability
-from portal.logcopies import keys, services
+from portal.logcopies import keys, services, verify
 from portal.logcopies.forms import LogCopyRequestForm
 from portal.logcopies.models import LogCopyRequest
 from portal.logcopies.signing import (
@@ -258,5 +258,16 @@ def signing_key_public(request):
     script can compare it with the one it pinned."""
     response = HttpResponse(keys.public_key_pem(), content_type="application/x-pem-file")
     response["X-Key-Fingerprint"] = keys.key_fingerprint()
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+@require_safe
+def checker_download(request):
+    """The checker itself (portal/logcopies/verify.py), to run where the portal's code is
+    not: `python3 vigil-logcopy-verify.py copy.zip --key vigil-logcopy-signing-key.pem`."""
+    source = Path(verify.__file__).read_bytes()
+    response = HttpResponse(source, content_type="text/x-python; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="vigil-logcopy-verify.py"'
     response["Cache-Control"] = "public, max-age=3600"
     return response

@@ -36,7 +36,7 @@ def test_it_exports_the_accounts_events_with_a_header(client, sign_in, alice, ac
     response = client.get(url(acme))
 
     assert response.status_code == 200
-    assert response["Content-Type"] == "text/csv"
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert "no-store" in response["Cache-Control"]
     rows = rows_of(response)
     download = next(row for row in rows if row["action"] == "logcopy.download")

@@ -59,7 +59,7 @@ HEIGHT = {390: 844, 1280: 800}
 # Django's admin, signing out, and the API (JSON for machines; its docs are Swagger
 # UI's own page).
 NOT_PAGES = re.compile(
-    r"(\.csv$|\.pem$|/download/|/frame/|preview\.html$|^/admin/|^/accounts/logout/|^/static/"
+    r"(\.csv$|\.pem$|\.py$|/download/|/frame/|preview\.html$|^/admin/|^/accounts/logout/|^/static/"
     r"|^/api/)"
 )
 

@@ -448,7 +448,7 @@ def test_it_exports_the_filtered_list_masked_and_audited(client, sign_in, bob, a
     response = client.get(export_url(acme, breach), {"country": "US", "sort": "messages"})
 
     assert response.status_code == 200
-    assert response["Content-Type"] == "text/csv"
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert 'attachment; filename="vigil-exposed-DA9XK2ACME-' in response["Content-Disposition"]
     rows = exported(response)
     assert [row["phone_last_digits"] for row in rows] == ["0199", "0143"]

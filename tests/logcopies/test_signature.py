@@ -5,7 +5,9 @@ operator's Ed25519 key, published at a fixed address; the documented one-line ch
 a copy whose data file or manifest was changed; production without a key fails
 `check --deploy`; development makes one key once under var/."""
 
+import ast
 import hashlib
+import html
 import importlib
 import io
 import json
@@ -36,6 +38,7 @@ from tests.conftest import BASE_DIR
 pytestmark = pytest.mark.django_db
 
 OPENSSL = shutil.which("openssl")
+JQ = shutil.which("jq")
 
 
 def pem(key: Ed25519PrivateKey) -> str:
@@ -249,6 +252,74 @@ def test_the_openssl_line_verifies_the_manifest_and_fails_a_changed_one(
     result = openssl_verify(bad, public_pem)
     assert result.returncode == 1
     assert "Signature Verification Failure" in result.stdout
+
+
+def test_the_pages_file_check_passes_a_copy_and_fails_a_changed_row(
+    client, sam, ready_copy, tmp_path
+):
+    # OpenSSL's line checks the manifest's signature only: a row changed in the CSV
+    # still passes it. The page's second line checks the files against the manifest;
+    # it is run here as the page prints it.
+    assert JQ, "the documented file check needs jq on the PATH (.ci/run installs it)"
+    signed_in(client, sam)
+    page = client.get(
+        reverse(
+            "logcopies:detail",
+            kwargs={"org": ready_copy.organization.public_id, "copy": ready_copy.public_id},
+        )
+    ).content.decode()
+    line = html.unescape(re.search(r"data-verify-files><code>(.*?)</code>", page).group(1))
+
+    good = unzipped(saved(ready_copy, tmp_path), tmp_path / "good")
+    passed = subprocess.run(["bash", "-c", line], cwd=good, capture_output=True, text=True)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "messages.csv: OK" in passed.stdout
+
+    bad = unzipped(saved(ready_copy, tmp_path), tmp_path / "bad")
+    data = bad / "messages.csv"
+    data.write_bytes(data.read_bytes().replace(b"+12125550143", b"+12125550144"))
+    failed = subprocess.run(["bash", "-c", line], cwd=bad, capture_output=True, text=True)
+    assert failed.returncode == 1
+    assert "messages.csv: FAILED" in failed.stdout
+
+
+def test_the_checker_is_published_and_runs_without_the_portal(
+    client, ready_copy, tmp_path, public_pem
+):
+    response = client.get("/.well-known/vigil-logcopy-verify.py")  # no sign-in
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'attachment; filename="vigil-logcopy-verify.py"'
+    source = response.content
+    assert source == (BASE_DIR / "portal" / "logcopies" / "verify.py").read_bytes()
+    # Python and cryptography only: nothing of the portal's, nor Django.
+    imported = {
+        (node.module or "") if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    assert not {name for name in imported if name.split(".")[0] in {"portal", "django"}}
+    # Run as a SOC runs it: one file in a folder of its own, outside the repository.
+    alone = tmp_path / "soc"
+    alone.mkdir()
+    (alone / "vigil-logcopy-verify.py").write_bytes(source)
+    copy = saved(ready_copy, alone)
+    ran = subprocess.run(
+        [sys.executable, "-I", "vigil-logcopy-verify.py", copy.name, "--key", str(public_pem)],
+        cwd=alone, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert ran.stdout.strip().endswith("verified")
+    changed = rewritten(
+        copy, alone / "changed.zip", "messages.csv", lambda data: data.replace(b"0143", b"0144")
+    )
+    ran = subprocess.run(
+        [sys.executable, "-I", "vigil-logcopy-verify.py", changed.name, "--key", str(public_pem)],
+        cwd=alone, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert ran.returncode == 1
+    assert "messages.csv" in ran.stdout + ran.stderr
 
 
 # --- The published key ----------------------------------------------------------------

@@ -646,7 +646,7 @@ def test_it_downloads_the_error_report_and_audits_it(staff_client, olivia, draft
 
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == b"line,reason\n7,bad phone\n"
-    assert response["Content-Type"] == "text/csv"
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert 'filename="march dump-errors.csv"' in response["Content-Disposition"]
     event = AuditEvent.objects.get(action="import.errors_download")
     assert (event.actor, event.target_id) == (olivia, str(batch.public_id))

@@ -328,7 +328,7 @@ def exposed_export(request, member: Member, incident):
         )
         return redirect("logcopies:export", org=organization.public_id, export=export.public_id)
     response = StreamingHttpResponse(
-        csv_chunks(export_rows(exposures.get(), zone)), content_type="text/csv"
+        csv_chunks(export_rows(exposures.get(), zone)), content_type="text/csv; charset=utf-8"
     )
     today = timezone.localdate(timezone=zone)
     filename = f"vigil-exposed-{organization.account_id}-{found.slug}-{today:%Y-%m-%d}.csv"

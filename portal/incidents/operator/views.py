@@ -364,7 +364,9 @@ def batch_errors(request, batch):
         raise Http404("The error report is missing from storage.") from error
     import_errors_download_record(batch=batch, by=request.user, request=request)
     filename = f"{PurePath(batch.original_name).stem or 'import'}-errors.csv"
-    return FileResponse(report, as_attachment=True, filename=filename, content_type="text/csv")
+    return FileResponse(
+        report, as_attachment=True, filename=filename, content_type="text/csv; charset=utf-8"
+    )
 
 
 def _batch_action(request, batch, action, *, done: str, refused: str):
