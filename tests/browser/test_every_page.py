@@ -242,6 +242,10 @@ def demo_portal(media_root) -> Portal:
             reason="Case 4712: the whole account",
             status=LogCopyRequest.Status.APPROVED,
             format=LogCopyRequest.Format.DUO,
+            # Approved by the operator, as a ready copy always was: its page says so.
+            decided_by=people["operator"],
+            decided_at=timezone.now() - timedelta(minutes=5),
+            decision_reason="Case 4712 confirmed with Acme",
         )
     )
     template = NoticeTemplate.objects.create(
