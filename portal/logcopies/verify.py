@@ -119,8 +119,10 @@ def _file_check(archive: zipfile.ZipFile, names: list[str], name: str, size: int
 
 
 def main(argv: list[str] | None = None) -> int:
+    # The program's name as it was run: `python -m portal.logcopies.verify` in the
+    # repository, or the one file a team downloaded (vigil-logcopy-verify.py).
     parser = argparse.ArgumentParser(
-        prog="python -m portal.logcopies.verify",
+        prog=f"python -m {__spec__.name}" if __spec__ and __package__ else None,
         description="Verify a Vigil log copy: the manifest's signature and every file's hash.",
     )
     parser.add_argument("copy", type=Path, help="the downloaded .zip")
