@@ -172,6 +172,26 @@ def own_redis(tmp_path):
 
 
 @pytest.fixture
+def broker(own_redis):
+    """This process publishes Celery tasks to the test's own Redis (and no longer runs
+    them eagerly), for a real worker to take (tests/celery_worker.py)."""
+    conf = celery_app.conf
+    saved = (conf.broker_url, conf.task_always_eager)
+
+    def fresh_pools():
+        # Publishing connections are pooled per broker: drop those to the old one.
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+
+    conf.broker_url = own_redis.url
+    conf.task_always_eager = False
+    fresh_pools()
+    yield own_redis
+    conf.broker_url, conf.task_always_eager = saved
+    fresh_pools()
+
+
+@pytest.fixture
 def media_root(settings, tmp_path):
     settings.STORAGES = {
         **settings.STORAGES,

@@ -21,9 +21,6 @@ Each test runs its own redis-server (so stopping it touches no one else's) as br
 and cache of the worker and of this process.
 """
 
-import os
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -37,13 +34,12 @@ from notifications.delivery.sending import RECORD_GROUP
 from notifications.delivery.tasks import campaigns_dispatch
 from notifications.models import Delivery, NoticeCampaign
 from notifications.notice_templates.rendering import message_id_for
-from portal.celery import app as celery_app
 from portal.incidents.demo.logs import copy_rows
 from portal.incidents.models import MessageLogRecord
 from portal.logcopies.models import LogCopyRequest
 from portal.logcopies.tasks import logcopy_generate
 from tests import factories
-from tests.conftest import BASE_DIR
+from tests.celery_worker import CeleryWorker, wait_for
 from tests.notifications.engine_world import campaign_world
 from tests.notifications.smtp_sink import SmtpSink
 
@@ -64,115 +60,24 @@ END_WITHIN_NO_FAULT_PLUS = 60
 _NO_FAULT: dict[str, float] = {}
 
 
-def _database_url() -> str:
-    database = connection.settings_dict
-    password = f":{database['PASSWORD']}" if database.get("PASSWORD") else ""
-    return (
-        f"postgres://{database['USER']}{password}@{database['HOST'] or '127.0.0.1'}:"
-        f"{database['PORT'] or 5432}/{database['NAME']}"
-    )
-
-
-class Worker:
-    """`celery worker` on the notices queue, as production runs it (prefork), in a
-    process group of its own so that a kill takes its children with it."""
-
-    def __init__(
-        self, broker_url: str, sink: SmtpSink, tmp_path, queues: str = "notices", **settings: str
-    ):
-        self.queues = queues
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": _database_url(),
-            # A worker never has the owner's URL (and CI's names the database the test
-            # database was made from, not this one).
-            "MIGRATE_DATABASE_URL": "",
-            "REDIS_URL": broker_url,
-            "CELERY_BROKER_URL": broker_url,
+def notices_worker(
+    broker_url: str, sink: SmtpSink, tmp_path, queues: str = "notices", **settings: str
+) -> CeleryWorker:
+    """A worker on the notices queue, sending to the test's SMTP sink."""
+    return CeleryWorker(
+        broker_url,
+        tmp_path,
+        queues=queues,
+        processes=WORKER_PROCESSES,
+        name="engine",
+        env={
             "EMAIL_MODE": "smtp",
             "EMAIL_HOST": "127.0.0.1",
             "EMAIL_PORT": str(sink.port),
-            "VAR_DIR": str(tmp_path / "var"),
-            "LOG_LEVEL": "warning",
             "NOTICE_SENDERS": str(WORKER_PROCESSES),
             **settings,
-        }
-        self.log = tmp_path / "worker.log"
-        self.process: subprocess.Popen | None = None
-        self.started = 0
-
-    def start(self) -> None:
-        self.started += 1
-        with self.log.open("a") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "--app",
-                    "portal",
-                    "worker",
-                    "--queues",
-                    self.queues,
-                    "--pool",
-                    "prefork",
-                    "--concurrency",
-                    str(WORKER_PROCESSES),
-                    "--hostname",
-                    f"engine-{os.getpid()}-{self.started}@%h",
-                    "--loglevel",
-                    "WARNING",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
-                ],
-                cwd=BASE_DIR,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log.read_text()[-3000:]
-            if celery_app.control.ping(timeout=0.5):
-                return
-        raise AssertionError("the worker did not answer a ping in 60 s")
-
-    def kill(self) -> None:
-        """SIGKILL to the worker and its pool processes at once: nothing is cleaned up."""
-        assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-
-@pytest.fixture
-def broker(own_redis):
-    """This process publishes to the test's own Redis (and no longer runs tasks eagerly)."""
-    conf = celery_app.conf
-    saved = (conf.broker_url, conf.task_always_eager)
-
-    def fresh_pools():
-        # Publishing connections are pooled per broker: drop those to the old one.
-        celery_app._pool = None
-        celery_app.amqp._producer_pool = None
-
-    conf.broker_url = own_redis.url
-    conf.task_always_eager = False
-    fresh_pools()
-    yield own_redis
-    conf.broker_url, conf.task_always_eager = saved
-    fresh_pools()
+        },
+    )
 
 
 @pytest.fixture
@@ -184,10 +89,10 @@ def sink():
 
 @pytest.fixture
 def worker(broker, sink, tmp_path, transactional_db):
-    workers: list[Worker] = []
+    workers: list[CeleryWorker] = []
 
-    def make(**settings: str) -> Worker:
-        made = Worker(broker.url, sink, tmp_path, **settings)
+    def make(**settings: str) -> CeleryWorker:
+        made = notices_worker(broker.url, sink, tmp_path, **settings)
         workers.append(made)
         made.start()
         return made
@@ -195,15 +100,6 @@ def worker(broker, sink, tmp_path, transactional_db):
     yield make
     for made in workers:
         made.stop()
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str, every=0.2) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def sent() -> int:
