@@ -1,6 +1,8 @@
+import functools
 from typing import Any
 
-from django.db import models
+from django.db import connection, models
+from django.utils import timezone
 
 from portal.audit.display import details_redacted
 from portal.audit.models import AuditEvent
@@ -40,8 +42,36 @@ def audit_record(
     if request is not None:
         event.ip = client_ip(request)
         event.user_agent = request.META.get("HTTP_USER_AGENT", "")[:300]
-    event.save()
+    _insert(event)
     return event
+
+
+@functools.cache
+def _insert_sql() -> tuple[str, list[models.Field]]:
+    """The INSERT that event.save() would write, written once: every API call writes
+    an event, and the ORM took 0.5 ms a call to compile the same statement."""
+    q = connection.ops.quote_name
+    fields = [field for field in AuditEvent._meta.concrete_fields if not field.primary_key]
+    columns = ", ".join(q(str(field.column)) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    table = q(AuditEvent._meta.db_table)
+    primary_key = q(str(AuditEvent._meta.pk.column))
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) RETURNING {primary_key}"  # noqa: S608
+    return sql, fields
+
+
+def _insert(event: AuditEvent) -> None:
+    """Save a new event, as event.save() does (no signal listens to it): created_at
+    set now (auto_now_add), each value prepared by its field, the id the log gives."""
+    sql, fields = _insert_sql()
+    event.created_at = timezone.now()
+    values = [field.get_db_prep_save(getattr(event, field.attname), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        row = cursor.fetchone()
+    event.pk = row[0]
+    event._state.adding = False
+    event._state.db = connection.alias
 
 
 def audit_export_record(*, by, organization, filters, request) -> None:
