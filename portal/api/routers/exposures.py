@@ -253,16 +253,20 @@ def _row(row: tuple, *, reveal: bool, mask_people: bool) -> dict[str, Any]:
 _SQL_COLUMNS = [name.replace("directory_user__", "person_") for name in ROW_FIELDS]
 
 
-def _sql_time(column: str) -> str:
-    """SQL writing a timestamptz as json_value does, as a JSON value: ISO 8601 in UTC
+def _sql_time(text: str) -> str:
+    """SQL writing a timestamp as json_value does, as a JSON value: ISO 8601 in UTC
     with Z, the fraction cut to milliseconds and left out when there is none; null
-    for NULL."""
-    utc = f"({column} AT TIME ZONE 'UTC')"
+    for NULL. `text` is the timestamp in UTC as PostgreSQL writes it with DateStyle
+    ISO ('2024-03-09 10:11:12', '2024-03-09 10:11:12.5', ...: the fraction's zeros
+    dropped): half the cost of to_char, which the page paid twice a row."""
     return (
-        f"""COALESCE('"' || to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS') || CASE WHEN """
-        f"date_trunc('second', {utc}) = {utc} THEN '' ELSE to_char({utc}, '.MS') END"
-        f""" || 'Z"', 'null')"""
+        f"CASE WHEN {text} IS NULL THEN 'null' "
+        f"""WHEN length({text}) = 19 THEN '"' || replace({text}, ' ', 'T') || 'Z"' """
+        f"""ELSE '"' || replace(left(rpad({text}, 23, '0'), 23), ' ', 'T') || 'Z"' END"""
     )
+
+
+_TIMES = ("first_seen_at", "last_seen_at", "last_notified_at")
 
 
 def _sql_text(expression: str) -> str:
@@ -288,30 +292,82 @@ def _calling_codes_sql() -> str:
 
 
 def _item_sql(reveal: bool, *, escape: bool) -> str:
-    """SQL writing one ExposureOut of the page's row `w` as JSON text."""
+    """SQL writing one ExposureOut of the page's row `w` as JSON text.
 
-    def text(expression: str) -> str:
-        return _sql_text(expression) if escape else f"""'"' || {expression} || '"'"""
+    With `||`, not concat(): concat() looks up the output function of each of its
+    arguments on every row. `||` is NULL when any part is: every column here is NOT
+    NULL but the person's (all NULL together when no directory user is joined, and
+    then not written) and last_notified_at (written by _sql_time, which says null).
+    The literals between the columns are merged, and the parts joined as a balanced
+    tree: a chain a || b || c ... copies what it has so far at every step."""
 
-    phone = text("w.shown_phone") if reveal else """'"' || w.shown_phone || '"'"""
-    person = (
-        f"""concat('{{"name":', {text("COALESCE(NULLIF(w.person_name, ''), w.person_username)")},"""
-        f""" ',"email":', {text("COALESCE(w.person_email, '')")},"""
-        f""" ',"username":', {text("w.person_username")}, '}}')"""
+    def text(expression: str) -> list[str]:
+        return [_sql_text(expression)] if escape else ["'\"'", expression, "'\"'"]
+
+    def key(name: str) -> str:
+        return f"',\"{name}\":'"
+
+    phone = text("w.shown_phone") if reveal else ["'\"'", "w.shown_phone", "'\"'"]
+    person = _concatenated(
+        [
+            "'{\"name\":'",
+            *text("COALESCE(NULLIF(w.person_name, ''), w.person_username)"),
+            key("email"),
+            *text("w.person_email"),
+            key("username"),
+            *text("w.person_username"),
+            "'}'",
+        ]
     )
-    return f"""concat('{{"id":"', w.public_id,
-        '","phone":', {phone},
-        ',"phone_revealed":{"true" if reveal else "false"},"country":', {text("w.country")},
-        ',"region":', {text("w.region")},
-        ',"carrier":', {text("w.carrier")},
-        ',"sms_count":', w.sms_count,
-        ',"voice_count":', w.voice_count,
-        ',"message_count":', w.message_count,
-        ',"first_seen_at":', {_sql_time("w.first_seen_at")},
-        ',"last_seen_at":', {_sql_time("w.last_seen_at")},
-        ',"last_notified_at":', {_sql_time("w.last_notified_at")},
-        ',"person":', CASE WHEN w.directory_user_id IS NULL THEN 'null' ELSE {person} END,
-        '}}')"""
+    return _concatenated(
+        [
+            '\'{"id":"\'',
+            "w.public_id::text",
+            '\'","phone":\'',
+            *phone,
+            f'\',"phone_revealed":{"true" if reveal else "false"},"country":\'',
+            *text("w.country"),
+            key("region"),
+            *text("w.region"),
+            key("carrier"),
+            *text("w.carrier"),
+            key("sms_count"),
+            "w.sms_count::text",
+            key("voice_count"),
+            "w.voice_count::text",
+            key("message_count"),
+            "w.message_count::text",
+            key("first_seen_at"),
+            _sql_time("w.first_seen_text"),
+            key("last_seen_at"),
+            _sql_time("w.last_seen_text"),
+            key("last_notified_at"),
+            _sql_time("w.last_notified_text"),
+            key("person"),
+            f"CASE WHEN w.directory_user_id IS NULL THEN 'null' ELSE {person} END",
+            "'}'",
+        ]
+    )
+
+
+def _concatenated(parts: list[str]) -> str:
+    """SQL joining `parts` with ||: neighbouring literals ('...', none holding a
+    quote of its own) written as one, the rest paired off into a balanced tree."""
+    merged: list[str] = []
+    for part in parts:
+        literal = part.startswith("'") and part.endswith("'") and "'" not in part[1:-1]
+        if literal and merged and merged[-1].startswith("'") and "'" not in merged[-1][1:-1]:
+            merged[-1] = merged[-1][:-1] + part[1:]
+        else:
+            merged.append(part)
+
+    def tree(parts: list[str]) -> str:
+        if len(parts) == 1:
+            return parts[0]
+        half = len(parts) // 2
+        return f"({tree(parts[:half])} || {tree(parts[half:])})"
+
+    return tree(merged)
 
 
 def _exposure_column(name: str) -> str:
@@ -379,12 +435,17 @@ def exposures_page_json(
     or not starting with its country's code), or on a database other than
     PostgreSQL: the caller writes that page itself.
 
-    No Python object per row: reading 1,000 rows' 16 columns into Python and writing
-    them out again took three times as long as the query. The JSON is written by
-    concatenation (json_build_object took twice as long), each text through to_json,
-    which escapes it."""
+    No Python value per column: reading 1,000 rows' 16 columns into Python and
+    writing them out again took three times as long as the query; each row comes as
+    its JSON's bytes, joined here. The JSON is written by concatenation
+    (json_build_object took twice as long, row_to_json longer), each text through
+    to_json, which escapes it, when one of the row's needs it."""
     if connection.vendor != "postgresql":
         return None
+    connection.ensure_connection()
+    raw = connection.connection
+    if not (raw.info.parameter_status("DateStyle") or "").startswith("ISO"):
+        return None  # _sql_time reads the times as ISO writes them
     inner_sql, inner_params = inner
     names = [name.lstrip("-") for name in order]
     direction = "DESC" if order[0].startswith("-") else "ASC"
@@ -403,33 +464,36 @@ def exposures_page_json(
     # The texts of a row that may need escaping (a masked number never does); when
     # none holds a quote, a backslash or a control character, to_json would only add
     # the quotes, and the row is written without it.
-    texts = [
-        "w.country",
-        "w.region",
-        "w.carrier",
-        "w.person_name",
-        "w.person_email",
-        "w.person_username",
-    ]
+    # The person's three are NULL together (no directory user joined).
+    texts = "w.country || w.region || w.carrier"
+    texts += " || COALESCE(w.person_name || w.person_email || w.person_username, '')"
     if reveal:
-        texts.append("w.shown_phone")
+        texts += " || w.shown_phone"
     item = (
-        f"CASE WHEN concat({', '.join(texts)}) ~ %s "
+        f"CASE WHEN ({texts}) ~ %s "
         f"THEN {_item_sql(reveal, escape=True)} ELSE {_item_sql(reveal, escape=False)} END"
     )
-    within = f"FILTER (WHERE w.rn <= {int(limit)})"
-    last = f"FILTER (WHERE w.rn = {int(limit)})"
+    # The rows in order, the item written after the sort (LIMIT lets the planner put
+    # off an expensive column until then), NULL where the SQL mask cannot be trusted.
+    # Joined here rather than by string_agg: its ORDER BY sorted the 400 kB again. The
+    # sort values only on the page's last row (the next cursor's): Django reads each
+    # time in Python, which cost 1 ms for a page's thousand.
     sql = f"""
-        SELECT string_agg({item}, ',' ORDER BY w.rn) {within}, count(*),
-            COALESCE(bool_and(w.fast) {within}, TRUE),
-            {", ".join(f"max(w.{name}) {last}" for name in names)},
-            {f"array_agg(w.public_id ORDER BY w.rn) {within}" if ids else "NULL"}
+        SELECT CASE WHEN w.fast THEN {item} END,
+            {", ".join(f"CASE WHEN w.rn = {int(limit)} THEN w.{name} END" for name in names)},
+            {"w.public_id" if ids else "NULL"}
         FROM (
             SELECT p.*, {phone} AS shown_phone, {fast} AS fast,
+                {", ".join(f"(p.{name} AT TIME ZONE 'UTC')::text AS {name[:-3]}_text" for name in _TIMES)},
                 row_number() OVER (ORDER BY {ordering}) AS rn
             FROM ({inner_sql}) AS p ({", ".join(_SQL_COLUMNS)})
             LEFT JOIN ({_calling_codes_sql()}) AS c (region, prefix) ON c.region = upper(p.country)
+            -- Not merged into the outer query, which would write each time's text
+            -- again wherever _sql_time reads it.
+            OFFSET 0
         ) AS w
+        ORDER BY {ordering.replace("p.", "w.")}
+        LIMIT {int(limit) + 1}
     """  # noqa: S608 (names from this module; every value is a parameter or an int)
     params = [_NEEDS_ESCAPE, *phone_params, *inner_params]
     # With `prepare` (the unfiltered page, written out), a prepared statement on the
@@ -437,27 +501,23 @@ def exposures_page_json(
     # shape instead of on every call (about 1 ms: the plan, and the audit guard's
     # scan of 7 kB of SQL in Django's cursor, which has nothing to refuse in a read).
     # A filtered page is planned for its values each time, as before.
-    connection.ensure_connection()
-    raw = connection.connection
     if prepare:
         _preparing_allowed(raw)
     with psycopg.Cursor(raw) as cursor:
         # The items as the bytes that came (UTF-8): 400 kB not decoded to str here
-        # only to be encoded again for the response.
+        # only to be encoded again for the response. (No sort value is a text.)
         cursor.adapters.register_loader("text", _TextAsBytes)
         cursor.execute(sql, params, prepare=prepare)
-        found = cursor.fetchone()
-    if found is None:  # an aggregate's one row: never
+        rows = cursor.fetchall()
+    page = rows[:limit]
+    items = [row[0] for row in page]
+    if None in items:
         return None
-    items, count, fast_all, *rest = found
-    if not fast_all:
-        return None
-    values, public_ids = rest[:-1], rest[-1]
     return (
-        b"[" + (items or b"") + b"]",
-        min(count, limit),
-        list(values) if count > limit else None,
-        list(public_ids or []),
+        b"[" + b",".join(items) + b"]",
+        len(page),
+        list(rows[limit - 1][1:-1]) if len(rows) > limit else None,
+        [row[-1] for row in page] if ids else [],
     )
 
 
