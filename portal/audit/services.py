@@ -26,6 +26,11 @@ def audit_record(
     "system"."""
     organization_id = getattr(organization, "pk", organization)
     signed_in = actor is not None and actor.is_authenticated
+    key = getattr(request, "auth", None)
+    if signed_in and hasattr(key, "prefix"):
+        # An API call acting for the key's maker (portal.api sets request.auth to the
+        # ApiKey): the event is the person's, and says which key made it.
+        details = {**(details or {}), "through": f"API key {key.name} ({key.prefix})"}
     event = AuditEvent(
         actor=actor if signed_in else None,
         actor_label=actor.email if signed_in else (actor_label or SYSTEM)[:254],

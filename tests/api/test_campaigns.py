@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from notifications.campaigns import services
 from notifications.models import Delivery, NoticeCampaign, NoticeTemplate
+from portal.accounts.models import ApiKey
 from portal.accounts.roles import Capability, Role
 from portal.audit.models import AuditEvent
 from portal.incidents.models import DirectoryUser
@@ -165,6 +166,10 @@ def test_it_launches_a_draft_as_the_page_does_and_audits_it(
     event = AuditEvent.objects.get(action="notice.launch")
     assert event.actor == alice
     assert event.details["recipients"] == 2
+    assert (
+        event.details["through"]
+        == f"API key SOAR playbook ({ApiKey.objects.get(name='SOAR playbook').prefix})"
+    )
     call = AuditEvent.objects.get(action="api.call", details__operation="campaign_launch")
     assert "SOAR playbook" in call.actor_label
 

@@ -15,6 +15,7 @@ import time_machine
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
+from portal.accounts.models import ApiKey
 from portal.accounts.roles import Capability, Role
 from portal.audit.models import AuditEvent
 from portal.logcopies.models import LogCopyRequest
@@ -92,6 +93,10 @@ def test_it_records_a_request_for_the_keys_maker_and_audits_it(
     request_event = AuditEvent.objects.get(action="logcopy.request")
     assert request_event.actor == alice
     assert request_event.target_id == str(copy.public_id)
+    assert (
+        request_event.details["through"]
+        == f"API key SOC script ({ApiKey.objects.get(name='SOC script').prefix})"
+    )
     call = AuditEvent.objects.get(action="api.call")
     assert "SOC script" in call.actor_label
     assert call.details["status"] == 201
@@ -338,6 +343,8 @@ def test_it_downloads_through_a_link_that_lives_five_minutes(
     event = AuditEvent.objects.get(action="logcopy.download")
     assert event.actor == alice
     assert event.details["sha256"] == ready.sha256
+    key = AuditEvent.objects.filter(action="api.call").first().actor_label
+    assert event.details["through"] == key  # which key, not only whose
     calls = AuditEvent.objects.filter(action="api.call").order_by("id")
     assert [call.details["operation"] for call in calls] == ["logcopy_link", "logcopy_download"]
 

@@ -127,7 +127,8 @@ def test_it_triages_a_report_for_the_keys_maker_and_audits_it(
     assert response.json()["triage_note"] == "Called Jane back"
     event = AuditEvent.objects.get(action="report.triage")
     assert event.actor == alice
-    assert event.details == {"from": "new", "to": "triaged", "note": True}
+    through = AuditEvent.objects.filter(action="api.call").last().actor_label
+    assert event.details == {"from": "new", "to": "triaged", "note": True, "through": through}
 
 
 def test_it_wants_a_note_to_close(acme, delivery, api_key, api_client):
