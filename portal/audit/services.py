@@ -27,7 +27,7 @@ def audit_record(
     organization_id = getattr(organization, "pk", organization)
     signed_in = actor is not None and actor.is_authenticated
     key = getattr(request, "auth", None)
-    if signed_in and hasattr(key, "prefix"):
+    if signed_in and key is not None and hasattr(key, "prefix"):
         # An API call acting for the key's maker (portal.api sets request.auth to the
         # ApiKey): the event is the person's, and says which key made it.
         details = {**(details or {}), "through": f"API key {key.name} ({key.prefix})"}
