@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from django.conf import settings
 from django.db import connection
 
 from portal.celery import app as celery_app
@@ -52,6 +53,9 @@ class CeleryWorker:
             "REDIS_URL": broker_url,
             "CELERY_BROKER_URL": broker_url,
             "VAR_DIR": str(tmp_path / "var"),
+            # The web's key, as production's web and worker share it: what one seals
+            # (webhook secrets, portal.sealing) the other opens.
+            "SECRET_KEY": settings.SECRET_KEY,
             "LOG_LEVEL": "warning",
             **(env or {}),
         }

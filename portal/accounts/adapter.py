@@ -1,14 +1,10 @@
-import base64
-import hashlib
-
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core import context
 from allauth.mfa.adapter import DefaultMFAAdapter
-from cryptography.fernet import Fernet, MultiFernet
-from django.conf import settings
 
 from portal.accounts.reauth import authenticated_recently
 from portal.http import client_ip
+from portal.sealing import sealing_keys
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -33,11 +29,6 @@ class AccountAdapter(DefaultAccountAdapter):
         return f"{key}:{client_ip(request)}"
 
 
-def _fernet(secret: str) -> Fernet:
-    digest = hashlib.sha256(f"vigil.mfa:{secret}".encode()).digest()
-    return Fernet(base64.urlsafe_b64encode(digest))
-
-
 class MFAAdapter(DefaultMFAAdapter):
     """TOTP secrets are encrypted at rest with a key derived from SECRET_KEY.
 
@@ -46,12 +37,8 @@ class MFAAdapter(DefaultMFAAdapter):
     new key.
     """
 
-    def _keys(self) -> MultiFernet:
-        secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
-        return MultiFernet([_fernet(secret) for secret in secrets])
-
     def encrypt(self, text: str) -> str:
-        return self._keys().encrypt(text.encode()).decode()
+        return sealing_keys("mfa").encrypt(text.encode()).decode()
 
     def decrypt(self, encrypted_text: str) -> str:
-        return self._keys().decrypt(encrypted_text.encode()).decode()
+        return sealing_keys("mfa").decrypt(encrypted_text.encode()).decode()

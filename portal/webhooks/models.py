@@ -15,6 +15,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from portal.accounts.models import Organization
+from portal.sealing import SealedCharField
 
 
 class EventType(models.TextChoices):
@@ -39,12 +40,13 @@ class WebhookEndpoint(models.Model):
     description = models.CharField(_("Description"), max_length=200, blank=True)
     # The event types wanted, a subset of EventType's values.
     events = models.JSONField(default=list)
-    # "whsec_" + base64 of 32 random bytes. The receiver needs it to check signatures,
-    # so it is kept as it is (a hash could not sign).
-    secret = models.CharField(max_length=100)
+    # "whsec_" + base64 of 32 random bytes. The portal signs with it, so a hash would
+    # not do: sealed with a key derived from SECRET_KEY (portal.sealing), so that a copy
+    # of the database cannot forge the account's events.
+    secret = SealedCharField(max_length=255, purpose="webhooks")
     # After a rotation the previous secret signs too (a second signature in the header)
     # until this time, so that a receiver has a day to take the new one.
-    previous_secret = models.CharField(max_length=100, blank=True)
+    previous_secret = SealedCharField(max_length=255, blank=True, purpose="webhooks")
     previous_secret_until = models.DateTimeField(null=True, blank=True)
     enabled = models.BooleanField(_("Enabled"), default=True)
     created_by = models.ForeignKey(

@@ -67,6 +67,10 @@ SWEEP_BATCH = 500
 # sweep (those still pending stay until they end).
 KEEP_FOR = timedelta(days=30)
 SECRET_BYTES = 32
+SIGNING_KEY_UNREADABLE = (
+    "The signing secret cannot be read with the portal's SECRET_KEY (changed without the "
+    "old one in SECRET_KEY_FALLBACKS?): replace the secret on the endpoint's page."
+)
 PREVIOUS_SECRET_VALID_FOR = timedelta(hours=24)
 
 
@@ -370,6 +374,11 @@ def delivery_send(*, delivery_id: int) -> bool:
     started = timezone.now()
     if not endpoint.enabled and event.type != TEST_EVENT:
         answer = wire.Answer(None, None, "The endpoint is disabled.", "", 0)
+    elif not endpoint.secret:
+        # Sealed under a SECRET_KEY the portal no longer has (portal.sealing): nothing
+        # to sign with. Retried as any failure, so putting the old key back among
+        # SECRET_KEY_FALLBACKS, or replacing the secret, lets it through.
+        answer = wire.Answer(None, None, SIGNING_KEY_UNREADABLE, "", 0)
     else:
         try:
             target = target_of(endpoint.url)
