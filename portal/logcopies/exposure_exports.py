@@ -11,10 +11,12 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from portal.audit.services import audit_record
 from portal.incidents.exposures.exports import csv_chunks, export_rows
 from portal.incidents.exposures.selectors import ExposureFilters, exposures_filtered, exposures_of
+from portal.incidents.reasons import Reason
 from portal.jobs import EXPOSURE_EXPORT_GENERATE, job
 from portal.logcopies.models import ExposureExport
 
@@ -49,7 +51,9 @@ def exposure_export_generate(*, export: ExposureExport) -> ExposureExport:
     now = timezone.now()
     claimed = ExposureExport.objects.filter(
         pk=export.pk, status__in=[Status.PENDING, Status.FAILED]
-    ).update(status=Status.GENERATING, progress_rows=0, failure="", progress_at=now)
+    ).update(
+        status=Status.GENERATING, progress_rows=0, failure="", failure_reason={}, progress_at=now
+    )
     if claimed != 1:
         logger.info("exposure export %s is not waiting: nothing to do", export.public_id)
         export.refresh_from_db()
@@ -59,9 +63,14 @@ def exposure_export_generate(*, export: ExposureExport) -> ExposureExport:
         _write(export)
     except Exception as error:
         logger.exception("exposure export %s failed", export.public_id)
+        reason = Reason(
+            gettext_noop("An unexpected error stopped the export (%(error)s)."),
+            error=type(error).__name__,
+        )
         ExposureExport.objects.filter(pk=export.pk).update(
             status=Status.FAILED,
-            failure=f"An unexpected error stopped the export ({type(error).__name__}).",
+            failure=str(reason),
+            failure_reason=reason.as_data(),
             finished_at=timezone.now(),
         )
         raise

@@ -6,9 +6,21 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.accounts.models import Organization
 from portal.incidents.models import Incident
+from portal.incidents.reasons import reason_text
 
 
-class LogCopyRequest(models.Model):
+class _FailureShown:
+    failure: str
+    failure_reason: dict
+
+    @property
+    def failure_text(self) -> str:
+        """Why it failed, in the active language (English as stored, for a failure
+        written before its reason was kept)."""
+        return reason_text(self.failure_reason) if self.failure_reason else self.failure
+
+
+class LogCopyRequest(_FailureShown, models.Model):
     class Scope(models.TextChoices):
         ACCOUNT = "account", _("The whole account")
         DATE_RANGE = "date_range", _("A date range")
@@ -74,6 +86,9 @@ class LogCopyRequest(models.Model):
     lease_owner = models.CharField(max_length=200, blank=True)
     leased_until = models.DateTimeField(null=True, blank=True)
     failure = models.TextField(blank=True)
+    # The failure's untranslated message and parameters (portal.incidents.reasons):
+    # the worker writes it in no one's language; each reader sees it in theirs.
+    failure_reason = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -95,7 +110,7 @@ class LogCopyRequest(models.Model):
         return f"Log copy {self.public_id} ({self.status})"
 
 
-class ExposureExport(models.Model):
+class ExposureExport(_FailureShown, models.Model):
     """A CSV of an account's exposed users (masked numbers), made by a worker.
 
     A large export used to stream from the web worker for seconds (100,000 rows: 3 to
@@ -131,6 +146,9 @@ class ExposureExport(models.Model):
     size = models.BigIntegerField(null=True, blank=True)
     rows = models.BigIntegerField(null=True, blank=True)
     failure = models.TextField(blank=True)
+    # The failure's untranslated message and parameters (portal.incidents.reasons):
+    # the worker writes it in no one's language; each reader sees it in theirs.
+    failure_reason = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     progress_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

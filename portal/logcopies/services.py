@@ -20,6 +20,7 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, 
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from psycopg import pq
 
 from portal.accounts.models import Organization
@@ -27,7 +28,7 @@ from portal.audit.services import audit_record
 from portal.csvsafe import FORMULA_STARTS, safe_row
 from portal.incidents.imports.phones import phone_normalized
 from portal.incidents.models import MessageLogRecord
-from portal.incidents.reasons import reason_text
+from portal.incidents.reasons import Reason, reason_text
 from portal.jobs import LOGCOPY_GENERATE, job
 from portal.leases import LeaseKeeper, lease_owner, lease_until
 from portal.logcopies import keys
@@ -247,6 +248,7 @@ def logcopy_retry(*, copy: LogCopyRequest, by, request=None) -> LogCopyRequest:
         ).update(
             status=LogCopyRequest.Status.APPROVED,
             failure="",
+            failure_reason={},
             progress_rows=0,
             total_rows=None,
             generated_at=now,
@@ -254,6 +256,7 @@ def logcopy_retry(*, copy: LogCopyRequest, by, request=None) -> LogCopyRequest:
         if retried != 1:
             raise LogCopyRefusedError(_("Only a copy that failed can be retried."))
         copy.status, copy.failure, copy.progress_rows = LogCopyRequest.Status.APPROVED, "", 0
+        copy.failure_reason = {}
         copy.total_rows, copy.generated_at = None, now
         audit_record(
             action="logcopy.retry",
@@ -299,6 +302,10 @@ TXID_NAMESPACE = uuid.UUID("5f0c4a34-8d3e-4c47-9a0b-6b1d2f7e9c11")
 class _GenerationError(Exception):
     """A failure with a reason a person can read; recorded, not raised further."""
 
+    def __init__(self, reason: Reason):
+        super().__init__(reason)
+        self.reason = reason
+
 
 def logcopy_scoped_records(copy: LogCopyRequest):
     """The account's rows of the copy's incident and scope, in `sent_at, id` order."""
@@ -327,6 +334,7 @@ def logcopy_generate(*, copy: LogCopyRequest) -> LogCopyRequest:
         progress_rows=0,
         total_rows=None,
         failure="",
+        failure_reason={},
         generated_at=now,
         lease_owner=lease_owner(),
         leased_until=lease_until(now),
@@ -344,10 +352,16 @@ def logcopy_generate(*, copy: LogCopyRequest) -> LogCopyRequest:
         with LeaseKeeper(_lease_renewal(copy), name="logcopy-lease"):
             _generate(copy, folder)
     except _GenerationError as error:
-        _fail(copy, str(error))
+        _fail(copy, error.reason)
     except Exception as error:
         logger.exception("log copy %s: generation failed", copy.public_id)
-        _fail(copy, f"An unexpected error stopped the generation ({type(error).__name__}).")
+        _fail(
+            copy,
+            Reason(
+                gettext_noop("An unexpected error stopped the generation (%(error)s)."),
+                error=type(error).__name__,
+            ),
+        )
         raise
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -399,9 +413,11 @@ def _write_zip(
     except keys.SigningKeyProblem as problem:
         logger.error("log copy %s: %s", copy.public_id, problem)
         raise _GenerationError(
-            _(
-                "The operator's key that signs copies is not set up, so no copy can be "
-                "made now. Retry once the operator has fixed it."
+            Reason(
+                gettext_noop(
+                    "The operator's key that signs copies is not set up, so no copy can be "
+                    "made now. Retry once the operator has fixed it."
+                )
             )
         ) from problem
     with zipfile.ZipFile(zip_path, "w", ZIP_COMPRESSION) as zf:
@@ -472,6 +488,7 @@ def _generate(copy: LogCopyRequest, folder: Path) -> None:
     copy.files, copy.key_fingerprint = files, fingerprint
     copy.progress_rows, copy.total_rows = rows, max(total, rows)
     copy.generated_at, copy.expires_at, copy.failure = generated_at, generated_at + retention, ""
+    copy.failure_reason = {}
     with transaction.atomic():
         copy.save(
             update_fields=[
@@ -487,6 +504,7 @@ def _generate(copy: LogCopyRequest, folder: Path) -> None:
                 "generated_at",
                 "expires_at",
                 "failure",
+                "failure_reason",
             ]
         )
         audit_record(
@@ -499,18 +517,24 @@ def _generate(copy: LogCopyRequest, folder: Path) -> None:
     logger.info("log copy %s ready: %d rows, %d bytes", copy.public_id, rows, size)
 
 
-def _fail(copy: LogCopyRequest, reason: str) -> None:
+def _fail(copy: LogCopyRequest, reason: Reason) -> None:
+    """Failed: the reason kept in English (the API, the audit log) and as its message
+    and parameters, for each reader's language (LogCopyRequest.failure_text)."""
     name = copy.file.name if copy.file else ""
     with transaction.atomic():
         LogCopyRequest.objects.filter(pk=copy.pk).update(
-            status=LogCopyRequest.Status.FAILED, failure=reason, generated_at=None, file=""
+            status=LogCopyRequest.Status.FAILED,
+            failure=str(reason),
+            failure_reason=reason.as_data(),
+            generated_at=None,
+            file="",
         )
         copy.refresh_from_db()
         audit_record(
             action="logcopy.fail",
             organization=copy.organization_id,
             target=copy,
-            details={"failure": reason},
+            details={"failure": str(reason)},
         )
         _tell_requester(copy, "failed")
     if name:

@@ -190,3 +190,38 @@ def test_a_small_export_streams_in_chunks_of_at_least_64_kb():
     assert len(chunks) > 2
     assert all(len(chunk) >= CHUNK_BYTES for chunk in chunks[:-1])
     assert "".join(chunks).count("\n") == 5_001
+
+
+def test_a_failed_export_says_why_in_the_members_language(
+    client,
+    sign_in,
+    bob,
+    acme,
+    breach,
+    small_streams,
+    media_root,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+):
+    def broken(export):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("portal.logcopies.exposure_exports._write", broken)
+    bob.language = "fr"
+    bob.save(update_fields=["language"])
+    sign_in(bob)
+
+    with pytest.raises(OSError, match="disk full"):  # the worker's task fails, and is logged
+        _job(client, django_capture_on_commit_callbacks, export_url(acme, breach))
+
+    export = ExposureExport.objects.get()
+    page = client.get(
+        reverse(
+            "logcopies:export",
+            kwargs={"org": acme.public_id, "export": export.public_id},
+        )
+    ).content.decode()
+    assert export.status == ExposureExport.Status.FAILED
+    assert export.failure == "An unexpected error stopped the export (OSError)."
+    assert "Une erreur inattendue a arrêté l" in page
+    assert "(OSError)" in page

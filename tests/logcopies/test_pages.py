@@ -313,6 +313,34 @@ def test_it_shows_a_failure_and_retries_it(
     assert copy.rows == 2
 
 
+def test_a_failure_the_worker_wrote_is_read_in_the_members_language(
+    client, settings, acme, breach, sam, media_root, django_capture_on_commit_callbacks
+):
+    from portal.logcopies.services import logcopy_generate
+
+    settings.LOGCOPY_SIGNING_KEY = settings.LOGCOPY_SIGNING_KEY_FILE = ""
+    settings.LOGCOPY_SIGNING_KEY_GENERATE = False
+    sam.language = "fr"
+    sam.save(update_fields=["language"])
+    factories.log_record(breach, acme)
+    copy = a_copy(acme, breach, sam, status=Status.APPROVED)
+    with django_capture_on_commit_callbacks(execute=True):
+        logcopy_generate(copy=copy)  # as the worker runs it: in no one's language
+    copy.refresh_from_db()
+    signed_in(client, sam)
+
+    page = client.get(url("detail", acme, copy)).content.decode()
+
+    assert copy.status == Status.FAILED
+    assert "qui signe les copies n" in page
+    assert "signs copies" not in page
+    assert "qui signe les copies n" in mail.outbox[-1].body
+    # What machines read stays as written: the API's failure and the audit event.
+    assert copy.failure.startswith("The operator's key that signs copies is not set up")
+    event = AuditEvent.objects.get(action="logcopy.fail")
+    assert event.details["failure"] == copy.failure
+
+
 def test_it_says_an_expired_copy_expired(client, acme, breach, sam):
     copy = a_copy(acme, breach, sam, status=Status.EXPIRED, sha256="ab" * 32, rows=2, size=100)
     signed_in(client, sam)
