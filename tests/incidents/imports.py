@@ -82,6 +82,9 @@ def imported(incident, content: str | bytes, **options) -> ImportBatch:
 
 
 def report(batch: ImportBatch) -> list[dict[str, str]]:
-    """The downloadable error report, as dicts by its header."""
+    """The error report as the download writes it (in the active language), as dicts
+    by its header."""
+    from portal.incidents.imports.errors import report_csv
+
     with batch.error_report.open("rb") as file:
-        return list(csv.DictReader(io.StringIO(file.read().decode())))
+        return list(csv.DictReader(io.StringIO(b"".join(report_csv(file)).decode())))

@@ -3,6 +3,8 @@ of each row against the incident's window, and whether a file with many rejected
 may publish at all (issue 10)."""
 
 import codecs
+import csv
+import io
 from datetime import UTC, datetime
 
 import pytest
@@ -354,6 +356,22 @@ def test_it_shows_a_french_operator_the_reasons_in_french_grouped_the_same(
     assert "is too short" not in html
     rows = html.split("data-error-groups", 1)[1].split("</table>", 2)[1]
     assert rows.count("le téléphone &quot;12&quot; est trop court pour US") == 12
+
+
+def test_a_french_operator_downloads_the_error_report_in_french(client, breach, acme, olivia):
+    batch = imported(breach, _mostly_wrong())
+    olivia.language = "fr"
+    olivia.save(update_fields=["language"])
+    client.force_login(olivia)
+
+    response = client.get(f"/operator/incidents/batches/{batch.public_id}/errors.csv")
+
+    assert response.status_code == 200
+    assert 'filename="' in response["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert len(rows) == 12
+    assert list(rows[0]) == ["line", "message_id", "account_id", "reason"]
+    assert {row["reason"] for row in rows} == {'le téléphone "12" est trop court pour US'}
 
 
 def test_it_still_shows_reasons_stored_as_english_text_before_they_kept_their_msgid(

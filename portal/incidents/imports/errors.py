@@ -7,21 +7,27 @@ as it grows, so a dump that is wrong on every one of its ten million lines costs
 not memory; only the first few stay in memory, for the batch page.
 """
 
+import codecs
 import csv
 import io
+import json
 import re
 import tempfile
-from typing import Any
+from collections.abc import Iterator
+from typing import IO, Any
 
 from django.core.files import File
 from django.utils.translation import gettext_noop
 
-from portal.csvsafe import safe_row
-from portal.incidents.reasons import reason_data
+from portal.csvsafe import safe_row, stream_csv
+from portal.incidents.reasons import reason_data, reason_text
 
 FIRST_ERRORS = 20
 MAX_GROUPS = 50  # kinds of reason kept apart; a file wrong in more ways is wrong enough
 REPORT_HEADER = ("line", "message_id", "account_id", "reason")
+# As stored: each reason's message and parameters beside its English text, for the
+# download to write the reason in the reader's language (report_rows).
+STORED_HEADER = (*REPORT_HEADER, "reason_data")
 _DIGIT = re.compile(r"\d")
 _QUOTED = re.compile(r'"[^"]*"')
 OTHER_REASONS = gettext_noop("other reasons")
@@ -78,7 +84,7 @@ class ErrorReport:
         self._file = tempfile.TemporaryFile("w+b")  # noqa: SIM115 (kept open until the report is stored)
         self._text = io.TextIOWrapper(self._file, encoding="utf-8", newline="")
         self._writer = csv.writer(self._text)
-        self._writer.writerow(REPORT_HEADER)
+        self._writer.writerow(STORED_HEADER)
 
     def add(self, line: int, message_id: Any, account_id: Any, reason: str) -> None:
         where: int | str = f"{self.item_label} {line}" if self.item_label else line
@@ -109,7 +115,9 @@ class ErrorReport:
                 }
             )
         # Cells come from the dump: made safe against spreadsheet formulas.
-        self._writer.writerow(safe_row((where, message_id, account_id, reason)))
+        self._writer.writerow(
+            [*safe_row((where, message_id, account_id, reason)), json.dumps(reason_data(reason))]
+        )
 
     @property
     def groups(self) -> list[dict[str, Any]]:
@@ -129,3 +137,38 @@ class ErrorReport:
 
     def close(self) -> None:
         self._text.close()
+
+
+def report_rows(stored: IO[bytes]) -> Iterator[list[str]]:
+    """The stored report's rows (its header first) with each reason in the active
+    language, under REPORT_HEADER's columns."""
+    reader = csv.reader(codecs.getreader("utf-8")(stored))
+    header = next(reader, None)
+    if header is None:
+        return
+    if tuple(header) != STORED_HEADER:
+        yield header
+        yield from reader
+        return
+    yield list(REPORT_HEADER)
+    for row in reader:
+        *cells, data = row
+        if data:
+            cells[-1] = reason_text(json.loads(data))
+        yield cells
+
+
+def report_csv(stored: IO[bytes]) -> Iterator[bytes]:
+    """The report to download. Stored with each reason's message and parameters: its
+    rows as CSV, each reason in the active language and every cell guarded against
+    formulas (a translated reason quotes the dump's values again). Stored before
+    (four columns, English): its bytes as they are."""
+    first = stored.readline()
+    stored.seek(0)
+    if next(csv.reader([first.decode("utf-8")]), []) != list(STORED_HEADER):
+        yield from iter(lambda: stored.read(1 << 16), b"")
+        return
+    rows = report_rows(stored)
+    header = next(rows)
+    for line in stream_csv(header, rows):
+        yield line.encode()

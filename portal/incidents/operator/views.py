@@ -15,9 +15,11 @@ from django.core.paginator import Paginator
 from django.db import IntegrityError
 from django.db.models import Exists, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
-from django.http import FileResponse, Http404
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import translation
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import (
@@ -33,6 +35,7 @@ from portal.accounts.reauth import reauthentication_if_stale
 from portal.accounts.selectors import SubqueryCount
 from portal.incidents.exposures.services import incident_publish
 from portal.incidents.imports.encodings import encoding_label
+from portal.incidents.imports.errors import report_csv
 from portal.incidents.imports.services import (
     ImportRefusedError,
     import_batch_accept_problems,
@@ -364,9 +367,18 @@ def batch_errors(request, batch):
         raise Http404("The error report is missing from storage.") from error
     import_errors_download_record(batch=batch, by=request.user, request=request)
     filename = f"{PurePath(batch.original_name).stem or 'import'}-errors.csv"
-    return FileResponse(
-        report, as_attachment=True, filename=filename, content_type="text/csv; charset=utf-8"
-    )
+    # Written in the reader's language as it streams (the worker stored each reason's
+    # message and parameters beside its English), a row at a time: a dump wrong on
+    # every line makes a report of millions.
+    language = translation.get_language()
+
+    def lines():
+        with report, translation.override(language):
+            yield from report_csv(report)
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    return response
 
 
 def _batch_action(request, batch, action, *, done: str, refused: str):
