@@ -26,7 +26,7 @@ FIRST_ERRORS = 20
 MAX_GROUPS = 50  # kinds of reason kept apart; a file wrong in more ways is wrong enough
 REPORT_HEADER = ("line", "message_id", "account_id", "reason")
 # As stored: each reason's message and parameters beside its English text, for the
-# download to write the reason in the reader's language (report_rows).
+# download to write the reason in the reader's language (report_csv).
 STORED_HEADER = (*REPORT_HEADER, "reason_data")
 _DIGIT = re.compile(r"\d")
 _QUOTED = re.compile(r'"[^"]*"')
@@ -139,36 +139,22 @@ class ErrorReport:
         self._text.close()
 
 
-def report_rows(stored: IO[bytes]) -> Iterator[list[str]]:
-    """The stored report's rows (its header first) with each reason in the active
-    language, under REPORT_HEADER's columns."""
-    reader = csv.reader(codecs.getreader("utf-8")(stored))
-    header = next(reader, None)
-    if header is None:
-        return
-    if tuple(header) != STORED_HEADER:
-        yield header
-        yield from reader
-        return
-    yield list(REPORT_HEADER)
-    for row in reader:
-        *cells, data = row
-        if data:
-            cells[-1] = reason_text(json.loads(data))
-        yield cells
-
-
 def report_csv(stored: IO[bytes]) -> Iterator[bytes]:
     """The report to download. Stored with each reason's message and parameters: its
-    rows as CSV, each reason in the active language and every cell guarded against
-    formulas (a translated reason quotes the dump's values again). Stored before
-    (four columns, English): its bytes as they are."""
+    rows as CSV under REPORT_HEADER, each reason in the active language and every cell
+    guarded against formulas (a translated reason quotes the dump's values again).
+    Stored before (four columns, English): its bytes as they are."""
     first = stored.readline()
-    stored.seek(0)
     if next(csv.reader([first.decode("utf-8")]), []) != list(STORED_HEADER):
+        yield first
         yield from iter(lambda: stored.read(1 << 16), b"")
         return
-    rows = report_rows(stored)
-    header = next(rows)
-    for line in stream_csv(header, rows):
+
+    def rows() -> Iterator[list[str]]:
+        for *cells, data in csv.reader(codecs.getreader("utf-8")(stored)):
+            if data:
+                cells[-1] = reason_text(json.loads(data))
+            yield cells
+
+    for line in stream_csv(REPORT_HEADER, rows()):
         yield line.encode()
