@@ -269,6 +269,11 @@ def _sql_time(text: str) -> str:
 _TIMES = ("first_seen_at", "last_seen_at", "last_notified_at")
 
 
+def _time_text(name: str) -> str:
+    """The column of the page's subquery holding time `name` as text (_sql_time)."""
+    return f"{name.removesuffix('_at')}_text"
+
+
 def _sql_text(expression: str) -> str:
     """SQL writing a text as a JSON string (null for NULL)."""
     return f"COALESCE(to_json({expression})::text, 'null')"
@@ -338,11 +343,11 @@ def _item_sql(reveal: bool, *, escape: bool) -> str:
             key("message_count"),
             "w.message_count::text",
             key("first_seen_at"),
-            _sql_time("w.first_seen_text"),
+            _sql_time(f"w.{_time_text('first_seen_at')}"),
             key("last_seen_at"),
-            _sql_time("w.last_seen_text"),
+            _sql_time(f"w.{_time_text('last_seen_at')}"),
             key("last_notified_at"),
-            _sql_time("w.last_notified_text"),
+            _sql_time(f"w.{_time_text('last_notified_at')}"),
             key("person"),
             f"CASE WHEN w.directory_user_id IS NULL THEN 'null' ELSE {person} END",
             "'}'",
@@ -449,7 +454,10 @@ def exposures_page_json(
     inner_sql, inner_params = inner
     names = [name.lstrip("-") for name in order]
     direction = "DESC" if order[0].startswith("-") else "ASC"
-    ordering = ", ".join(f"p.{name} {direction}" for name in names)
+
+    def ordering(alias: str) -> str:
+        return ", ".join(f"{alias}.{name} {direction}" for name in names)
+
     if reveal:
         phone, fast, phone_params = "p.phone", "TRUE", []
     else:
@@ -484,15 +492,15 @@ def exposures_page_json(
             {"w.public_id" if ids else "NULL"}
         FROM (
             SELECT p.*, {phone} AS shown_phone, {fast} AS fast,
-                {", ".join(f"(p.{name} AT TIME ZONE 'UTC')::text AS {name[:-3]}_text" for name in _TIMES)},
-                row_number() OVER (ORDER BY {ordering}) AS rn
+                {", ".join(f"(p.{name} AT TIME ZONE 'UTC')::text AS {_time_text(name)}" for name in _TIMES)},
+                row_number() OVER (ORDER BY {ordering("p")}) AS rn
             FROM ({inner_sql}) AS p ({", ".join(_SQL_COLUMNS)})
             LEFT JOIN ({_calling_codes_sql()}) AS c (region, prefix) ON c.region = upper(p.country)
             -- Not merged into the outer query, which would write each time's text
             -- again wherever _sql_time reads it.
             OFFSET 0
         ) AS w
-        ORDER BY {ordering.replace("p.", "w.")}
+        ORDER BY {ordering("w")}
         LIMIT {int(limit) + 1}
     """  # noqa: S608 (names from this module; every value is a parameter or an int)
     params = [_NEEDS_ESCAPE, *phone_params, *inner_params]
